@@ -1,0 +1,1 @@
+//! Browser adapter for Porthole (wasm32 only).

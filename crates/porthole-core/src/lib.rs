@@ -1,0 +1,25 @@
+//! Porthole's protocol core: the OCI Distribution API and the Azure Container Registry extensions,
+//! without I/O.
+//!
+//! This crate builds requests, parses responses and advances explicit state machines (uploads,
+//! authentication, paging). It never opens a socket and never reads a clock: a [`Transport`]
+//! moves the bytes and tells the time. So every rule of the protocol is tested natively with
+//! canned responses, and the same code runs in the browser over `fetch`.
+//!
+//! [`Transport`]: transport::Transport
+#![forbid(unsafe_code)]
+
+pub mod digest;
+pub mod error;
+pub mod reference;
+pub mod transport;
+pub mod url;
+
+pub use digest::{Digest, DigestAlgorithm, Hasher};
+pub use error::{Error, OciError, OciErrorCode, Result};
+pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
+pub use transport::{
+    BlobSource, Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
+    TransportErrorKind,
+};
+pub use url::Url;

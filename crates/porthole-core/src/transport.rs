@@ -1,0 +1,374 @@
+//! The one seam between the protocol core and the network.
+//!
+//! The core builds [`Request`]s and reads [`Response`]s; a [`Transport`] moves them. Two
+//! implementations exist: the browser's `fetch` (porthole-browser) and a native client used by the
+//! tests (porthole-testkit). The trait is `?Send` on purpose: browser futures are `!Send`.
+
+use std::fmt;
+
+use crate::url::Url;
+
+/// HTTP methods the registry protocol uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method as it goes on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    /// Whether repeating the request cannot change the outcome (used by retries).
+    pub fn is_idempotent(self) -> bool {
+        matches!(self, Self::Get | Self::Head | Self::Put | Self::Delete)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An ordered list of header name/value pairs. Names compare case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// An empty header list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a header (several headers may share a name).
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Replaces every header of that name with one value.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.remove(name);
+        self.append(name.to_string(), value);
+    }
+
+    /// Removes every header of that name.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The first value of that header.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of that header, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        Self(iter.into_iter().map(|(n, v)| (n.into(), v.into())).collect())
+    }
+}
+
+/// A request body: nothing, bytes in memory, or a transport-native body `B` (a `Blob` slice in
+/// the browser) that the transport can send without copying it through wasm memory.
+#[derive(Clone)]
+pub enum Body<B> {
+    /// No body; `Content-Length: 0` where the method needs one.
+    Empty,
+    /// Bytes held in memory.
+    Bytes(Vec<u8>),
+    /// A transport-native body of a known length.
+    Native {
+        /// The body itself.
+        body: B,
+        /// Its length in bytes.
+        len: u64,
+    },
+}
+
+impl<B> Body<B> {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Empty => 0,
+            Self::Bytes(bytes) => bytes.len() as u64,
+            Self::Native { len, .. } => *len,
+        }
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Maps a body-less request to another body type.
+    pub fn map_native<C>(self, f: impl FnOnce(B) -> C) -> Body<C> {
+        match self {
+            Self::Empty => Body::Empty,
+            Self::Bytes(b) => Body::Bytes(b),
+            Self::Native { body, len } => Body::Native { body: f(body), len },
+        }
+    }
+}
+
+impl<B> fmt::Debug for Body<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("Empty"),
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Native { len, .. } => write!(f, "Native({len} bytes)"),
+        }
+    }
+}
+
+/// One HTTP request, built by the core.
+#[derive(Debug, Clone)]
+pub struct Request<B = NoNativeBody> {
+    /// The method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: Url,
+    /// Request headers (the transport adds `Content-Length` itself).
+    pub headers: Headers,
+    /// The body.
+    pub body: Body<B>,
+}
+
+impl<B> Request<B> {
+    /// A request with no headers and no body.
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: Headers::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// Adds a header, builder style.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.append(name.to_string(), value);
+        self
+    }
+
+    /// Sets the body, builder style.
+    pub fn with_body(mut self, body: Body<B>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Converts a request whose body holds no native part into one for any body type.
+    pub fn cast<C>(self) -> Request<C>
+    where
+        B: Into<NoNativeBody>,
+    {
+        Request {
+            method: self.method,
+            url: self.url,
+            headers: self.headers,
+            body: self.body.map_native(|b| match b.into() {}),
+        }
+    }
+}
+
+/// The body type of requests the core builds by itself: it never holds a native body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoNativeBody {}
+
+/// A response whose body has not been read yet.
+#[derive(Debug)]
+pub struct Response<S> {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers as the transport could see them.
+    pub headers: Headers,
+    /// The URL that answered (after redirects), when the transport knows it.
+    pub url: Option<Url>,
+    /// True when the browser filtered the headers (a cross-origin response): a header that is
+    /// missing may only be hidden because the registry did not list it in
+    /// `Access-Control-Expose-Headers`.
+    pub headers_filtered: bool,
+    /// The body, read chunk by chunk.
+    pub body: S,
+}
+
+/// A response body read in chunks, so a large blob never has to sit whole in memory.
+#[allow(async_fn_in_trait)] // ?Send on purpose: browser futures are !Send.
+pub trait BodyStream {
+    /// The next chunk, or `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError>;
+}
+
+/// Reads a whole body, refusing more than `limit` bytes (returns `Ok(None)` when over the limit).
+pub async fn read_body_limited<S: BodyStream>(
+    body: &mut S,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, TransportError> {
+    let mut all = Vec::new();
+    while let Some(chunk) = body.next_chunk().await? {
+        if all.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        all.extend_from_slice(&chunk);
+    }
+    Ok(Some(all))
+}
+
+/// A body already in memory, handed out as one chunk.
+#[derive(Debug, Default)]
+pub struct BufferedBody(Option<Vec<u8>>);
+
+impl BufferedBody {
+    /// A body holding these bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Some(bytes))
+    }
+}
+
+impl BodyStream for BufferedBody {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        Ok(self.0.take().filter(|b| !b.is_empty()))
+    }
+}
+
+/// What went wrong below HTTP: the request never got an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct TransportError {
+    /// The kind of failure.
+    pub kind: TransportErrorKind,
+    /// What the transport said, without any credential.
+    pub message: String,
+}
+
+impl TransportError {
+    /// A transport error of that kind.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Kinds of transport failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The host could not be reached, the connection was refused or reset.
+    Network,
+    /// The browser blocked the request or its answer (CORS, mixed content, preflight refused):
+    /// the page cannot tell these apart from a network failure, so the message lists the causes.
+    Blocked,
+    /// The caller aborted the request (an `AbortSignal`).
+    Aborted,
+    /// The request took longer than allowed.
+    Timeout,
+    /// The body could not be read or sent (for example a file that changed while uploading).
+    Body,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Network => "network error",
+            Self::Blocked => "request blocked by the browser",
+            Self::Aborted => "aborted",
+            Self::Timeout => "timed out",
+            Self::Body => "body error",
+        })
+    }
+}
+
+/// Moves requests and responses, and tells the time. Implemented by the browser's `fetch` and by
+/// the native test client.
+///
+/// A transport must not send an `Authorization` header to another host when it follows a
+/// redirect.
+#[allow(async_fn_in_trait)] // ?Send on purpose: browser futures are !Send.
+pub trait Transport {
+    /// A request body the transport sends natively (a `Blob` slice in the browser).
+    type NativeBody: Clone;
+    /// The response body stream.
+    type Stream: BodyStream;
+
+    /// Performs one HTTP exchange. Only failures without an HTTP answer are errors; any status
+    /// code is a response.
+    async fn send(
+        &self,
+        request: Request<Self::NativeBody>,
+    ) -> Result<Response<Self::Stream>, TransportError>;
+
+    /// Milliseconds since the Unix epoch. The core reads no clock of its own.
+    fn now_millis(&self) -> u64;
+
+    /// Waits that many milliseconds (used between retries).
+    async fn sleep(&self, millis: u64);
+}
+
+/// Where an upload's bytes come from: random access, so a failed chunk can be sent again from the
+/// offset the registry reports. A browser `File` is one (sliced, never read whole).
+#[allow(async_fn_in_trait)] // ?Send on purpose: browser futures are !Send.
+pub trait BlobSource<B> {
+    /// Total size in bytes.
+    fn size(&self) -> u64;
+
+    /// Reads `[start, end)`: the bytes (to hash) and a body that sends exactly those bytes.
+    async fn read_range(&self, start: u64, end: u64) -> Result<(Vec<u8>, Body<B>), TransportError>;
+}
+
+/// Bytes in memory are a source for any transport.
+impl<B> BlobSource<B> for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    async fn read_range(&self, start: u64, end: u64) -> Result<(Vec<u8>, Body<B>), TransportError> {
+        let slice = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(s, e)| self.get(s..e))
+            .ok_or_else(|| {
+                TransportError::new(
+                    TransportErrorKind::Body,
+                    format!("range {start}..{end} is outside the {} bytes", self.len()),
+                )
+            })?;
+        Ok((slice.to_vec(), Body::Bytes(slice.to_vec())))
+    }
+}

@@ -1,0 +1,1 @@
+//! Test kit for Porthole (native only).
