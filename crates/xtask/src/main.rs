@@ -1,1 +1,98 @@
-fn main() {}
+//! Porthole's task runner, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! Standard library only, so it compiles in seconds on a fresh machine.
+//!
+//! - `setup`: installs what the machine lacks (wasm target, pinned tools, Debian packages, npm tools).
+//! - `test [--quick]`: setup, then every test layer, ending with a summary table.
+//! - `fmt`: formats the workspace.
+//! - `dev`, `bench`: not built yet; they say so and exit 2.
+
+mod cmd;
+mod serve;
+mod setup;
+mod step;
+mod testing;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup          install what this machine lacks (wasm target, wasm-bindgen-cli, trunk,
+                 Debian packages, npm tools); quick when everything is there
+  test           setup, then format check, clippy (native + wasm32), native tests
+                 (unit, integration, interop, doc) and browser tests; ends with a summary
+  test --quick   the same without setup and clippy
+  fmt            format the workspace (cargo fmt --all)
+  dev            start the dashboard against a local registry (not built yet)
+  bench          benchmarks against a real registry (not built yet)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let root = repo_root();
+    if let Err(err) = std::env::set_current_dir(&root) {
+        eprintln!(
+            "xtask: cannot enter the repository root {}: {err}",
+            root.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match args.as_slice() {
+        ["setup"] => report_setup(&root),
+        ["test"] => testing::run(&root, false),
+        ["test", "--quick"] => testing::run(&root, true),
+        ["fmt"] => exit_code(cmd::run(cmd::cargo().args(["fmt", "--all"]))),
+        ["dev"] => not_built("dev", "the dashboard issue"),
+        ["bench"] => not_built("bench", "the benchmarks issue"),
+        [] | ["help" | "-h" | "--help"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("xtask: unknown command `{}`\n\n{USAGE}", args.join(" "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root: two levels above this crate's manifest directory.
+fn repo_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest_dir)
+        .to_path_buf()
+}
+
+/// Runs `cargo xtask setup` and turns its outcome into an exit code.
+fn report_setup(root: &Path) -> ExitCode {
+    let result = setup::run(root);
+    if result.is_ok() {
+        println!("setup: everything is in place");
+    }
+    exit_code(result.map_err(|err| format!("setup failed:\n{err}")))
+}
+
+/// Says plainly that a command exists in the design but is not built yet, and exits 2.
+fn not_built(command: &str, lands_with: &str) -> ExitCode {
+    eprintln!(
+        "cargo xtask {command}: not built yet. It arrives with {lands_with}; \
+         until then use `cargo xtask test`."
+    );
+    ExitCode::from(2)
+}
+
+/// 0 for success, 1 for failure (after the error has been printed).
+fn exit_code(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
