@@ -9,14 +9,21 @@
 //! [`Transport`]: transport::Transport
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod digest;
 pub mod error;
+pub mod headers;
+pub mod manifest;
+pub mod media_type;
 pub mod reference;
 pub mod transport;
 pub mod url;
 
 pub use digest::{Digest, DigestAlgorithm, Hasher};
+pub use auth::{Credential, Scope, Secret};
 pub use error::{Error, OciError, OciErrorCode, Result};
+pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform};
+pub use media_type::MediaType;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
 pub use transport::{
     BlobSource, Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,

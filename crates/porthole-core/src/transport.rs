@@ -342,14 +342,31 @@ pub trait Transport {
 }
 
 /// Where an upload's bytes come from: random access, so a failed chunk can be sent again from the
-/// offset the registry reports. A browser `File` is one (sliced, never read whole).
+/// offset the registry reports. A browser `File` is one: it is read slice by slice for hashing
+/// and sent as `Blob` slices, never copied whole into wasm memory.
 #[allow(async_fn_in_trait)] // ?Send on purpose: browser futures are !Send.
 pub trait BlobSource<B> {
     /// Total size in bytes.
     fn size(&self) -> u64;
 
-    /// Reads `[start, end)`: the bytes (to hash) and a body that sends exactly those bytes.
-    async fn read_range(&self, start: u64, end: u64) -> Result<(Vec<u8>, Body<B>), TransportError>;
+    /// Reads the bytes of `[start, end)` (to hash them).
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, TransportError>;
+
+    /// A request body that sends exactly the bytes of `[start, end)`.
+    fn body(&self, start: u64, end: u64) -> Body<B>;
+}
+
+fn slice_of(bytes: &[u8], start: u64, end: u64) -> Result<&[u8], TransportError> {
+    usize::try_from(start)
+        .ok()
+        .zip(usize::try_from(end).ok())
+        .and_then(|(s, e)| bytes.get(s..e))
+        .ok_or_else(|| {
+            TransportError::new(
+                TransportErrorKind::Body,
+                format!("range {start}..{end} is outside the {} bytes", bytes.len()),
+            )
+        })
 }
 
 /// Bytes in memory are a source for any transport.
@@ -358,17 +375,12 @@ impl<B> BlobSource<B> for [u8] {
         self.len() as u64
     }
 
-    async fn read_range(&self, start: u64, end: u64) -> Result<(Vec<u8>, Body<B>), TransportError> {
-        let slice = usize::try_from(start)
-            .ok()
-            .zip(usize::try_from(end).ok())
-            .and_then(|(s, e)| self.get(s..e))
-            .ok_or_else(|| {
-                TransportError::new(
-                    TransportErrorKind::Body,
-                    format!("range {start}..{end} is outside the {} bytes", self.len()),
-                )
-            })?;
-        Ok((slice.to_vec(), Body::Bytes(slice.to_vec())))
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, TransportError> {
+        slice_of(self, start, end).map(<[u8]>::to_vec)
+    }
+
+    fn body(&self, start: u64, end: u64) -> Body<B> {
+        // An out-of-range body is caught by `read`, which the upload always calls first.
+        Body::Bytes(slice_of(self, start, end).map(<[u8]>::to_vec).unwrap_or_default())
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// An absolute `http` or `https` URL, kept as its normalised text.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Url {
     text: String,
     /// Byte offset where the path starts (just after the authority).
