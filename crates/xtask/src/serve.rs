@@ -2,7 +2,7 @@
 //! describing them and keeps them up until its stdin closes.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,19 +30,15 @@ impl Registries {
     /// Starts `cargo run -q -p porthole-testkit --bin porthole-testkit -- serve` and reads its line.
     pub(crate) fn start() -> Result<Self, String> {
         let mut command = cmd::cargo();
-        command.args([
-            "run",
-            "-q",
-            "-p",
-            "porthole-testkit",
-            "--bin",
-            "porthole-testkit",
-        ]);
-        command
-            .args(["--", "serve"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        println!("$ {}", cmd::display(&command));
+        command.args(["run", "-q", "-p", "porthole-testkit"]);
+        command.args(["--bin", "porthole-testkit", "--", "serve"]);
+        Self::start_with(&mut command)
+    }
+
+    /// Starts `command`, which must behave like `porthole-testkit serve`, and reads its line.
+    fn start_with(command: &mut Command) -> Result<Self, String> {
+        command.stdin(Stdio::piped()).stdout(Stdio::piped());
+        println!("$ {}", cmd::display(command));
         let mut child = command
             .spawn()
             .map_err(|err| format!("could not start the testkit: {err}"))?;
@@ -143,5 +139,39 @@ mod tests {
             Some("http://127.0.0.1:5")
         );
         assert_eq!(json_string(line, "token"), None);
+    }
+
+    /// A stand-in for the testkit: prints its line, then waits for stdin to close.
+    fn fake_serve(line: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("echo '{line}'; cat >/dev/null")]);
+        command
+    }
+
+    #[test]
+    fn reads_the_line_and_stops_when_dropped() {
+        let line = r#"{"anonymous":"http://127.0.0.1:1","users":{}}"#;
+        let mut registries = Registries::start_with(&mut fake_serve(line)).unwrap();
+        assert_eq!(registries.json, line);
+        assert_eq!(registries.anonymous, "http://127.0.0.1:1");
+        assert!(
+            registries.child.try_wait().unwrap().is_none(),
+            "exited before stdin closed"
+        );
+        let started = Instant::now();
+        registries.stop();
+        assert!(
+            started.elapsed() < STOP_GRACE,
+            "needed killing instead of closing stdin"
+        );
+        assert!(registries.child.try_wait().unwrap().is_some());
+    }
+
+    #[test]
+    fn a_testkit_that_prints_nothing_is_an_error() {
+        let err = Registries::start_with(Command::new("true").arg("--")).unwrap_err();
+        assert!(err.contains("exited before printing"), "{err}");
+        let err = Registries::start_with(&mut fake_serve("{}")).unwrap_err();
+        assert!(err.contains("no \"anonymous\" URL"), "{err}");
     }
 }
