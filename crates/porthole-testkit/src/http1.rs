@@ -153,7 +153,10 @@ impl<R: BufRead> BodyReader<R> {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("connection closed with {} body bytes missing", self.remaining),
+                format!(
+                    "connection closed with {} body bytes missing",
+                    self.remaining
+                ),
             ));
         }
         buf.truncate(n);

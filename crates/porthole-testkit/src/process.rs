@@ -66,10 +66,7 @@ impl ChildGuard {
         let err_file = file
             .try_clone()
             .map_err(|e| KitError::new(format!("cannot open {}: {e}", log.display())))?;
-        command
-            .stdin(Stdio::null())
-            .stdout(file)
-            .stderr(err_file);
+        command.stdin(Stdio::null()).stdout(file).stderr(err_file);
         let child = command
             .spawn()
             .map_err(|e| KitError::new(format!("cannot start {name}: {e}")))?;

@@ -62,9 +62,16 @@ pub struct RegistryBuilder {
     users: Vec<User>,
     anonymous: Vec<Grant>,
     relative_urls: bool,
+    binary: Option<PathBuf>,
 }
 
 impl RegistryBuilder {
+    /// Runs this registry binary instead of [`REGISTRY_BIN`] (or `PORTHOLE_REGISTRY_BIN`).
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
     /// Replaces the users (default: [`default_users`]).
     pub fn users(mut self, users: Vec<User>) -> Self {
         self.users = users;
@@ -91,7 +98,10 @@ impl RegistryBuilder {
 
     /// Starts the registry (and its token server in token mode) and waits until `/v2/` answers.
     pub fn start(self) -> Result<Registry, KitError> {
-        let bin = std::env::var("PORTHOLE_REGISTRY_BIN").unwrap_or_else(|_| REGISTRY_BIN.into());
+        let bin = match &self.binary {
+            Some(path) => path.display().to_string(),
+            None => std::env::var("PORTHOLE_REGISTRY_BIN").unwrap_or_else(|_| REGISTRY_BIN.into()),
+        };
         require_binary(
             &bin,
             "docker-registry is not installed: run `cargo xtask setup`",
@@ -220,10 +230,14 @@ fn config_yaml(dir: &Path, port: u16, relative_urls: bool, auth: &str) -> String
 }
 
 /// Polls `base/v2/` until any HTTP answer comes (401 counts: the registry is up).
-pub(crate) fn wait_until_up(child: &mut ChildGuard, base: &str, log: &Path) -> Result<(), KitError> {
+pub(crate) fn wait_until_up(
+    child: &mut ChildGuard,
+    base: &str,
+    log: &Path,
+) -> Result<(), KitError> {
     let transport = NativeTransport::new().with_io_timeout(Some(Duration::from_secs(5)));
-    let url = Url::parse(&format!("{base}/v2/"))
-        .map_err(|e| KitError::new(format!("bad URL: {e}")))?;
+    let url =
+        Url::parse(&format!("{base}/v2/")).map_err(|e| KitError::new(format!("bad URL: {e}")))?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Some(exit) = child.exited() {
@@ -270,6 +284,7 @@ impl Registry {
             users: default_users(),
             anonymous: Vec::new(),
             relative_urls: false,
+            binary: None,
         }
     }
 
@@ -332,6 +347,9 @@ impl Registry {
     /// Starts an nginx front that answers CORS preflights itself (the registry answers them
     /// 401 when auth is on) and proxies everything else, `/token` to the token server.
     pub fn start_front(&self) -> Result<CorsFront, KitError> {
-        CorsFront::start(&self.url(), self.token.as_ref().map(TokenServer::url).as_deref())
+        CorsFront::start(
+            &self.url(),
+            self.token.as_ref().map(TokenServer::url).as_deref(),
+        )
     }
 }

@@ -209,12 +209,7 @@ fn serve_connection(
     }
     let response = handler(&request);
     let mut out = BufWriter::new(stream);
-    http1::write_response(
-        &mut out,
-        response.status,
-        &response.headers,
-        &response.body,
-    )
+    http1::write_response(&mut out, response.status, &response.headers, &response.body)
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<ServerRequest>> {

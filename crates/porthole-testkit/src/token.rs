@@ -158,7 +158,9 @@ fn generate_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf), KitError> {
     let (key, cert) = (dir.join("token.key"), dir.join("token.crt"));
     run(
         Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
             .args(["-subj", "/CN=porthole-testkit-token-issuer", "-keyout"])
             .arg(&key)
             .arg("-out")
@@ -183,7 +185,10 @@ fn cors(response: ServerResponse) -> ServerResponse {
     response
         .header("Access-Control-Allow-Origin", "*")
         .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-        .header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+        .header(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        )
         .header("Access-Control-Max-Age", "600")
 }
 
@@ -320,13 +325,20 @@ impl Issuer {
     }
 
     /// A signed JWT for `user` (None: anonymous) granting what it may of `scopes`.
-    fn token(&self, user: Option<&str>, service: &str, scopes: &[Scope]) -> Result<String, KitError> {
+    fn token(
+        &self,
+        user: Option<&str>,
+        service: &str,
+        scopes: &[Scope],
+    ) -> Result<String, KitError> {
         let grants = self.grants_of(user);
         let access: Vec<Value> = scopes
             .iter()
             .map(|s| (s, s.granted_by(grants)))
             .filter(|(_, actions)| !actions.is_empty())
-            .map(|(s, actions)| json!({"type": s.resource_type, "name": s.name, "actions": actions}))
+            .map(
+                |(s, actions)| json!({"type": s.resource_type, "name": s.name, "actions": actions}),
+            )
             .collect();
         let now = unix_now();
         let claims = json!({
@@ -408,7 +420,12 @@ fn random_hex(bytes: usize) -> String {
     let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
     if filled.is_err() {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        return format!("{:x}{n:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        return format!(
+            "{:x}{n:x}",
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
     }
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -449,7 +466,10 @@ mod tests {
     fn scopes_parse_and_intersect() {
         let s = Scope::parse("repository:team/app:pull,push").unwrap();
         assert_eq!(s.name, "team/app");
-        assert_eq!(s.granted_by(&[Grant::repositories("*", &["pull"])]), ["pull"]);
+        assert_eq!(
+            s.granted_by(&[Grant::repositories("*", &["pull"])]),
+            ["pull"]
+        );
         let c = Scope::parse("registry:catalog:*").unwrap();
         assert_eq!(c.granted_by(&[Grant::catalog()]), ["*"]);
         assert!(Scope::parse("nonsense").is_none());

@@ -8,8 +8,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use porthole_core::{
-    Body, BodyStream, Method, Request, Response, Transport, TransportError,
-    TransportErrorKind, Url,
+    Body, BodyStream, Method, Request, Response, Transport, TransportError, TransportErrorKind, Url,
 };
 
 use crate::http1::{self, BodyReader, Framing};
@@ -80,7 +79,10 @@ impl NativeTransport {
         if request.url.scheme() != "http" {
             return Err(TransportError::new(
                 TransportErrorKind::Network,
-                format!("NativeTransport speaks plain http only, not {}", request.url),
+                format!(
+                    "NativeTransport speaks plain http only, not {}",
+                    request.url
+                ),
             ));
         }
         let stream = self.connect(request.url.authority())?;
@@ -257,9 +259,9 @@ fn redirect_target(
     let Some(location) = response.headers.get("location") else {
         return Ok(None);
     };
-    url.join(location).map(Some).map_err(|e| {
-        TransportError::new(TransportErrorKind::Network, format!("bad redirect: {e}"))
-    })
+    url.join(location)
+        .map(Some)
+        .map_err(|e| TransportError::new(TransportErrorKind::Network, format!("bad redirect: {e}")))
 }
 
 /// The request to send after a redirect, by the Fetch standard's rules.
@@ -290,4 +292,3 @@ fn kind_of(e: &io::Error) -> TransportErrorKind {
 fn io_error(url: &Url, e: io::Error) -> TransportError {
     TransportError::new(kind_of(&e), format!("{}: {e}", url.origin()))
 }
-
