@@ -20,6 +20,8 @@ pub struct TempDir {
 impl TempDir {
     /// Creates a fresh directory whose name starts with `porthole-<prefix>-`.
     pub fn new(prefix: &str) -> Result<Self, KitError> {
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_stale_dirs);
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -35,6 +37,26 @@ impl TempDir {
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Removes `porthole-*-<pid>-*` dirs left by kit processes that are gone: a test binary killed
+/// with SIGKILL never runs its destructors.
+fn sweep_stale_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("porthole-") else {
+            continue;
+        };
+        // porthole-<prefix>-<pid>-<n>-<nanos>: the pid is the third field from the end.
+        let fields: Vec<&str> = rest.rsplitn(4, '-').collect();
+        let pid = fields.get(2).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() && !process_alive(pid)) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 
