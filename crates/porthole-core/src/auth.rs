@@ -361,9 +361,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)])
-        .parse()
-        .ok()?;
+    let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?;
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + h * 3600 + m * 60 + sec - offset_s;
     u64::try_from(secs * 1000 + millis).ok()
@@ -377,7 +375,10 @@ fn split_offset(time: &str) -> Option<(&str, i64)> {
     let (clock, off) = time.split_at(pos);
     let sign = if off.starts_with('-') { -1 } else { 1 };
     let (oh, om) = off[1..].split_once(':')?;
-    Some((clock, sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)))
+    Some((
+        clock,
+        sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
+    ))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -450,12 +451,12 @@ mod tests {
     fn secrets_never_print() {
         let c = Credential::basic("alice", "hunter2");
         let shown = format!("{c:?} {:?} {}", Secret::new("tok"), Secret::new("tok"));
-        assert!(!shown.contains("hunter2") && !shown.contains("tok\""), "{shown}");
-        assert!(shown.contains("alice"));
-        assert_eq!(
-            c.basic_header().unwrap(),
-            "Basic YWxpY2U6aHVudGVyMg=="
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok\""),
+            "{shown}"
         );
+        assert!(shown.contains("alice"));
+        assert_eq!(c.basic_header().unwrap(), "Basic YWxpY2U6aHVudGVyMg==");
         let bearer = format!("{:?}", Credential::Bearer(Secret::new("abc.def")));
         assert!(!bearer.contains("abc.def"));
     }
@@ -466,7 +467,12 @@ mod tests {
         assert_eq!(s.name, "host:5000/ns/app");
         assert_eq!(s.to_string(), "repository:host:5000/ns/app:pull,push");
         assert!(Scope::parse("nonsense").is_none());
-        assert_eq!(Scope::parse("repository(plugin):x:pull").unwrap().resource_type, "repository");
+        assert_eq!(
+            Scope::parse("repository(plugin):x:pull")
+                .unwrap()
+                .resource_type,
+            "repository"
+        );
         let merged = merge_scopes([
             Scope::repository("a", &["pull"]),
             Scope::catalog(),
@@ -476,7 +482,11 @@ mod tests {
         let text: Vec<String> = merged.iter().map(Scope::to_string).collect();
         assert_eq!(
             text,
-            ["registry:catalog:*", "repository:a:pull,push", "repository:b:delete"]
+            [
+                "registry:catalog:*",
+                "repository:a:pull,push",
+                "repository:b:delete"
+            ]
         );
     }
 
@@ -512,7 +522,10 @@ mod tests {
         let body = String::from_utf8(body.clone()).unwrap();
         assert!(body.contains("grant_type=password"), "{body}");
         assert!(body.contains("password=p%20w%26"), "{body}");
-        assert!(body.contains("scope=repository%3Aa%3Apull%2Cpush"), "{body}");
+        assert!(
+            body.contains("scope=repository%3Aa%3Apull%2Cpush"),
+            "{body}"
+        );
         assert_eq!(req.method, Method::Post);
     }
 
@@ -528,22 +541,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.access_token.expose(), "x");
-        assert_eq!(t.expires_at_ms, 1_699_999_980_000 + 60_000 - EXPIRY_MARGIN_MS);
+        assert_eq!(
+            t.expires_at_ms,
+            1_699_999_980_000 + 60_000 - EXPIRY_MARGIN_MS
+        );
         assert!(t.refresh_token.is_some());
         for bad in [&b"{}"[..], b"not json", br#"{"token":""}"#] {
-            assert_eq!(parse_token_response(bad, now).unwrap_err().code(), "AUTH_FAILED");
+            assert_eq!(
+                parse_token_response(bad, now).unwrap_err().code(),
+                "AUTH_FAILED"
+            );
         }
     }
 
     #[test]
     fn rfc3339() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_ms("2023-11-14T22:13:20.5Z"), Some(1_700_000_000_500));
+        assert_eq!(
+            parse_rfc3339_ms("2023-11-14T22:13:20.5Z"),
+            Some(1_700_000_000_500)
+        );
         assert_eq!(
             parse_rfc3339_ms("2023-11-15T00:13:20+02:00"),
             Some(1_700_000_000_000)
         );
-        for bad in ["", "yesterday", "2023-13-01T00:00:00Z", "2023-01-01", "2023-01-01T25:00:00Z"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-13-01T00:00:00Z",
+            "2023-01-01",
+            "2023-01-01T25:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
     }

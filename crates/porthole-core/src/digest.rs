@@ -49,14 +49,18 @@ impl Digest {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         };
         if !algorithm.split(['+', '.', '_', '-']).all(component_ok) {
-            return Err(bad("the algorithm must be lowercase letters and digits, like sha256"));
+            return Err(bad(
+                "the algorithm must be lowercase letters and digits, like sha256",
+            ));
         }
         if encoded.is_empty()
             || !encoded
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
         {
-            return Err(bad("the encoded part may only hold letters, digits, '=', '_' and '-'"));
+            return Err(bad(
+                "the encoded part may only hold letters, digits, '=', '_' and '-'",
+            ));
         }
         let hex_len = match algorithm {
             "sha256" => Some(64),
@@ -287,7 +291,10 @@ mod tests {
         h.update(b"abc");
         let d = h.finish();
         assert_eq!(d.encoded().len(), 128);
-        Digest::parse(d.as_str()).unwrap().verify("x", b"abc").unwrap();
+        Digest::parse(d.as_str())
+            .unwrap()
+            .verify("x", b"abc")
+            .unwrap();
         assert!(d.verify("x", b"abd").is_err());
     }
 
@@ -336,9 +343,15 @@ mod tests {
     #[test]
     fn fallback_tag_truncates() {
         let d = Digest::parse(HELLO).unwrap();
-        assert_eq!(d.referrers_fallback_tag(), format!("sha256-{}", d.encoded()));
+        assert_eq!(
+            d.referrers_fallback_tag(),
+            format!("sha256-{}", d.encoded())
+        );
         let long = Digest::parse(&format!("sha512:{}", "a".repeat(128))).unwrap();
-        assert_eq!(long.referrers_fallback_tag(), format!("sha512-{}", "a".repeat(64)));
+        assert_eq!(
+            long.referrers_fallback_tag(),
+            format!("sha512-{}", "a".repeat(64))
+        );
         let odd = Digest::parse("multi+alg:a=b").unwrap();
         assert_eq!(odd.referrers_fallback_tag(), "multi-alg-a-b");
     }

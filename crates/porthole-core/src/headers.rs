@@ -271,7 +271,9 @@ pub fn location(headers: &Headers, request_url: &Url) -> Result<Option<Url>> {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => request_url.join(v).map(Some).map_err(|e| {
-            Error::protocol(format!("the registry sent an unusable Location header: {e}"))
+            Error::protocol(format!(
+                "the registry sent an unusable Location header: {e}"
+            ))
         }),
     }
 }
@@ -294,7 +296,10 @@ mod tests {
         assert!(c[0].is_bearer());
         assert_eq!(c[0].param("realm"), Some("https://auth.example/token"));
         assert_eq!(c[0].param("service"), Some("reg.example"));
-        assert_eq!(c[0].scopes(), vec!["repository:a/b:pull,push", "repository:c:pull"]);
+        assert_eq!(
+            c[0].scopes(),
+            vec!["repository:a/b:pull,push", "repository:c:pull"]
+        );
         assert_eq!(c[0].param("error"), Some("insufficient_scope"));
     }
 
@@ -314,7 +319,15 @@ mod tests {
     fn escaped_quotes_and_garbage_do_not_panic() {
         let c = parse_www_authenticate([r#"Bearer realm="a\"b""#]);
         assert_eq!(c[0].param("realm"), Some("a\"b"));
-        for junk in ["", ",,,", "=", "Bearer realm=\"unterminated", "\"", "ü=ü", "Bearer ,,"] {
+        for junk in [
+            "",
+            ",,,",
+            "=",
+            "Bearer realm=\"unterminated",
+            "\"",
+            "ü=ü",
+            "Bearer ,,",
+        ] {
             let _ = parse_www_authenticate([junk]);
         }
         assert!(parse_www_authenticate([""]).is_empty());
@@ -324,7 +337,10 @@ mod tests {
     fn links_relative_absolute_and_foreign() {
         let req = Url::parse("http://127.0.0.1:5000/v2/_catalog?n=2").unwrap();
         let next = parse_next_link([r#"</v2/_catalog?last=b&n=2>; rel="next""#], &req).unwrap();
-        assert_eq!(next.unwrap().as_str(), "http://127.0.0.1:5000/v2/_catalog?last=b&n=2");
+        assert_eq!(
+            next.unwrap().as_str(),
+            "http://127.0.0.1:5000/v2/_catalog?last=b&n=2"
+        );
         let abs = parse_next_link(
             [r#"<http://127.0.0.1:5000/v2/x/tags/list?last=v1&n=2&orderby=>; rel=next"#],
             &req,
@@ -332,14 +348,13 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(abs.query_param("orderby").as_deref(), Some(""));
-        let many = parse_next_link(
-            [r#"</prev?a,b>; rel="prev", </v2/next>; rel="next""#],
-            &req,
-        )
-        .unwrap();
+        let many =
+            parse_next_link([r#"</prev?a,b>; rel="prev", </v2/next>; rel="next""#], &req).unwrap();
         assert_eq!(many.unwrap().path(), "/v2/next");
         assert!(parse_next_link(["<http://evil.example/v2/x>; rel=next"], &req).is_err());
-        assert!(parse_next_link(["garbage", "<x>; rel=prev"], &req).unwrap().is_none());
+        assert!(parse_next_link(["garbage", "<x>; rel=prev"], &req)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -348,7 +363,11 @@ mod tests {
         assert_eq!(parse_upload_range("bytes=0-4095").unwrap(), 4096);
         assert_eq!(parse_upload_range("0-0").unwrap(), 1);
         for bad in ["", "100", "5-10", "0-", "a-b", "0--1", "10-5"] {
-            assert_eq!(parse_upload_range(bad).unwrap_err().code(), "PROTOCOL_ERROR", "{bad}");
+            assert_eq!(
+                parse_upload_range(bad).unwrap_err().code(),
+                "PROTOCOL_ERROR",
+                "{bad}"
+            );
         }
     }
 

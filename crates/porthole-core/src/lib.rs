@@ -9,18 +9,23 @@
 //! [`Transport`]: transport::Transport
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod auth;
+pub mod client;
 pub mod digest;
 pub mod error;
 pub mod headers;
+mod join;
 pub mod manifest;
 pub mod media_type;
 pub mod reference;
 pub mod transport;
+pub mod upload;
 pub mod url;
 
-pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use auth::{Credential, Scope, Secret};
+pub use client::{ClientOptions, ManifestInfo, Page, PageRequest, RegistryClient, Repository};
+pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use error::{Error, OciError, OciErrorCode, Result};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform};
 pub use media_type::MediaType;
@@ -29,4 +34,5 @@ pub use transport::{
     BlobSource, Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
     TransportErrorKind,
 };
+pub use upload::{BlobUpload, UploadOptions, UploadProgress};
 pub use url::Url;

@@ -77,7 +77,11 @@ pub struct Platform {
     /// Operating system (`linux`, `windows`, ...).
     pub os: String,
     /// OS version.
-    #[serde(default, rename = "os.version", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// Required OS features.
     #[serde(default, rename = "os.features", skip_serializing_if = "Vec::is_empty")]
@@ -180,6 +184,8 @@ impl ImageIndex {
 }
 
 /// The parsed body of a manifest.
+// Manifests are few and short-lived: boxing the variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ManifestKind {
     /// An image manifest (OCI or Docker v2).
@@ -366,7 +372,8 @@ mod tests {
     #[test]
     fn keeps_raw_bytes_and_digest() {
         let raw = IMAGE.as_bytes().to_vec();
-        let m = Manifest::from_bytes(raw.clone(), Some(MediaType::OCI_MANIFEST), None, "t").unwrap();
+        let m =
+            Manifest::from_bytes(raw.clone(), Some(MediaType::OCI_MANIFEST), None, "t").unwrap();
         assert_eq!(m.raw, raw);
         assert_eq!(m.digest, Digest::sha256_of(IMAGE.as_bytes()));
         let image = m.as_image().unwrap();
@@ -389,16 +396,20 @@ mod tests {
     fn refuses_oversized_truncated_and_ambiguous() {
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
         assert_eq!(
-            Manifest::from_bytes(big, None, None, "x").unwrap_err().code(),
+            Manifest::from_bytes(big, None, None, "x")
+                .unwrap_err()
+                .code(),
             "MANIFEST_TOO_LARGE"
         );
         let truncated = IMAGE.as_bytes()[..IMAGE.len() / 2].to_vec();
         assert_eq!(
-            Manifest::from_bytes(truncated, None, None, "x").unwrap_err().code(),
+            Manifest::from_bytes(truncated, None, None, "x")
+                .unwrap_err()
+                .code(),
             "PARSE_ERROR"
         );
-        let e = Manifest::from_bytes(IMAGE.into(), Some(MediaType::OCI_INDEX), None, "x")
-            .unwrap_err();
+        let e =
+            Manifest::from_bytes(IMAGE.into(), Some(MediaType::OCI_INDEX), None, "x").unwrap_err();
         assert_eq!(e.code(), "PROTOCOL_ERROR");
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(Manifest::from_bytes(deep.into(), None, None, "x").is_err());
@@ -410,7 +421,10 @@ mod tests {
         let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","size":7,"platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}"#;
         let m = Manifest::from_bytes(index.into(), None, None, "x").unwrap();
         let i = m.as_index().unwrap();
-        assert_eq!(i.manifests[0].platform.as_ref().unwrap().to_string(), "linux/arm64/v8");
+        assert_eq!(
+            i.manifests[0].platform.as_ref().unwrap().to_string(),
+            "linux/arm64/v8"
+        );
         let no_type = r#"{"schemaVersion":2,"manifests":[]}"#;
         let m = Manifest::from_bytes(no_type.into(), None, None, "x").unwrap();
         assert!(m.as_index().is_some());
@@ -429,9 +443,7 @@ mod tests {
     fn many_layers_parse() {
         let layer = r#"{"mediaType":"application/octet-stream","digest":"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","size":1}"#;
         let layers = vec![layer; 10_000].join(",");
-        let body = format!(
-            r#"{{"schemaVersion":2,"config":{layer},"layers":[{layers}]}}"#
-        );
+        let body = format!(r#"{{"schemaVersion":2,"config":{layer},"layers":[{layers}]}}"#);
         let m = Manifest::from_bytes(body.into(), None, None, "x").unwrap();
         assert_eq!(m.as_image().unwrap().layers.len(), 10_000);
     }
@@ -443,6 +455,9 @@ mod tests {
         let m = Manifest::from_image(&image).unwrap();
         assert_eq!(m.media_type.as_str(), MediaType::OCI_MANIFEST);
         assert_eq!(m.as_image().unwrap(), &image);
-        assert_eq!(m.descriptor().artifact_type.unwrap().as_str(), "application/vnd.example");
+        assert_eq!(
+            m.descriptor().artifact_type.unwrap().as_str(),
+            "application/vnd.example"
+        );
     }
 }

@@ -236,7 +236,9 @@ fn looks_like_host(first: &str) -> bool {
 
 fn check_host(host: &str) -> std::result::Result<(), &'static str> {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
-        let end = rest.find(']').ok_or("an IPv6 address needs a closing ']'")?;
+        let end = rest
+            .find(']')
+            .ok_or("an IPv6 address needs a closing ']'")?;
         (&rest[..end], rest[end + 1..].strip_prefix(':'))
     } else {
         match host.rsplit_once(':') {
@@ -362,7 +364,10 @@ mod tests {
             assert!(e.contains(why), "{input:?}: {e}");
         }
         let long = "a".repeat(256);
-        assert!(RepositoryName::parse(&long).unwrap_err().to_string().contains("256"));
+        assert!(RepositoryName::parse(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("256"));
     }
 
     #[test]
@@ -371,7 +376,11 @@ mod tests {
             Tag::parse(ok).unwrap();
         }
         for bad in ["", ".x", "-x", "a/b", "a:b", "ä", &"a".repeat(129)] {
-            assert_eq!(Tag::parse(bad).unwrap_err().code(), "INVALID_INPUT", "{bad}");
+            assert_eq!(
+                Tag::parse(bad).unwrap_err().code(),
+                "INVALID_INPUT",
+                "{bad}"
+            );
         }
     }
 
@@ -419,8 +428,14 @@ mod tests {
 
     #[test]
     fn tag_or_digest() {
-        assert!(matches!(TagOrDigest::parse(D).unwrap(), TagOrDigest::Digest(_)));
-        assert!(matches!(TagOrDigest::parse("v1").unwrap(), TagOrDigest::Tag(_)));
+        assert!(matches!(
+            TagOrDigest::parse(D).unwrap(),
+            TagOrDigest::Digest(_)
+        ));
+        assert!(matches!(
+            TagOrDigest::parse("v1").unwrap(),
+            TagOrDigest::Tag(_)
+        ));
         assert!(TagOrDigest::parse("sha256:nope").is_err());
     }
 }

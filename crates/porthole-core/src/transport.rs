@@ -100,7 +100,11 @@ impl Headers {
 
 impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(n, v)| (n.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -381,6 +385,10 @@ impl<B> BlobSource<B> for [u8] {
 
     fn body(&self, start: u64, end: u64) -> Body<B> {
         // An out-of-range body is caught by `read`, which the upload always calls first.
-        Body::Bytes(slice_of(self, start, end).map(<[u8]>::to_vec).unwrap_or_default())
+        Body::Bytes(
+            slice_of(self, start, end)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+        )
     }
 }

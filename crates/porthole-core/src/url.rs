@@ -118,8 +118,7 @@ impl Url {
     /// URL, as RFC 3986 section 5 says.
     pub fn join(&self, reference: &str) -> Result<Self, UrlError> {
         let reference = reference.trim();
-        if reference.contains("://") && !reference.starts_with('/') && !reference.starts_with('?')
-        {
+        if reference.contains("://") && !reference.starts_with('/') && !reference.starts_with('?') {
             return Self::parse(reference);
         }
         if let Some(rest) = reference.strip_prefix("//") {
@@ -241,7 +240,8 @@ pub fn percent_decode(value: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2]))
+            {
                 (Some(hi), Some(lo)) => {
                     out.push(hi * 16 + lo);
                     i += 3;
@@ -301,14 +301,19 @@ mod tests {
     fn joins_every_reference_form() {
         let b = base();
         assert_eq!(
-            b.join("/v2/app/blobs/uploads/u1?_state=x").unwrap().as_str(),
+            b.join("/v2/app/blobs/uploads/u1?_state=x")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:5000/v2/app/blobs/uploads/u1?_state=x"
         );
         assert_eq!(
             b.join("u2").unwrap().as_str(),
             "http://127.0.0.1:5000/v2/app/blobs/uploads/u2"
         );
-        assert_eq!(b.join("../x").unwrap().as_str(), "http://127.0.0.1:5000/v2/app/blobs/x");
+        assert_eq!(
+            b.join("../x").unwrap().as_str(),
+            "http://127.0.0.1:5000/v2/app/blobs/x"
+        );
         assert_eq!(
             b.join("https://other:1/p?q=1").unwrap().as_str(),
             "https://other:1/p?q=1"

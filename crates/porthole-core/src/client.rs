@@ -1,0 +1,1193 @@
+//! The async client, generic over the [`Transport`]: the only place that loops (authentication
+//! retries, paging, the upload loop). Everything it decides comes from the pure modules.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+use crate::api;
+use crate::auth::{
+    self, merge_scopes, Credential, Grant, Scope, Secret, Token, TokenCache, TokenEndpoint,
+};
+use crate::digest::Digest;
+use crate::error::{parse_error_body, Error, OciErrorCode, Result};
+use crate::headers::{self, parse_www_authenticate, Challenge};
+use crate::join::join;
+use crate::manifest::{Descriptor, ImageIndex, Manifest, MAX_MANIFEST_BYTES};
+use crate::media_type::MediaType;
+use crate::reference::{RepositoryName, Tag, TagOrDigest};
+use crate::transport::{
+    read_body_limited, BlobSource, BodyStream, Method, Request, Response, Transport,
+};
+use crate::upload::{BlobUpload, UploadOptions, UploadProgress};
+use crate::url::Url;
+
+/// How much of an error body is read to explain the error.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Page sizes tried in turn when the caller sets none: big pages are several times faster, and
+/// distribution refuses more than 1,000 with `PAGINATION_NUMBER_INVALID`.
+const PAGE_SIZE_LADDER: [u32; 3] = [10_000, 1_000, 100];
+/// How many times an idempotent request is retried after 429 or a temporary 5xx.
+const MAX_RETRIES: u32 = 2;
+/// The longest `Retry-After` honoured before giving up instead.
+const MAX_RETRY_AFTER_S: u64 = 30;
+/// Slice size when hashing a monolithic upload before sending it.
+const HASH_SLICE: u64 = 8 * 1024 * 1024;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `client_id` sent to OAuth2 token servers.
+    pub client_id: String,
+    /// Ask the token server with an OAuth2 `POST` (password grant) before the plain `GET`.
+    pub oauth2_password_grant: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            client_id: "porthole".into(),
+            oauth2_password_grant: false,
+        }
+    }
+}
+
+/// What the client learned about how the registry authenticates.
+#[derive(Debug, Default)]
+struct AuthState {
+    /// The token endpoint of the registry's Bearer challenge.
+    endpoint: Option<TokenEndpoint>,
+    /// The registry asked for Basic auth.
+    basic: bool,
+    cache: TokenCache,
+}
+
+struct Inner<T> {
+    transport: T,
+    base: Url,
+    credential: Credential,
+    options: ClientOptions,
+    auth: RefCell<AuthState>,
+    /// The index in [`PAGE_SIZE_LADDER`] the registry accepted (None: send no `n`).
+    page_size_step: Cell<Option<usize>>,
+}
+
+/// A client for one registry. Cheap to clone (shared state).
+pub struct RegistryClient<T> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T> Clone for RegistryClient<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Rc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T> fmt::Debug for RegistryClient<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("base", &self.inner.base)
+            .field("credential", &self.inner.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A page request: how many items, and where to continue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Items per page (the registry may return fewer); `None` lets the client pick.
+    pub page_size: Option<u32>,
+    /// A token from a previous page.
+    pub continuation_token: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<I> {
+    /// The items.
+    pub items: Vec<I>,
+    /// Where the next page starts; `None` on the last page.
+    pub continuation_token: Option<String>,
+}
+
+/// What `HEAD` on a manifest tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestInfo {
+    /// The manifest digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: MediaType,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// What a failed attempt means for the upload loop.
+enum ChunkOutcome {
+    Acknowledged,
+    Retry(Error),
+}
+
+impl<T: Transport> RegistryClient<T> {
+    /// A client for the registry at `base` (e.g. `https://myreg.azurecr.io`, or a same-origin
+    /// proxy such as `http://localhost:8080`).
+    pub fn new(transport: T, base: Url, credential: Credential) -> Self {
+        Self::with_options(transport, base, credential, ClientOptions::default())
+    }
+
+    /// A client with explicit options.
+    pub fn with_options(
+        transport: T,
+        base: Url,
+        credential: Credential,
+        options: ClientOptions,
+    ) -> Self {
+        Self {
+            inner: Rc::new(Inner {
+                transport,
+                base: base.with_path("/"),
+                credential,
+                options,
+                auth: RefCell::new(AuthState::default()),
+                page_size_step: Cell::new(Some(0)),
+            }),
+        }
+    }
+
+    /// The registry's base URL.
+    pub fn base(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.inner.transport
+    }
+
+    /// A repository of this registry (no I/O).
+    pub fn repository(&self, name: RepositoryName) -> Repository<T> {
+        Repository {
+            client: self.clone(),
+            name,
+        }
+    }
+
+    /// Checks that the base URL is a registry and that the credentials work for it.
+    pub async fn ping(&self) -> Result<()> {
+        let op = format!("checking the registry at {}", self.inner.base);
+        let resp = self.send(&op, &[], api::ping(&self.inner.base)).await?;
+        if resp.status == 404 {
+            return Err(Error::protocol(format!(
+                "{op}: there is no registry API at /v2/ (404); check the address"
+            )));
+        }
+        self.expect(resp, &op, &[200]).await.map(drop)
+    }
+
+    /// One page of repository names (`/v2/_catalog`).
+    pub async fn list_repositories_page(&self, page: &PageRequest) -> Result<Page<String>> {
+        let base = self.inner.base.clone();
+        self.list_page(
+            "listing repositories",
+            &[Scope::catalog()],
+            page,
+            |n, last| api::catalog(&base, n, last),
+            api::parse_catalog,
+        )
+        .await
+    }
+
+    /// Every repository name, following `Link` from page to page.
+    pub async fn list_repositories(&self) -> Result<Vec<String>> {
+        self.collect_pages(|page| async move { self.list_repositories_page(&page).await })
+            .await
+    }
+
+    async fn collect_pages<F, Fut>(&self, mut fetch: F) -> Result<Vec<String>>
+    where
+        F: FnMut(PageRequest) -> Fut,
+        Fut: std::future::Future<Output = Result<Page<String>>>,
+    {
+        let mut all = Vec::new();
+        let mut request = PageRequest::default();
+        loop {
+            let page = fetch(request.clone()).await?;
+            all.extend(page.items);
+            match page.continuation_token {
+                Some(token) if request.continuation_token.as_ref() != Some(&token) => {
+                    request.continuation_token = Some(token);
+                }
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    async fn list_page(
+        &self,
+        op: &str,
+        scopes: &[Scope],
+        page: &PageRequest,
+        build: impl Fn(Option<u32>, Option<&str>) -> Request<T::NativeBody>,
+        parse: fn(&[u8]) -> Result<Vec<String>>,
+    ) -> Result<Page<String>> {
+        loop {
+            let (request, laddered) = match (&page.continuation_token, page.page_size) {
+                (Some(token), _) => (
+                    Request::new(Method::Get, api::resume_url(&self.inner.base, token)?),
+                    false,
+                ),
+                (None, Some(n)) => (build(Some(n), None), false),
+                (None, None) => {
+                    let step = self.inner.page_size_step.get();
+                    (
+                        build(step.map(|i| PAGE_SIZE_LADDER[i]), None),
+                        step.is_some(),
+                    )
+                }
+            };
+            let url = request.url.clone();
+            let resp = self.send(op, scopes, request).await?;
+            if resp.status == 400 && laddered {
+                let err = self.error_from(resp, op).await;
+                if err.has_code(&OciErrorCode::PaginationNumberInvalid) {
+                    self.step_down_page_size();
+                    continue;
+                }
+                return Err(err);
+            }
+            let mut resp = self.expect(resp, op, &[200]).await?;
+            let body = self.read_json_body(&mut resp, op).await?;
+            let items = parse(&body)?;
+            let next = headers::parse_next_link(resp.headers.get_all("link"), &url)?;
+            return Ok(Page {
+                items,
+                continuation_token: next.as_ref().map(api::continuation_token),
+            });
+        }
+    }
+
+    fn step_down_page_size(&self) {
+        let next = match self.inner.page_size_step.get() {
+            Some(i) if i + 1 < PAGE_SIZE_LADDER.len() => Some(i + 1),
+            _ => None,
+        };
+        self.inner.page_size_step.set(next);
+    }
+
+    async fn read_json_body(&self, resp: &mut Response<T::Stream>, op: &str) -> Result<Vec<u8>> {
+        read_body_limited(&mut resp.body, 64 * 1024 * 1024)
+            .await
+            .map_err(|e| Error::transport(op, e))?
+            .ok_or_else(|| Error::protocol(format!("{op}: the answer is larger than 64 MiB")))
+    }
+
+    /// Sends a request with authentication: adds credentials the registry is known to want,
+    /// answers its 401 challenge once (fetching a token when it asks for Bearer), and retries
+    /// idempotent requests after 429 or a temporary 5xx. Any other status is returned as is.
+    pub async fn send(
+        &self,
+        op: &str,
+        scopes: &[Scope],
+        request: Request<T::NativeBody>,
+    ) -> Result<Response<T::Stream>> {
+        let mut challenged = false;
+        let mut retries = 0;
+        loop {
+            let mut attempt = request.clone();
+            self.authorize(&mut attempt, scopes).await?;
+            let resp = self
+                .inner
+                .transport
+                .send(attempt)
+                .await
+                .map_err(|e| Error::transport(op, e))?;
+            if resp.status == 401 && !challenged {
+                challenged = true;
+                if self.answer_challenge(&resp, &request.url, scopes, op)? {
+                    continue;
+                }
+            }
+            if retries < MAX_RETRIES && request.method.is_idempotent() {
+                if let Some(wait_ms) = retry_delay(&resp, retries) {
+                    retries += 1;
+                    self.inner.transport.sleep(wait_ms).await;
+                    continue;
+                }
+            }
+            return Ok(resp);
+        }
+    }
+
+    async fn authorize(
+        &self,
+        request: &mut Request<T::NativeBody>,
+        scopes: &[Scope],
+    ) -> Result<()> {
+        let header = match &self.inner.credential {
+            Credential::Bearer(token) => Some(format!("Bearer {}", token.expose())),
+            Credential::TokenProvider(provider) => {
+                let names = scopes.iter().map(Scope::to_string).collect();
+                let token = provider(names).await.map_err(|reason| Error::Auth {
+                    step: "asking the token provider for a registry token".into(),
+                    reason,
+                })?;
+                Some(format!("Bearer {}", token.expose()))
+            }
+            credential => {
+                let endpoint = self.inner.auth.borrow().endpoint.clone();
+                match endpoint {
+                    Some(endpoint) => {
+                        let token = self.token_for(&endpoint, scopes).await?;
+                        Some(format!("Bearer {}", token.expose()))
+                    }
+                    None if self.inner.auth.borrow().basic => credential.basic_header(),
+                    None => None,
+                }
+            }
+        };
+        if let Some(value) = header {
+            request.headers.set("Authorization", value);
+        }
+        Ok(())
+    }
+
+    /// Decides whether a 401 can be answered by retrying with other credentials.
+    fn answer_challenge(
+        &self,
+        resp: &Response<T::Stream>,
+        url: &Url,
+        scopes: &[Scope],
+        op: &str,
+    ) -> Result<bool> {
+        let challenges = parse_www_authenticate(resp.headers.get_all("www-authenticate"));
+        if challenges.is_empty() {
+            let hint = if resp.headers_filtered {
+                " The browser hides WWW-Authenticate from cross-origin pages unless the registry \
+                 lists it in Access-Control-Expose-Headers; add it there or use a same-origin proxy."
+            } else {
+                ""
+            };
+            return Err(Error::Auth {
+                step: op.to_string(),
+                reason: format!(
+                    "the registry answered 401 without a WWW-Authenticate challenge, so Porthole \
+                     cannot tell how to log in.{hint}"
+                ),
+            });
+        }
+        if let Some(bearer) = challenges.iter().find(|c| c.is_bearer()) {
+            return self.prepare_bearer(bearer, url, scopes);
+        }
+        let can_basic = matches!(self.inner.credential, Credential::Basic { .. });
+        let mut auth = self.inner.auth.borrow_mut();
+        if challenges.iter().any(Challenge::is_basic) && can_basic && !auth.basic {
+            auth.basic = true;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn prepare_bearer(&self, challenge: &Challenge, url: &Url, scopes: &[Scope]) -> Result<bool> {
+        if matches!(
+            self.inner.credential,
+            Credential::Bearer(_) | Credential::TokenProvider(_)
+        ) {
+            return Ok(false); // The token we were given is all we have.
+        }
+        let realm = challenge.param("realm").ok_or_else(|| Error::Auth {
+            step: "reading the registry's Bearer challenge".into(),
+            reason: "it names no realm (token server)".into(),
+        })?;
+        let endpoint = TokenEndpoint {
+            realm: url.join(realm).map_err(|e| Error::Auth {
+                step: "reading the registry's Bearer challenge".into(),
+                reason: format!("its realm is not a usable URL: {e}"),
+            })?,
+            service: challenge.param("service").unwrap_or_default().to_string(),
+        };
+        let mut auth = self.inner.auth.borrow_mut();
+        // The token we sent (if any) was not enough: drop it so a new one is fetched.
+        auth.cache.remove(&endpoint, scopes);
+        let had_endpoint = auth.endpoint.replace(endpoint).is_some();
+        let wants_more = challenge.param("error") == Some("insufficient_scope");
+        Ok(!had_endpoint || wants_more || challenge.param("error") == Some("invalid_token"))
+    }
+
+    async fn token_for(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Secret> {
+        let now = self.inner.transport.now_millis();
+        if let Some(token) = self.inner.auth.borrow().cache.get(endpoint, scopes, now) {
+            return Ok(token.access_token.clone());
+        }
+        let merged = merge_scopes(scopes.iter().cloned());
+        let token = self.fetch_token(endpoint, &merged).await?;
+        let secret = token.access_token.clone();
+        self.inner
+            .auth
+            .borrow_mut()
+            .cache
+            .insert(endpoint, scopes, token);
+        Ok(secret)
+    }
+
+    async fn fetch_token(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Token> {
+        let refresh = match &self.inner.credential {
+            Credential::RefreshToken(t) => Some(t.clone()),
+            _ => self
+                .inner
+                .auth
+                .borrow()
+                .cache
+                .refresh_token(endpoint)
+                .cloned(),
+        };
+        let client_id = self.inner.options.client_id.as_str();
+        if let Some(refresh) = refresh {
+            let req = auth::token_post_request(
+                endpoint,
+                scopes,
+                &Grant::RefreshToken(&refresh),
+                client_id,
+            );
+            return self.exchange_token(req, endpoint, scopes).await;
+        }
+        if let (Credential::Basic { username, password }, true) = (
+            &self.inner.credential,
+            self.inner.options.oauth2_password_grant,
+        ) {
+            let grant = Grant::Password { username, password };
+            let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
+            match self.exchange_token(req, endpoint, scopes).await {
+                // Not every token server speaks OAuth2: fall back to GET.
+                Err(Error::Auth { reason, .. })
+                    if reason.contains("(404)") || reason.contains("(405)") => {}
+                other => return other,
+            }
+        }
+        let req = auth::token_get_request(endpoint, scopes, self.inner.credential.basic_header());
+        self.exchange_token(req, endpoint, scopes).await
+    }
+
+    async fn exchange_token(
+        &self,
+        request: Request<T::NativeBody>,
+        endpoint: &TokenEndpoint,
+        scopes: &[Scope],
+    ) -> Result<Token> {
+        let scope_text: Vec<String> = scopes.iter().map(Scope::to_string).collect();
+        let step = format!(
+            "asking the token server {} for access [{}]",
+            endpoint.realm.origin(),
+            scope_text.join(" ")
+        );
+        let mut resp = self
+            .inner
+            .transport
+            .send(request)
+            .await
+            .map_err(|e| Error::Auth {
+                step: step.clone(),
+                reason: format!("{e}"),
+            })?;
+        let body = read_body_limited(&mut resp.body, 1024 * 1024)
+            .await
+            .map_err(|e| Error::Auth {
+                step: step.clone(),
+                reason: e.to_string(),
+            })?
+            .unwrap_or_default();
+        match resp.status {
+            200 => auth::parse_token_response(&body, self.inner.transport.now_millis()),
+            401 | 403 => Err(Error::Auth {
+                step,
+                reason: format!(
+                    "the token server refused the credentials ({}); check the username and password",
+                    resp.status
+                ),
+            }),
+            status => {
+                let (_, excerpt) = parse_error_body(&body);
+                Err(Error::Auth {
+                    step,
+                    reason: format!(
+                        "the token server answered ({status}){}",
+                        excerpt.map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Returns the response when its status is expected, else the registry's error.
+    pub async fn expect(
+        &self,
+        resp: Response<T::Stream>,
+        op: &str,
+        ok: &[u16],
+    ) -> Result<Response<T::Stream>> {
+        if ok.contains(&resp.status) {
+            Ok(resp)
+        } else {
+            Err(self.error_from(resp, op).await)
+        }
+    }
+
+    /// Turns an error response into an [`Error`], reading the start of its body.
+    pub async fn error_from(&self, mut resp: Response<T::Stream>, op: &str) -> Error {
+        let body = read_prefix(&mut resp.body, ERROR_BODY_LIMIT).await;
+        let (errors, body_excerpt) = parse_error_body(&body);
+        let insufficient = parse_www_authenticate(resp.headers.get_all("www-authenticate"))
+            .iter()
+            .any(|c| c.param("error") == Some("insufficient_scope"));
+        if resp.status == 401 && insufficient {
+            return Error::Auth {
+                step: op.to_string(),
+                reason: "the registry refused: the credentials are valid but do not grant this \
+                         access (insufficient_scope); ask for push/delete rights on the repository"
+                    .into(),
+            };
+        }
+        Error::Registry {
+            operation: op.to_string(),
+            status: resp.status,
+            errors,
+            body_excerpt,
+            retry_after: headers::retry_after_seconds(&resp.headers),
+        }
+    }
+}
+
+fn retry_delay<S>(resp: &Response<S>, attempt: u32) -> Option<u64> {
+    if !matches!(resp.status, 429 | 502 | 503 | 504) {
+        return None;
+    }
+    let backoff_ms = 250u64 << attempt;
+    match headers::retry_after_seconds(&resp.headers) {
+        Some(s) if s > MAX_RETRY_AFTER_S => None,
+        Some(s) => Some((s * 1000).max(backoff_ms)),
+        None => Some(backoff_ms),
+    }
+}
+
+async fn read_prefix<S: BodyStream>(body: &mut S, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match body.next_chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    out.truncate(limit);
+    out
+}
+
+/// One repository: tags, manifests, referrers and blobs.
+pub struct Repository<T> {
+    client: RegistryClient<T>,
+    name: RepositoryName,
+}
+
+impl<T> Clone for Repository<T> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Repository<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repository")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Transport> Repository<T> {
+    /// The repository's name.
+    pub fn name(&self) -> &RepositoryName {
+        &self.name
+    }
+
+    /// The registry client.
+    pub fn client(&self) -> &RegistryClient<T> {
+        &self.client
+    }
+
+    fn base(&self) -> &Url {
+        &self.client.inner.base
+    }
+
+    fn scopes(&self, method: Method) -> Vec<Scope> {
+        vec![api::scope_for(method, &self.name)]
+    }
+
+    /// One page of tags.
+    pub async fn list_tags_page(&self, page: &PageRequest) -> Result<Page<String>> {
+        let op = format!("listing the tags of {}", self.name);
+        let base = self.base().clone();
+        let name = self.name.clone();
+        self.client
+            .list_page(
+                &op,
+                &self.scopes(Method::Get),
+                page,
+                |n, last| api::tags(&base, &name, n, last),
+                api::parse_tags,
+            )
+            .await
+    }
+
+    /// Every tag, following `Link` from page to page.
+    pub async fn list_tags(&self) -> Result<Vec<String>> {
+        self.client
+            .collect_pages(|page| async move { self.list_tags_page(&page).await })
+            .await
+    }
+
+    /// Fetches a manifest with every known type in `Accept`, verifying its digest: against the
+    /// reference when it is a digest, and against `Docker-Content-Digest` when sent.
+    pub async fn get_manifest(&self, reference: &TagOrDigest) -> Result<Manifest> {
+        let op = format!("fetching manifest {}:{reference}", self.name);
+        let req = api::get_manifest(self.base(), &self.name, reference, false);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Get), req)
+            .await?;
+        let mut resp = self.client.expect(resp, &op, &[200]).await?;
+        let raw = read_body_limited(&mut resp.body, MAX_MANIFEST_BYTES)
+            .await
+            .map_err(|e| Error::transport(&op, e))?
+            .ok_or_else(|| Error::ManifestTooLarge {
+                reference: format!("{}:{reference}", self.name),
+                limit: MAX_MANIFEST_BYTES,
+            })?;
+        let header_digest = headers::content_digest(&resp.headers)?;
+        let expected = reference.digest().or(header_digest.as_ref());
+        if let (Some(asked), Some(sent)) = (reference.digest(), &header_digest) {
+            if asked != sent {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest {}@{asked} (Docker-Content-Digest)", self.name),
+                    expected: asked.to_string(),
+                    actual: sent.to_string(),
+                });
+            }
+        }
+        Manifest::from_bytes(
+            raw,
+            resp.headers.get("content-type"),
+            expected,
+            &format!("{}:{reference}", self.name),
+        )
+    }
+
+    /// `HEAD` on a manifest: its digest, type and size, or `None` when it does not exist. When
+    /// the digest header is missing (or hidden by CORS) the manifest is fetched and hashed.
+    pub async fn head_manifest(&self, reference: &TagOrDigest) -> Result<Option<ManifestInfo>> {
+        let op = format!("checking manifest {}:{reference}", self.name);
+        let req = api::get_manifest(self.base(), &self.name, reference, true);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Head), req)
+            .await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let resp = self.client.expect(resp, &op, &[200]).await?;
+        let digest =
+            headers::content_digest(&resp.headers)?.or_else(|| reference.digest().cloned());
+        let size = resp
+            .headers
+            .get("content-length")
+            .and_then(|v| v.trim().parse().ok());
+        match (digest, size) {
+            (Some(digest), Some(size)) => Ok(Some(ManifestInfo {
+                digest,
+                media_type: MediaType::new(resp.headers.get("content-type").unwrap_or_default()),
+                size,
+            })),
+            _ => {
+                let m = self.get_manifest(reference).await?;
+                Ok(Some(ManifestInfo {
+                    size: m.raw.len() as u64,
+                    digest: m.digest,
+                    media_type: m.media_type,
+                }))
+            }
+        }
+    }
+
+    /// Pushes a manifest under a tag or its digest; returns its digest. When the manifest has a
+    /// `subject` and the registry does not handle referrers itself (no `OCI-Subject` in the
+    /// answer), the referrers fallback index is updated as the spec asks of clients.
+    pub async fn put_manifest(
+        &self,
+        reference: &TagOrDigest,
+        manifest: &Manifest,
+    ) -> Result<Digest> {
+        if let Some(d) = reference.digest() {
+            if d != &manifest.digest {
+                return Err(Error::invalid(
+                    "manifest reference",
+                    d.as_str(),
+                    format!("the manifest's digest is {}", manifest.digest),
+                ));
+            }
+        }
+        if manifest.raw.len() > MAX_MANIFEST_BYTES {
+            return Err(Error::ManifestTooLarge {
+                reference: format!("{}:{reference}", self.name),
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
+        let op = format!("pushing manifest {}:{reference}", self.name);
+        let req = api::put_manifest(self.base(), &self.name, reference, manifest);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Put), req)
+            .await?;
+        let resp = self.client.expect(resp, &op, &[201, 200, 204]).await?;
+        if let Some(sent) = headers::content_digest(&resp.headers)? {
+            if sent != manifest.digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest pushed to {}", self.name),
+                    expected: manifest.digest.to_string(),
+                    actual: sent.to_string(),
+                });
+            }
+        }
+        let handled_by_registry = resp.headers.get("oci-subject").is_some();
+        if let (Some(subject), false) = (manifest.subject(), handled_by_registry) {
+            self.add_to_referrers_fallback(&subject.digest, manifest.descriptor_for_referrers())
+                .await?;
+        }
+        Ok(manifest.digest.clone())
+    }
+
+    async fn add_to_referrers_fallback(&self, subject: &Digest, entry: Descriptor) -> Result<()> {
+        let tag = TagOrDigest::Tag(Tag::parse(&subject.referrers_fallback_tag())?);
+        let mut index = match self.get_manifest(&tag).await {
+            Ok(m) => m.as_index().cloned().unwrap_or_else(ImageIndex::empty),
+            Err(e) if e.is_not_found() => ImageIndex::empty(),
+            Err(e) => return Err(e),
+        };
+        if index.manifests.iter().any(|d| d.digest == entry.digest) {
+            return Ok(());
+        }
+        index.manifests.push(entry);
+        let manifest = Manifest::from_index(&index)?;
+        let op = format!("updating the referrers index {}:{tag}", self.name);
+        let req = api::put_manifest(self.base(), &self.name, &tag, &manifest);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Put), req)
+            .await?;
+        self.client
+            .expect(resp, &op, &[201, 200, 204])
+            .await
+            .map(drop)
+    }
+
+    /// Deletes a manifest (by digest), or a tag where the registry supports it.
+    pub async fn delete_manifest(&self, reference: &TagOrDigest) -> Result<()> {
+        let op = format!("deleting {}:{reference}", self.name);
+        let req = api::delete_manifest(self.base(), &self.name, reference);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Delete), req)
+            .await?;
+        self.client
+            .expect(resp, &op, &[202, 200, 204])
+            .await
+            .map(drop)
+    }
+
+    /// The manifests that refer to `subject` (signatures, SBOMs), optionally of one artifact
+    /// type. Uses the referrers API, or the fallback tag when the registry has none (404).
+    pub async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>> {
+        let op = format!("listing referrers of {}@{subject}", self.name);
+        let mut url_req = api::referrers(self.base(), &self.name, subject, artifact_type);
+        let mut found = Vec::new();
+        loop {
+            let url = url_req.url.clone();
+            let resp = self
+                .client
+                .send(&op, &self.scopes(Method::Get), url_req)
+                .await?;
+            if resp.status == 404 && found.is_empty() {
+                return self.referrers_from_fallback(subject, artifact_type).await;
+            }
+            let mut resp = self.client.expect(resp, &op, &[200]).await?;
+            let filtered = resp
+                .headers
+                .get("oci-filters-applied")
+                .is_some_and(|v| v.split(',').any(|f| f.trim() == "artifactType"));
+            let body = self.client.read_json_body(&mut resp, &op).await?;
+            let index: ImageIndex = serde_json::from_slice(&body).map_err(|e| Error::Parse {
+                what: "the referrers list".into(),
+                reason: e.to_string(),
+            })?;
+            found.extend(filter_artifacts(index.manifests, artifact_type, filtered));
+            match headers::parse_next_link(resp.headers.get_all("link"), &url)? {
+                Some(next) => url_req = Request::new(Method::Get, next),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    async fn referrers_from_fallback(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>> {
+        let tag = TagOrDigest::Tag(Tag::parse(&subject.referrers_fallback_tag())?);
+        match self.get_manifest(&tag).await {
+            Ok(m) => Ok(m
+                .as_index()
+                .map(|i| filter_artifacts(i.manifests.clone(), artifact_type, false))
+                .unwrap_or_default()),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The blob's size, or `None` when the repository does not have it.
+    pub async fn blob_exists(&self, digest: &Digest) -> Result<Option<u64>> {
+        let op = format!("checking blob {}@{digest}", self.name);
+        let req = api::blob(self.base(), &self.name, digest, Method::Head);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Head), req)
+            .await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let resp = self.client.expect(resp, &op, &[200]).await?;
+        Ok(Some(
+            resp.headers
+                .get("content-length")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
+        ))
+    }
+
+    /// Streams a blob into `sink`, hashing as it goes; returns its size. When the bytes do not
+    /// hash to `digest` the call fails at the end with [`Error::DigestMismatch`]: whatever the
+    /// sink received must then be discarded.
+    pub async fn download_blob(
+        &self,
+        digest: &Digest,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<u64> {
+        let op = format!("downloading blob {}@{digest}", self.name);
+        let mut hasher = digest.hasher().ok_or_else(|| {
+            Error::protocol(format!(
+                "{op}: cannot verify digest algorithm {}",
+                digest.algorithm().as_str()
+            ))
+        })?;
+        let req = api::blob(self.base(), &self.name, digest, Method::Get);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Get), req)
+            .await?;
+        let mut resp = self.client.expect(resp, &op, &[200]).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = resp
+            .body
+            .next_chunk()
+            .await
+            .map_err(|e| Error::transport(&op, e))?
+        {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            sink(&chunk)?;
+        }
+        hasher.finish_and_check(&format!("blob {}@{digest}", self.name), digest)?;
+        Ok(size)
+    }
+
+    /// A whole blob in memory, verified before it is returned.
+    pub async fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.download_blob(digest, &mut |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        Ok(bytes)
+    }
+
+    /// Deletes a blob.
+    pub async fn delete_blob(&self, digest: &Digest) -> Result<()> {
+        let op = format!("deleting blob {}@{digest}", self.name);
+        let req = api::blob(self.base(), &self.name, digest, Method::Delete);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Delete), req)
+            .await?;
+        self.client
+            .expect(resp, &op, &[202, 200, 204])
+            .await
+            .map(drop)
+    }
+
+    /// Uploads a blob from `source` and returns its digest. Chunks are hashed while they are on
+    /// the wire; a failed chunk is resumed from the offset the session reports; on failure or
+    /// abort the session is cancelled so the registry can drop it.
+    pub async fn upload_blob<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        source: &S,
+        options: UploadOptions,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<Digest> {
+        let mut upload = BlobUpload::new(self.name.clone(), source.size(), options);
+        let op = format!("opening an upload session in {}", self.name);
+        let resp = self
+            .client
+            .send(
+                &op,
+                &self.scopes(Method::Post),
+                upload.start_request(self.base()),
+            )
+            .await?;
+        let resp = self.client.expect(resp, &op, &[202]).await?;
+        let url = resp
+            .url
+            .clone()
+            .unwrap_or_else(|| api::start_upload::<T::NativeBody>(self.base(), &self.name).url);
+        upload.handle_session(resp.status, &resp.headers, &url, resp.headers_filtered)?;
+        self.finish_upload(&mut upload, source, progress).await
+    }
+
+    /// Mounts a blob from another repository of the same registry. `true` when mounted; `false`
+    /// when the registry opened an upload session instead (cancelled here; upload the blob).
+    pub async fn mount_blob(&self, digest: &Digest, from: &RepositoryName) -> Result<bool> {
+        let op = format!("mounting {digest} from {from} into {}", self.name);
+        let scopes = vec![
+            api::scope_for(Method::Post, &self.name),
+            api::scope_for(Method::Get, from),
+        ];
+        let req = api::mount_blob(self.base(), &self.name, digest, from);
+        let url = req.url.clone();
+        let resp = self.client.send(&op, &scopes, req).await?;
+        let resp = self.client.expect(resp, &op, &[201, 202]).await?;
+        if resp.status == 201 {
+            return Ok(true);
+        }
+        if let Some(location) = headers::location(&resp.headers, &url)? {
+            let cancel = Request::new(Method::Delete, location);
+            // Cancelling is a courtesy; a failure only leaves a session the registry expires.
+            let _ = self
+                .client
+                .send(&op, &self.scopes(Method::Delete), cancel)
+                .await;
+        }
+        Ok(false)
+    }
+
+    /// Mounts a blob from another repository, or uploads it from `source` in the session the
+    /// registry opened when it could not mount.
+    pub async fn mount_or_upload<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        digest: &Digest,
+        from: &RepositoryName,
+        source: &S,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<Digest> {
+        let op = format!("mounting {digest} from {from} into {}", self.name);
+        let scopes = vec![
+            api::scope_for(Method::Post, &self.name),
+            api::scope_for(Method::Get, from),
+        ];
+        let req = api::mount_blob(self.base(), &self.name, digest, from);
+        let url = req.url.clone();
+        let resp = self.client.send(&op, &scopes, req).await?;
+        let resp = self.client.expect(resp, &op, &[201, 202]).await?;
+        if resp.status == 201 {
+            return Ok(digest.clone());
+        }
+        let options = UploadOptions {
+            expected_digest: Some(digest.clone()),
+            ..UploadOptions::default()
+        };
+        let mut upload = BlobUpload::new(self.name.clone(), source.size(), options);
+        upload.handle_session(resp.status, &resp.headers, &url, resp.headers_filtered)?;
+        self.finish_upload(&mut upload, source, progress).await
+    }
+
+    async fn finish_upload<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<Digest> {
+        let result = if upload.is_monolithic() {
+            self.upload_monolithic(upload, source).await
+        } else {
+            self.upload_chunks(upload, source, progress).await
+        };
+        match result {
+            Ok(digest) => {
+                progress(upload.progress());
+                Ok(digest)
+            }
+            Err(e) => {
+                if let Some(cancel) = upload.cancel_request() {
+                    let op = format!("cancelling the upload session in {}", self.name);
+                    // Best effort: the original error is what the caller needs to see.
+                    let _ = self
+                        .client
+                        .send(&op, &self.scopes(Method::Delete), cancel)
+                        .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_monolithic<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+    ) -> Result<Digest> {
+        let op = format!("uploading a blob to {}", self.name);
+        let total = source.size();
+        let mut offset = 0;
+        while offset < total {
+            let end = (offset + HASH_SLICE).min(total);
+            let bytes = source
+                .read(offset, end)
+                .await
+                .map_err(|e| Error::transport(&op, e))?;
+            upload.hash_whole(&bytes);
+            offset = end;
+        }
+        let req = upload.monolithic_request(source.body(0, total))?;
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Put), req)
+            .await?;
+        let resp = self.client.expect(resp, &op, &[201, 204]).await?;
+        upload.handle_commit(resp.status, &resp.headers)
+    }
+
+    async fn upload_chunks<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<Digest> {
+        let op = format!("uploading a blob to {}", self.name);
+        let mut failures = 0;
+        while let Some(range) = upload.next_chunk() {
+            let bytes = source
+                .read(range.start, range.end)
+                .await
+                .map_err(|e| Error::transport(&op, e))?;
+            match self
+                .send_chunk(upload, source, range.clone(), &bytes, &op)
+                .await?
+            {
+                ChunkOutcome::Acknowledged => {
+                    failures = 0;
+                    progress(upload.progress());
+                }
+                ChunkOutcome::Retry(error) => {
+                    failures += 1;
+                    if failures > upload.options().max_resumes_per_chunk {
+                        return Err(error);
+                    }
+                    self.client.transport().sleep(200 << failures).await;
+                    self.resume(upload, &bytes, &op).await?;
+                    progress(upload.progress());
+                }
+            }
+        }
+        let req = upload.commit_request()?;
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Put), req)
+            .await?;
+        let resp = self.client.expect(resp, &op, &[201, 204]).await?;
+        upload.handle_commit(resp.status, &resp.headers)
+    }
+
+    /// Sends one chunk while hashing it.
+    async fn send_chunk<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+        range: std::ops::Range<u64>,
+        bytes: &[u8],
+        op: &str,
+    ) -> Result<ChunkOutcome> {
+        let req = upload.chunk_request(range.clone(), source.body(range.start, range.end))?;
+        let url = req.url.clone();
+        let scopes = self.scopes(Method::Patch);
+        let (sent, hashed) = join(self.client.send(op, &scopes, req), async {
+            upload.hash_chunk(&range, bytes)
+        })
+        .await;
+        hashed?;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) if e.is_retryable() => return Ok(ChunkOutcome::Retry(e)),
+            Err(e) => return Err(e),
+        };
+        if resp.status == 202 || resp.status == 201 {
+            upload.handle_chunk(resp.status, &resp.headers, &url)?;
+            return Ok(ChunkOutcome::Acknowledged);
+        }
+        let retryable = resp.status == 416 || resp.status == 429 || resp.status >= 500;
+        let error = self.client.error_from(resp, op).await;
+        if retryable {
+            Ok(ChunkOutcome::Retry(error))
+        } else {
+            Err(error)
+        }
+    }
+
+    /// Asks the session how much it holds and rewinds the upload there.
+    async fn resume(&self, upload: &mut BlobUpload, chunk: &[u8], op: &str) -> Result<()> {
+        let req = upload.status_request()?;
+        let url = req.url.clone();
+        let resp = self.client.send(op, &self.scopes(Method::Get), req).await?;
+        let resp = self.client.expect(resp, op, &[204, 200]).await?;
+        upload.handle_status(resp.status, &resp.headers, &url, Some(chunk))?;
+        Ok(())
+    }
+}
+
+fn filter_artifacts(
+    manifests: Vec<Descriptor>,
+    artifact_type: Option<&str>,
+    already_filtered: bool,
+) -> Vec<Descriptor> {
+    match artifact_type {
+        Some(t) if !already_filtered => manifests
+            .into_iter()
+            .filter(|d| d.artifact_type.as_ref().is_some_and(|a| a.as_str() == t))
+            .collect(),
+        _ => manifests,
+    }
+}
+
+impl Manifest {
+    /// The descriptor a referrers index lists for this manifest: its artifact type and
+    /// annotations copied, as the spec asks.
+    pub fn descriptor_for_referrers(&self) -> Descriptor {
+        let mut d = self.descriptor();
+        d.annotations = match &self.parsed {
+            crate::manifest::ManifestKind::Image(m) => m.annotations.clone(),
+            crate::manifest::ManifestKind::Index(i) => i.annotations.clone(),
+            crate::manifest::ManifestKind::Other(_) => Default::default(),
+        };
+        d
+    }
+}

@@ -1,0 +1,701 @@
+//! The blob upload state machine: monolithic or chunked, hashing incrementally, always following
+//! the newest `Location`, checking the `Range` echo, resuming from the session's status after a
+//! failed chunk, and cancelling on abort.
+//!
+//! It owns no bytes and does no I/O. The caller reads each chunk from its source, hands the bytes
+//! to [`BlobUpload::hash_chunk`] (possibly while the chunk is on the wire) and sends the requests
+//! this machine builds.
+
+use std::ops::Range;
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Result};
+use crate::headers;
+use crate::reference::RepositoryName;
+use crate::transport::{Body, Headers, Method, Request};
+use crate::url::Url;
+
+/// The default chunk size. Each chunk is one request the registry must handle, so chunks are
+/// large: measured on distribution, 4 MiB chunks upload at under half the speed of one request.
+pub const DEFAULT_CHUNK_SIZE: u64 = 64 * 1024 * 1024;
+
+/// How to upload a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOptions {
+    /// Bytes per PATCH request (raised to the registry's `OCI-Chunk-Min-Length`).
+    pub chunk_size: u64,
+    /// Send blobs up to this size in one PUT after hashing them first; larger blobs go in
+    /// chunks, which can resume after a failure.
+    pub monolithic_max: u64,
+    /// The digest the caller expects; the upload fails before committing if the bytes differ.
+    pub expected_digest: Option<Digest>,
+    /// How many times one chunk may be resumed after a failure before giving up.
+    pub max_resumes_per_chunk: u32,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            monolithic_max: 0,
+            expected_digest: None,
+            max_resumes_per_chunk: 3,
+        }
+    }
+}
+
+/// Progress of an upload, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UploadProgress {
+    /// Bytes the registry has confirmed.
+    pub confirmed: u64,
+    /// Bytes sent, including a chunk still in flight.
+    pub sent: u64,
+    /// The blob's size.
+    pub total: u64,
+}
+
+/// What the upload waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// The session has not been opened (`POST` not answered yet).
+    AwaitingSession,
+    /// Sending chunks; `in_flight` is the chunk sent but not yet acknowledged.
+    Uploading { in_flight: Option<Range<u64>> },
+    /// The closing `PUT` was sent.
+    Committing,
+    /// The blob is stored.
+    Done(Digest),
+    /// The session was abandoned.
+    Cancelled,
+}
+
+/// One blob upload session.
+#[derive(Debug)]
+pub struct BlobUpload {
+    repository: RepositoryName,
+    total: u64,
+    options: UploadOptions,
+    chunk_size: u64,
+    location: Option<Url>,
+    confirmed: u64,
+    /// Hash of the bytes the registry confirmed.
+    hasher_confirmed: Hasher,
+    /// Hash including the chunk in flight, computed while it is on the wire.
+    hasher_running: Option<(u64, Hasher)>,
+    state: State,
+    /// True when the last response's headers were filtered by the browser (CORS).
+    headers_filtered: bool,
+}
+
+impl BlobUpload {
+    /// A new upload of `total` bytes into `repository`.
+    pub fn new(repository: RepositoryName, total: u64, options: UploadOptions) -> Self {
+        let hasher = options
+            .expected_digest
+            .as_ref()
+            .and_then(Digest::hasher)
+            .unwrap_or_default();
+        Self {
+            repository,
+            total,
+            chunk_size: options.chunk_size.max(1),
+            options,
+            location: None,
+            confirmed: 0,
+            hasher_confirmed: hasher,
+            hasher_running: None,
+            state: State::AwaitingSession,
+            headers_filtered: false,
+        }
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &RepositoryName {
+        &self.repository
+    }
+
+    /// The options.
+    pub fn options(&self) -> &UploadOptions {
+        &self.options
+    }
+
+    /// Whether this upload goes as one PUT (hash first, then send) rather than in chunks.
+    pub fn is_monolithic(&self) -> bool {
+        self.total <= self.options.monolithic_max
+    }
+
+    /// The current upload URL (the newest `Location`).
+    pub fn location(&self) -> Option<&Url> {
+        self.location.as_ref()
+    }
+
+    /// `POST /v2/<name>/blobs/uploads/`.
+    pub fn start_request<B>(&self, base: &Url) -> Request<B> {
+        crate::api::start_upload(base, &self.repository)
+    }
+
+    /// Reads the answer to the `POST` (or to a mount that answered 202): the session's
+    /// `Location`, and `OCI-Chunk-Min-Length`.
+    pub fn handle_session(
+        &mut self,
+        status: u16,
+        headers: &Headers,
+        url: &Url,
+        filtered: bool,
+    ) -> Result<()> {
+        if status != 202 {
+            return Err(Error::protocol(format!(
+                "opening an upload session in {}: expected 202 Accepted, got {status}",
+                self.repository
+            )));
+        }
+        self.headers_filtered = filtered;
+        self.location = Some(self.require_location(headers, url, "opening the upload session")?);
+        if let Some(min) = headers
+            .get("oci-chunk-min-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            self.chunk_size = self.chunk_size.max(min);
+        }
+        self.state = State::Uploading { in_flight: None };
+        Ok(())
+    }
+
+    fn require_location(&self, headers: &Headers, url: &Url, step: &str) -> Result<Url> {
+        headers::location(headers, url)?.ok_or_else(|| {
+            let hint = if self.headers_filtered {
+                " The browser hides headers a cross-origin registry does not list in \
+                 Access-Control-Expose-Headers: add Location (and Range, Docker-Content-Digest) \
+                 there, or serve the registry through a same-origin proxy."
+            } else {
+                ""
+            };
+            Error::protocol(format!(
+                "{step} in {}: the registry sent no Location header, so the upload cannot continue.{hint}",
+                self.repository
+            ))
+        })
+    }
+
+    /// The next byte range to send, or `None` when every byte is confirmed (or a chunk is in
+    /// flight).
+    pub fn next_chunk(&self) -> Option<Range<u64>> {
+        match &self.state {
+            State::Uploading { in_flight: None } if self.confirmed < self.total => {
+                let end = (self.confirmed + self.chunk_size).min(self.total);
+                Some(self.confirmed..end)
+            }
+            _ => None,
+        }
+    }
+
+    /// `PATCH <location>` with `Content-Range: start-end` (inclusive) and the body.
+    pub fn chunk_request<B>(&mut self, range: Range<u64>, body: Body<B>) -> Result<Request<B>> {
+        if self.next_chunk() != Some(range.clone()) {
+            return Err(Error::protocol(format!(
+                "internal: chunk {range:?} is not the next one to send"
+            )));
+        }
+        if body.len() != range.end - range.start {
+            return Err(Error::protocol(format!(
+                "the source gave {} bytes for chunk {range:?}; did the file change while uploading?",
+                body.len()
+            )));
+        }
+        let location = self.location_or_err()?;
+        self.state = State::Uploading {
+            in_flight: Some(range.clone()),
+        };
+        Ok(Request::new(Method::Patch, location)
+            .header("Content-Type", "application/octet-stream")
+            .header(
+                "Content-Range",
+                format!("{}-{}", range.start, range.end - 1),
+            )
+            .with_body(body))
+    }
+
+    fn location_or_err(&self) -> Result<Url> {
+        self.location
+            .clone()
+            .ok_or_else(|| Error::protocol("internal: no upload session is open"))
+    }
+
+    /// Hashes the bytes of the chunk in flight (they may still be on the wire).
+    pub fn hash_chunk(&mut self, range: &Range<u64>, bytes: &[u8]) -> Result<()> {
+        if range.start != self.confirmed || bytes.len() as u64 != range.end - range.start {
+            return Err(Error::protocol(format!(
+                "internal: hashing {range:?} but {} bytes are confirmed",
+                self.confirmed
+            )));
+        }
+        let mut running = self.hasher_confirmed.clone();
+        running.update(bytes);
+        self.hasher_running = Some((range.end, running));
+        Ok(())
+    }
+
+    /// Reads the answer to a `PATCH`: 202 with the newest `Location` and a `Range` that must
+    /// end at the chunk's last byte.
+    pub fn handle_chunk(&mut self, status: u16, headers: &Headers, url: &Url) -> Result<()> {
+        let range = match &self.state {
+            State::Uploading { in_flight: Some(r) } => r.clone(),
+            _ => return Err(Error::protocol("internal: no chunk is in flight")),
+        };
+        // 202 is the spec; AWS ECR answers 201.
+        if status != 202 && status != 201 {
+            return Err(Error::protocol(format!(
+                "uploading bytes {}-{} to {}: expected 202 Accepted, got {status}",
+                range.start,
+                range.end - 1,
+                self.repository
+            )));
+        }
+        if let Some(echo) = headers.get("range") {
+            let held = headers::parse_upload_range(echo)?;
+            if held != range.end {
+                return Err(Error::protocol(format!(
+                    "uploading bytes {}-{} to {}: the registry says it holds {held} bytes \
+                     (Range: {echo}), expected {}",
+                    range.start,
+                    range.end - 1,
+                    self.repository,
+                    range.end
+                )));
+            }
+        }
+        self.location = Some(self.require_location(headers, url, "uploading a chunk")?);
+        self.confirm(range.end)?;
+        self.state = State::Uploading { in_flight: None };
+        Ok(())
+    }
+
+    fn confirm(&mut self, offset: u64) -> Result<()> {
+        match self.hasher_running.take() {
+            Some((end, hasher)) if end == offset => {
+                self.hasher_confirmed = hasher;
+                self.confirmed = offset;
+                Ok(())
+            }
+            _ => Err(Error::protocol(
+                "internal: a chunk was acknowledged before it was hashed",
+            )),
+        }
+    }
+
+    /// `GET <location>`: asks how many bytes the session holds (after a failed chunk).
+    pub fn status_request<B>(&self) -> Result<Request<B>> {
+        Ok(Request::new(Method::Get, self.location_or_err()?))
+    }
+
+    /// Reads the session status (204 + `Range` + `Location`) after a failed chunk and rewinds to
+    /// what the registry holds. `chunk` is the failed chunk's bytes (needed when the registry
+    /// kept part of it). Returns the offset to resume from.
+    pub fn handle_status(
+        &mut self,
+        status: u16,
+        headers: &Headers,
+        url: &Url,
+        chunk: Option<&[u8]>,
+    ) -> Result<u64> {
+        if status != 204 && status != 200 {
+            return Err(Error::protocol(format!(
+                "asking the upload session of {} for its status: expected 204, got {status}",
+                self.repository
+            )));
+        }
+        let in_flight = match &self.state {
+            State::Uploading { in_flight } => in_flight.clone(),
+            _ => None,
+        };
+        let held = match headers.get("range") {
+            // distribution says 0-0 for an empty session; nothing confirmed means nothing held.
+            Some(r) if r.trim() == "0-0" && self.confirmed == 0 => 0,
+            Some(r) => headers::parse_upload_range(r)?,
+            None => 0,
+        };
+        if let Some(location) = headers::location(headers, url)? {
+            self.location = Some(location);
+        }
+        if held == self.confirmed {
+            self.hasher_running = None;
+        } else if let (Some(range), Some(bytes)) = (&in_flight, chunk) {
+            if held < range.start || held > range.end {
+                return Err(self.unresumable(held));
+            }
+            let kept = usize::try_from(held - range.start).unwrap_or(usize::MAX);
+            let mut hasher = self.hasher_confirmed.clone();
+            hasher.update(bytes.get(..kept).ok_or_else(|| self.unresumable(held))?);
+            self.hasher_confirmed = hasher;
+            self.hasher_running = None;
+            self.confirmed = held;
+        } else {
+            return Err(self.unresumable(held));
+        }
+        self.state = State::Uploading { in_flight: None };
+        Ok(self.confirmed)
+    }
+
+    fn unresumable(&self, held: u64) -> Error {
+        Error::protocol(format!(
+            "the upload session of {} holds {held} bytes, which does not match what was sent \
+             ({} confirmed); it cannot be resumed and must start over",
+            self.repository, self.confirmed
+        ))
+    }
+
+    /// The digest of the whole blob; every byte must be confirmed. Checks the expected digest.
+    fn final_digest(&self) -> Result<Digest> {
+        if self.confirmed != self.total {
+            return Err(Error::protocol(format!(
+                "internal: committing after {} of {} bytes",
+                self.confirmed, self.total
+            )));
+        }
+        let digest = self.hasher_confirmed.clone().finish();
+        if let Some(expected) = &self.options.expected_digest {
+            if expected != &digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("blob uploaded to {}", self.repository),
+                    expected: expected.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        Ok(digest)
+    }
+
+    /// `PUT <location>&digest=<digest>` closing a chunked upload (empty body).
+    pub fn commit_request<B>(&mut self) -> Result<Request<B>> {
+        let digest = self.final_digest()?;
+        let url = self
+            .location_or_err()?
+            .with_query_param("digest", digest.as_str());
+        self.state = State::Committing;
+        Ok(Request::new(Method::Put, url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", "0"))
+    }
+
+    /// Hashes bytes of a monolithic upload (the whole blob, slice by slice, before sending).
+    pub fn hash_whole(&mut self, bytes: &[u8]) {
+        self.hasher_confirmed.update(bytes);
+    }
+
+    /// `PUT <location>&digest=<digest>` with the whole blob as the body. Every byte must have
+    /// been passed to [`Self::hash_whole`].
+    pub fn monolithic_request<B>(&mut self, body: Body<B>) -> Result<Request<B>> {
+        if body.len() != self.total {
+            return Err(Error::protocol(format!(
+                "the source gave {} bytes for a {}-byte blob; did the file change?",
+                body.len(),
+                self.total
+            )));
+        }
+        self.confirmed = self.total;
+        let req = self.commit_request::<B>()?;
+        Ok(Request {
+            headers: req
+                .headers
+                .iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length"))
+                .collect(),
+            body,
+            ..req
+        })
+    }
+
+    /// Reads the answer to the closing `PUT`: 201 (or 204), and `Docker-Content-Digest` must
+    /// match when present.
+    pub fn handle_commit(&mut self, status: u16, headers: &Headers) -> Result<Digest> {
+        let digest = self.final_digest()?;
+        if status != 201 && status != 204 {
+            return Err(Error::protocol(format!(
+                "committing blob {digest} to {}: expected 201 Created, got {status}",
+                self.repository
+            )));
+        }
+        if let Some(sent) = headers::content_digest(headers)? {
+            if sent != digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("blob committed to {}", self.repository),
+                    expected: digest.to_string(),
+                    actual: sent.to_string(),
+                });
+            }
+        }
+        self.state = State::Done(digest.clone());
+        Ok(digest)
+    }
+
+    /// `DELETE <location>`: abandons the session so the registry can drop what it holds. `None`
+    /// when no session is open or the blob is already stored.
+    pub fn cancel_request<B>(&mut self) -> Option<Request<B>> {
+        if matches!(self.state, State::Done(_) | State::Cancelled) {
+            return None;
+        }
+        let location = self.location.clone()?;
+        self.state = State::Cancelled;
+        Some(Request::new(Method::Delete, location))
+    }
+
+    /// Progress so far.
+    pub fn progress(&self) -> UploadProgress {
+        let sent = match &self.state {
+            State::Uploading { in_flight: Some(r) } => r.end,
+            _ => self.confirmed,
+        };
+        UploadProgress {
+            confirmed: self.confirmed,
+            sent,
+            total: self.total,
+        }
+    }
+
+    /// The stored digest, once done.
+    pub fn digest(&self) -> Option<&Digest> {
+        match &self.state {
+            State::Done(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::NoNativeBody;
+
+    fn url(path: &str) -> Url {
+        Url::parse("http://127.0.0.1:5000")
+            .unwrap()
+            .join(path)
+            .unwrap()
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        pairs.iter().map(|(n, v)| (*n, *v)).collect()
+    }
+
+    fn upload(total: u64, chunk: u64) -> BlobUpload {
+        BlobUpload::new(
+            RepositoryName::parse("app").unwrap(),
+            total,
+            UploadOptions {
+                chunk_size: chunk,
+                ..UploadOptions::default()
+            },
+        )
+    }
+
+    fn open(up: &mut BlobUpload) {
+        let post_url = url("/v2/app/blobs/uploads/");
+        up.handle_session(
+            202,
+            &headers(&[
+                ("Location", "/v2/app/blobs/uploads/u?_state=0"),
+                ("Range", "0-0"),
+            ]),
+            &post_url,
+            false,
+        )
+        .unwrap();
+    }
+
+    fn send_chunk(up: &mut BlobUpload, data: &[u8], state: &str) -> Request<NoNativeBody> {
+        let range = up.next_chunk().unwrap();
+        let bytes = &data[range.start as usize..range.end as usize];
+        let req = up
+            .chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(bytes.to_vec()))
+            .unwrap();
+        up.hash_chunk(&range, bytes).unwrap();
+        let echo = format!("0-{}", range.end - 1);
+        let loc = format!("/v2/app/blobs/uploads/u?_state={state}");
+        up.handle_chunk(
+            202,
+            &headers(&[("Location", &loc), ("Range", &echo)]),
+            &req.url,
+        )
+        .unwrap();
+        req
+    }
+
+    #[test]
+    fn chunked_upload_follows_newest_location() {
+        let data = b"hello world, this is a blob";
+        let mut up = upload(data.len() as u64, 10);
+        open(&mut up);
+        let first = send_chunk(&mut up, data, "1");
+        assert_eq!(first.url.query_param("_state").unwrap(), "0");
+        assert_eq!(first.headers.get("content-range"), Some("0-9"));
+        let second = send_chunk(&mut up, data, "2");
+        assert_eq!(second.url.query_param("_state").unwrap(), "1");
+        assert_eq!(second.headers.get("content-range"), Some("10-19"));
+        let third = send_chunk(&mut up, data, "3");
+        assert_eq!(third.headers.get("content-range"), Some("20-26"));
+        assert_eq!(up.next_chunk(), None);
+        let commit: Request<NoNativeBody> = up.commit_request().unwrap();
+        let digest = Digest::sha256_of(data);
+        assert_eq!(commit.url.query_param("_state").unwrap(), "3");
+        assert_eq!(commit.url.query_param("digest").unwrap(), digest.as_str());
+        let got = up
+            .handle_commit(201, &headers(&[("Docker-Content-Digest", digest.as_str())]))
+            .unwrap();
+        assert_eq!(got, digest);
+        assert!(up.cancel_request::<NoNativeBody>().is_none());
+    }
+
+    #[test]
+    fn honours_chunk_min_length() {
+        let mut up = upload(100, 10);
+        up.handle_session(
+            202,
+            &headers(&[("Location", "/u"), ("OCI-Chunk-Min-Length", "40")]),
+            &url("/v2/app/blobs/uploads/"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(up.next_chunk(), Some(0..40));
+    }
+
+    #[test]
+    fn missing_location_is_explained() {
+        let mut up = upload(1, 1);
+        let e = up
+            .handle_session(202, &Headers::new(), &url("/v2/app/blobs/uploads/"), true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no Location"), "{e}");
+        assert!(e.contains("Access-Control-Expose-Headers"), "{e}");
+        let e = up
+            .handle_session(200, &Headers::new(), &url("/"), false)
+            .unwrap_err();
+        assert!(e.to_string().contains("202"));
+    }
+
+    #[test]
+    fn wrong_range_echo_is_refused() {
+        let data = [7u8; 20];
+        let mut up = upload(20, 10);
+        open(&mut up);
+        let range = up.next_chunk().unwrap();
+        let req = up
+            .chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data[..10].to_vec()))
+            .unwrap();
+        up.hash_chunk(&range, &data[..10]).unwrap();
+        let e = up
+            .handle_chunk(
+                202,
+                &headers(&[("Location", "/u2"), ("Range", "0-4")]),
+                &req.url,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("holds 5 bytes"), "{e}");
+    }
+
+    #[test]
+    fn resumes_after_partial_chunk() {
+        let data: Vec<u8> = (0..30u8).collect();
+        let mut up = upload(30, 10);
+        open(&mut up);
+        send_chunk(&mut up, &data, "1");
+        // Second chunk fails mid-way; the registry kept 4 of its bytes.
+        let range = up.next_chunk().unwrap();
+        let chunk = data[10..20].to_vec();
+        up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(chunk.clone()))
+            .unwrap();
+        up.hash_chunk(&range, &chunk).unwrap();
+        let status: Request<NoNativeBody> = up.status_request().unwrap();
+        assert_eq!(status.method, Method::Get);
+        let resumed = up
+            .handle_status(
+                204,
+                &headers(&[
+                    ("Range", "0-13"),
+                    ("Location", "/v2/app/blobs/uploads/u?_state=r"),
+                ]),
+                &status.url,
+                Some(&chunk),
+            )
+            .unwrap();
+        assert_eq!(resumed, 14);
+        assert_eq!(up.next_chunk(), Some(14..24));
+        send_chunk(&mut up, &data, "4");
+        send_chunk(&mut up, &data, "5");
+        let commit: Request<NoNativeBody> = up.commit_request().unwrap();
+        assert_eq!(
+            commit.url.query_param("digest").unwrap(),
+            Digest::sha256_of(&data).as_str()
+        );
+    }
+
+    #[test]
+    fn resume_with_nothing_kept_and_impossible_offsets() {
+        let data = [1u8; 10];
+        let mut up = upload(10, 10);
+        open(&mut up);
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data.to_vec()))
+            .unwrap();
+        up.hash_chunk(&range, &data).unwrap();
+        let at = up
+            .handle_status(204, &headers(&[("Range", "0-0")]), &url("/u"), Some(&data))
+            .unwrap();
+        assert_eq!(at, 0);
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data.to_vec()))
+            .unwrap();
+        up.hash_chunk(&range, &data).unwrap();
+        let e = up
+            .handle_status(204, &headers(&[("Range", "0-99")]), &url("/u"), Some(&data))
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot be resumed"));
+    }
+
+    #[test]
+    fn monolithic_and_expected_digest() {
+        let data = b"monolithic";
+        let mut up = BlobUpload::new(
+            RepositoryName::parse("app").unwrap(),
+            data.len() as u64,
+            UploadOptions {
+                monolithic_max: 100,
+                expected_digest: Some(Digest::sha256_of(b"something else")),
+                ..UploadOptions::default()
+            },
+        );
+        assert!(up.is_monolithic());
+        open(&mut up);
+        up.hash_whole(data);
+        let e = up
+            .monolithic_request::<NoNativeBody>(Body::Bytes(data.to_vec()))
+            .unwrap_err();
+        assert_eq!(e.code(), "DIGEST_MISMATCH");
+        assert!(up.cancel_request::<NoNativeBody>().is_some());
+    }
+
+    #[test]
+    fn commit_refuses_a_different_registry_digest() {
+        let data = b"abc";
+        let mut up = upload(3, 10);
+        open(&mut up);
+        send_chunk(&mut up, data, "1");
+        let _: Request<NoNativeBody> = up.commit_request().unwrap();
+        let other = Digest::sha256_of(b"xyz");
+        let e = up
+            .handle_commit(201, &headers(&[("Docker-Content-Digest", other.as_str())]))
+            .unwrap_err();
+        assert_eq!(e.code(), "DIGEST_MISMATCH");
+    }
+
+    #[test]
+    fn body_length_must_match_the_range() {
+        let mut up = upload(10, 10);
+        open(&mut up);
+        let e = up
+            .chunk_request::<NoNativeBody>(0..10, Body::Bytes(vec![0; 3]))
+            .unwrap_err();
+        assert!(e.to_string().contains("file change"));
+    }
+}
