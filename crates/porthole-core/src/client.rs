@@ -1058,16 +1058,8 @@ impl<T: Transport> Repository<T> {
     ) -> Result<Digest> {
         let op = format!("uploading a blob to {}", self.name);
         let total = source.size();
-        let mut offset = 0;
-        while offset < total {
-            let end = (offset + HASH_SLICE).min(total);
-            let bytes = source
-                .read(offset, end)
-                .await
-                .map_err(|e| Error::transport(&op, e))?;
-            upload.hash_whole(&bytes);
-            offset = end;
-        }
+        // The digest goes in the PUT's URL, so the whole blob is hashed before it is sent.
+        self.hash_range(upload, source, 0..total, &op).await?;
         let req = upload.monolithic_request(source.body(0, total))?;
         let resp = self
             .client
@@ -1086,14 +1078,7 @@ impl<T: Transport> Repository<T> {
         let op = format!("uploading a blob to {}", self.name);
         let mut failures = 0;
         while let Some(range) = upload.next_chunk() {
-            let bytes = source
-                .read(range.start, range.end)
-                .await
-                .map_err(|e| Error::transport(&op, e))?;
-            match self
-                .send_chunk(upload, source, range.clone(), &bytes, &op)
-                .await?
-            {
+            match self.send_chunk(upload, source, range, &op).await? {
                 ChunkOutcome::Acknowledged => {
                     failures = 0;
                     progress(upload.progress());
@@ -1104,7 +1089,7 @@ impl<T: Transport> Repository<T> {
                         return Err(error);
                     }
                     self.client.transport().sleep(200 << failures).await;
-                    self.resume(upload, &bytes, &op).await?;
+                    self.resume(upload, source, &op).await?;
                     progress(upload.progress());
                 }
             }
@@ -1118,21 +1103,22 @@ impl<T: Transport> Repository<T> {
         upload.handle_commit(resp.status, &resp.headers)
     }
 
-    /// Sends one chunk while hashing it.
+    /// Sends one chunk (the source's native body: a `Blob` slice in the browser) while reading
+    /// and hashing the same bytes, so hashing never adds to the transfer time.
     async fn send_chunk<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
         upload: &mut BlobUpload,
         source: &S,
         range: std::ops::Range<u64>,
-        bytes: &[u8],
         op: &str,
     ) -> Result<ChunkOutcome> {
         let req = upload.chunk_request(range.clone(), source.body(range.start, range.end))?;
         let url = req.url.clone();
         let scopes = self.scopes(Method::Patch);
-        let (sent, hashed) = join(self.client.send(op, &scopes, req), async {
-            upload.hash_chunk(&range, bytes)
-        })
+        let (sent, hashed) = join(
+            self.client.send(op, &scopes, req),
+            self.hash_range(upload, source, range, op),
+        )
         .await;
         hashed?;
         let resp = match sent {
@@ -1153,13 +1139,49 @@ impl<T: Transport> Repository<T> {
         }
     }
 
-    /// Asks the session how much it holds and rewinds the upload there.
-    async fn resume(&self, upload: &mut BlobUpload, chunk: &[u8], op: &str) -> Result<()> {
+    /// Reads `range` from the source in slices and feeds it to the upload's hasher; only one
+    /// slice is in memory at a time.
+    async fn hash_range<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+        range: std::ops::Range<u64>,
+        op: &str,
+    ) -> Result<()> {
+        let mut offset = range.start;
+        while offset < range.end {
+            let end = (offset + HASH_SLICE).min(range.end);
+            let bytes = source
+                .read(offset, end)
+                .await
+                .map_err(|e| Error::transport(op, e))?;
+            if bytes.len() as u64 != end - offset {
+                return Err(Error::protocol(format!(
+                    "{op}: the source gave {} bytes for {offset}..{end}; did the file change?",
+                    bytes.len()
+                )));
+            }
+            upload.hash_next(&bytes)?;
+            offset = end;
+        }
+        Ok(())
+    }
+
+    /// Asks the session how much it holds, rewinds the upload there and re-hashes any part of
+    /// the failed chunk the registry kept.
+    async fn resume<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+        op: &str,
+    ) -> Result<()> {
         let req = upload.status_request()?;
         let url = req.url.clone();
         let resp = self.client.send(op, &self.scopes(Method::Get), req).await?;
         let resp = self.client.expect(resp, op, &[204, 200]).await?;
-        upload.handle_status(resp.status, &resp.headers, &url, Some(chunk))?;
+        if let Some(rehash) = upload.handle_status(resp.status, &resp.headers, &url)? {
+            self.hash_range(upload, source, rehash, op).await?;
+        }
         Ok(())
     }
 }

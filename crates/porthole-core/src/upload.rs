@@ -2,9 +2,10 @@
 //! the newest `Location`, checking the `Range` echo, resuming from the session's status after a
 //! failed chunk, and cancelling on abort.
 //!
-//! It owns no bytes and does no I/O. The caller reads each chunk from its source, hands the bytes
-//! to [`BlobUpload::hash_chunk`] (possibly while the chunk is on the wire) and sends the requests
-//! this machine builds.
+//! It owns no bytes and does no I/O. The caller sends the requests this machine builds and feeds
+//! the chunk's bytes, slice by slice, to [`BlobUpload::hash_next`] while the chunk is on the wire.
+//! After a failure, [`BlobUpload::handle_status`] names the bytes to hash again (when the registry
+//! kept part of a chunk), so no chunk has to stay in memory.
 
 use std::ops::Range;
 
@@ -62,6 +63,8 @@ enum State {
     AwaitingSession,
     /// Sending chunks; `in_flight` is the chunk sent but not yet acknowledged.
     Uploading { in_flight: Option<Range<u64>> },
+    /// After a failed chunk the registry kept bytes up to `until`: they are hashed again.
+    Rehashing { until: u64 },
     /// The closing `PUT` was sent.
     Committing,
     /// The blob is stored.
@@ -81,8 +84,10 @@ pub struct BlobUpload {
     confirmed: u64,
     /// Hash of the bytes the registry confirmed.
     hasher_confirmed: Hasher,
-    /// Hash including the chunk in flight, computed while it is on the wire.
-    hasher_running: Option<(u64, Hasher)>,
+    /// Hash of every byte fed so far (up to `hashed`), ahead of `confirmed` while a chunk is in
+    /// flight.
+    hasher_running: Hasher,
+    hashed: u64,
     state: State,
     /// True when the last response's headers were filtered by the browser (CORS).
     headers_filtered: bool,
@@ -103,8 +108,9 @@ impl BlobUpload {
             options,
             location: None,
             confirmed: 0,
-            hasher_confirmed: hasher,
-            hasher_running: None,
+            hasher_confirmed: hasher.clone(),
+            hasher_running: hasher,
+            hashed: 0,
             state: State::AwaitingSession,
             headers_filtered: false,
         }
@@ -222,18 +228,34 @@ impl BlobUpload {
             .ok_or_else(|| Error::protocol("internal: no upload session is open"))
     }
 
-    /// Hashes the bytes of the chunk in flight (they may still be on the wire).
-    pub fn hash_chunk(&mut self, range: &Range<u64>, bytes: &[u8]) -> Result<()> {
-        if range.start != self.confirmed || bytes.len() as u64 != range.end - range.start {
+    /// Feeds the next bytes of the chunk in flight (or of a re-hash after a failure) to the
+    /// hasher. Call it slice by slice, in order, while the chunk is on the wire.
+    pub fn hash_next(&mut self, bytes: &[u8]) -> Result<()> {
+        let limit = match &self.state {
+            State::Uploading { in_flight: Some(r) } => r.end,
+            State::Rehashing { until } => *until,
+            _ => self.total,
+        };
+        let end = self.hashed + bytes.len() as u64;
+        if end > limit {
             return Err(Error::protocol(format!(
-                "internal: hashing {range:?} but {} bytes are confirmed",
-                self.confirmed
+                "internal: hashing up to byte {end} but only {limit} may be hashed now"
             )));
         }
-        let mut running = self.hasher_confirmed.clone();
-        running.update(bytes);
-        self.hasher_running = Some((range.end, running));
+        self.hasher_running.update(bytes);
+        self.hashed = end;
+        if let State::Rehashing { until } = self.state {
+            if self.hashed == until {
+                self.confirm(until);
+                self.state = State::Uploading { in_flight: None };
+            }
+        }
         Ok(())
+    }
+
+    /// The offset the next [`Self::hash_next`] bytes start at.
+    pub fn hashed(&self) -> u64 {
+        self.hashed
     }
 
     /// Reads the answer to a `PATCH`: 202 with the newest `Location` and a `Range` that must
@@ -265,23 +287,22 @@ impl BlobUpload {
                 )));
             }
         }
+        if self.hashed != range.end {
+            return Err(Error::protocol(
+                "internal: a chunk was acknowledged before it was hashed",
+            ));
+        }
         self.location = Some(self.require_location(headers, url, "uploading a chunk")?);
-        self.confirm(range.end)?;
+        self.confirm(range.end);
         self.state = State::Uploading { in_flight: None };
         Ok(())
     }
 
-    fn confirm(&mut self, offset: u64) -> Result<()> {
-        match self.hasher_running.take() {
-            Some((end, hasher)) if end == offset => {
-                self.hasher_confirmed = hasher;
-                self.confirmed = offset;
-                Ok(())
-            }
-            _ => Err(Error::protocol(
-                "internal: a chunk was acknowledged before it was hashed",
-            )),
-        }
+    /// Marks everything hashed so far (which is `offset`) as held by the registry.
+    fn confirm(&mut self, offset: u64) {
+        debug_assert_eq!(self.hashed, offset);
+        self.hasher_confirmed = self.hasher_running.clone();
+        self.confirmed = offset;
     }
 
     /// `GET <location>`: asks how many bytes the session holds (after a failed chunk).
@@ -290,51 +311,51 @@ impl BlobUpload {
     }
 
     /// Reads the session status (204 + `Range` + `Location`) after a failed chunk and rewinds to
-    /// what the registry holds. `chunk` is the failed chunk's bytes (needed when the registry
-    /// kept part of it). Returns the offset to resume from.
+    /// what the registry holds. Returns the bytes that must be hashed again with
+    /// [`Self::hash_next`] (when the registry kept part of a chunk that was only partly hashed),
+    /// or `None` when the upload can go on at once.
     pub fn handle_status(
         &mut self,
         status: u16,
         headers: &Headers,
         url: &Url,
-        chunk: Option<&[u8]>,
-    ) -> Result<u64> {
+    ) -> Result<Option<Range<u64>>> {
         if status != 204 && status != 200 {
             return Err(Error::protocol(format!(
                 "asking the upload session of {} for its status: expected 204, got {status}",
                 self.repository
             )));
         }
-        let in_flight = match &self.state {
-            State::Uploading { in_flight } => in_flight.clone(),
-            _ => None,
-        };
         let held = match headers.get("range") {
             // distribution says 0-0 for an empty session; nothing confirmed means nothing held.
             Some(r) if r.trim() == "0-0" && self.confirmed == 0 => 0,
             Some(r) => headers::parse_upload_range(r)?,
             None => 0,
         };
+        let sent_until = match &self.state {
+            State::Uploading { in_flight: Some(r) } => r.end,
+            _ => self.confirmed,
+        };
+        if held < self.confirmed || held > sent_until {
+            return Err(self.unresumable(held));
+        }
         if let Some(location) = headers::location(headers, url)? {
             self.location = Some(location);
         }
-        if held == self.confirmed {
-            self.hasher_running = None;
-        } else if let (Some(range), Some(bytes)) = (&in_flight, chunk) {
-            if held < range.start || held > range.end {
-                return Err(self.unresumable(held));
-            }
-            let kept = usize::try_from(held - range.start).unwrap_or(usize::MAX);
-            let mut hasher = self.hasher_confirmed.clone();
-            hasher.update(bytes.get(..kept).ok_or_else(|| self.unresumable(held))?);
-            self.hasher_confirmed = hasher;
-            self.hasher_running = None;
-            self.confirmed = held;
-        } else {
-            return Err(self.unresumable(held));
+        if held == self.hashed {
+            self.confirm(held);
+            self.state = State::Uploading { in_flight: None };
+            return Ok(None);
         }
-        self.state = State::Uploading { in_flight: None };
-        Ok(self.confirmed)
+        // Rewind the hasher to what is confirmed; the caller re-reads and re-hashes the rest.
+        self.hasher_running = self.hasher_confirmed.clone();
+        self.hashed = self.confirmed;
+        if held == self.confirmed {
+            self.state = State::Uploading { in_flight: None };
+            return Ok(None);
+        }
+        self.state = State::Rehashing { until: held };
+        Ok(Some(self.confirmed..held))
     }
 
     fn unresumable(&self, held: u64) -> Error {
@@ -378,22 +399,18 @@ impl BlobUpload {
             .header("Content-Length", "0"))
     }
 
-    /// Hashes bytes of a monolithic upload (the whole blob, slice by slice, before sending).
-    pub fn hash_whole(&mut self, bytes: &[u8]) {
-        self.hasher_confirmed.update(bytes);
-    }
-
     /// `PUT <location>&digest=<digest>` with the whole blob as the body. Every byte must have
-    /// been passed to [`Self::hash_whole`].
+    /// been passed to [`Self::hash_next`] first (the digest goes in the URL).
     pub fn monolithic_request<B>(&mut self, body: Body<B>) -> Result<Request<B>> {
-        if body.len() != self.total {
+        if body.len() != self.total || self.hashed != self.total {
             return Err(Error::protocol(format!(
-                "the source gave {} bytes for a {}-byte blob; did the file change?",
+                "the source gave {} bytes ({} hashed) for a {}-byte blob; did the file change?",
                 body.len(),
+                self.hashed,
                 self.total
             )));
         }
-        self.confirmed = self.total;
+        self.confirm(self.total);
         let req = self.commit_request::<B>()?;
         Ok(Request {
             headers: req
@@ -509,7 +526,7 @@ mod tests {
         let req = up
             .chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(bytes.to_vec()))
             .unwrap();
-        up.hash_chunk(&range, bytes).unwrap();
+        up.hash_next(bytes).unwrap();
         let echo = format!("0-{}", range.end - 1);
         let loc = format!("/v2/app/blobs/uploads/u?_state={state}");
         up.handle_chunk(
@@ -583,7 +600,7 @@ mod tests {
         let req = up
             .chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data[..10].to_vec()))
             .unwrap();
-        up.hash_chunk(&range, &data[..10]).unwrap();
+        up.hash_next(&data[..10]).unwrap();
         let e = up
             .handle_chunk(
                 202,
@@ -605,10 +622,10 @@ mod tests {
         let chunk = data[10..20].to_vec();
         up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(chunk.clone()))
             .unwrap();
-        up.hash_chunk(&range, &chunk).unwrap();
+        up.hash_next(&chunk).unwrap();
         let status: Request<NoNativeBody> = up.status_request().unwrap();
         assert_eq!(status.method, Method::Get);
-        let resumed = up
+        let rehash = up
             .handle_status(
                 204,
                 &headers(&[
@@ -616,10 +633,12 @@ mod tests {
                     ("Location", "/v2/app/blobs/uploads/u?_state=r"),
                 ]),
                 &status.url,
-                Some(&chunk),
             )
             .unwrap();
-        assert_eq!(resumed, 14);
+        assert_eq!(rehash, Some(10..14));
+        assert_eq!(up.next_chunk(), None, "nothing is sent while re-hashing");
+        up.hash_next(&data[10..12]).unwrap();
+        up.hash_next(&data[12..14]).unwrap();
         assert_eq!(up.next_chunk(), Some(14..24));
         send_chunk(&mut up, &data, "4");
         send_chunk(&mut up, &data, "5");
@@ -638,17 +657,18 @@ mod tests {
         let range = up.next_chunk().unwrap();
         up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data.to_vec()))
             .unwrap();
-        up.hash_chunk(&range, &data).unwrap();
-        let at = up
-            .handle_status(204, &headers(&[("Range", "0-0")]), &url("/u"), Some(&data))
+        up.hash_next(&data).unwrap();
+        let rehash = up
+            .handle_status(204, &headers(&[("Range", "0-0")]), &url("/u"))
             .unwrap();
-        assert_eq!(at, 0);
+        assert_eq!(rehash, None);
+        assert_eq!(up.next_chunk(), Some(0..10));
         let range = up.next_chunk().unwrap();
         up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data.to_vec()))
             .unwrap();
-        up.hash_chunk(&range, &data).unwrap();
+        up.hash_next(&data).unwrap();
         let e = up
-            .handle_status(204, &headers(&[("Range", "0-99")]), &url("/u"), Some(&data))
+            .handle_status(204, &headers(&[("Range", "0-99")]), &url("/u"))
             .unwrap_err();
         assert!(e.to_string().contains("cannot be resumed"));
     }
@@ -667,7 +687,7 @@ mod tests {
         );
         assert!(up.is_monolithic());
         open(&mut up);
-        up.hash_whole(data);
+        up.hash_next(data).unwrap();
         let e = up
             .monolithic_request::<NoNativeBody>(Body::Bytes(data.to_vec()))
             .unwrap_err();
@@ -687,6 +707,34 @@ mod tests {
             .handle_commit(201, &headers(&[("Docker-Content-Digest", other.as_str())]))
             .unwrap_err();
         assert_eq!(e.code(), "DIGEST_MISMATCH");
+    }
+
+    #[test]
+    fn failed_answer_after_the_registry_kept_the_whole_chunk() {
+        let data = [3u8; 20];
+        let mut up = upload(20, 10);
+        open(&mut up);
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range, Body::Bytes(data[..10].to_vec()))
+            .unwrap();
+        up.hash_next(&data[..10]).unwrap();
+        // The PATCH's answer was lost, but the session holds all ten bytes.
+        let rehash = up
+            .handle_status(204, &headers(&[("Range", "0-9")]), &url("/u"))
+            .unwrap();
+        assert_eq!(rehash, None);
+        assert_eq!(up.progress().confirmed, 10);
+        assert_eq!(up.next_chunk(), Some(10..20));
+    }
+
+    #[test]
+    fn hashing_past_the_chunk_is_refused() {
+        let mut up = upload(20, 10);
+        open(&mut up);
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range, Body::Bytes(vec![0; 10]))
+            .unwrap();
+        assert!(up.hash_next(&[0; 11]).is_err());
     }
 
     #[test]
