@@ -1,1 +1,32 @@
-//! Browser adapter for Porthole (wasm32 only).
+//! Porthole's browser adapter (wasm32 only): what the dashboard and the npm package both use.
+//!
+//! - [`FetchTransport`]: [`porthole_core::Transport`] over the global `fetch`, in a window or a
+//!   web worker, with an optional `AbortSignal`. A request the browser refuses to let the page
+//!   see (CORS, a preflight answered 401, mixed content) becomes a
+//!   [`TransportErrorKind::Blocked`](porthole_core::TransportErrorKind::Blocked) error that says
+//!   so and names the fixes.
+//! - [`BlobFileSource`]: an upload source over a `Blob` or `File`, read slice by slice for
+//!   hashing and sent as `Blob` slices, so a large file never sits whole in wasm memory.
+//! - [`verified_stream`] and [`download_blob_to_stream`]: a blob download as a
+//!   `ReadableStream` that is verified as it streams and **errors** instead of closing when the
+//!   bytes do not hash to the digest asked for.
+//!
+//! On other targets the crate is empty, so `cargo check --workspace` stays green natively.
+
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(target_arch = "wasm32")]
+mod sink;
+#[cfg(target_arch = "wasm32")]
+mod source;
+
+#[cfg(target_arch = "wasm32")]
+pub use fetch::{FetchBody, FetchTransport};
+#[cfg(target_arch = "wasm32")]
+pub use js::error_to_js;
+#[cfg(target_arch = "wasm32")]
+pub use sink::{download_blob_to_stream, download_blob_to_uint8array, verified_stream};
+#[cfg(target_arch = "wasm32")]
+pub use source::BlobFileSource;

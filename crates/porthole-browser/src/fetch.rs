@@ -1,0 +1,289 @@
+//! [`FetchTransport`]: the core's [`Transport`] over the browser's global `fetch`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Reflect, Uint8Array};
+use porthole_core::{
+    Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
+    TransportErrorKind, Url,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortSignal, Blob, ReadableStreamDefaultReader, RequestCache, RequestInit, RequestMode,
+    RequestRedirect, ResponseType,
+};
+
+use crate::js;
+
+/// Request headers the browser sets itself and refuses from scripts.
+const BROWSER_OWNED_HEADERS: [&str; 4] = ["content-length", "host", "connection", "keep-alive"];
+
+/// [`Transport`] over the global `fetch`, in a window or a web worker.
+///
+/// Request bodies go to `fetch` as they are: [`Body::Native`] is a `Blob` (a slice of the file
+/// being uploaded, never copied through wasm memory) and [`Body::Bytes`] a `Uint8Array`.
+/// Responses are read chunk by chunk from `response.body`. Redirects are followed by the
+/// browser, which itself drops `Authorization` when a redirect leaves the origin.
+///
+/// Requests use `cache: "no-store"` (tag lists and manifests by tag change under the same URL;
+/// content by digest is verified anyway) and `mode: "cors"`.
+///
+/// Clones share the abort signal: a client's transport can be given a signal per operation with
+/// [`FetchTransport::set_abort_signal`].
+#[derive(Debug, Clone, Default)]
+pub struct FetchTransport {
+    signal: Rc<RefCell<Option<AbortSignal>>>,
+}
+
+impl FetchTransport {
+    /// A transport with no abort signal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A transport whose requests (and body reads) stop when `signal` is aborted; they then
+    /// fail with [`TransportErrorKind::Aborted`].
+    pub fn with_abort_signal(signal: AbortSignal) -> Self {
+        let transport = Self::new();
+        transport.set_abort_signal(Some(signal));
+        transport
+    }
+
+    /// Sets (or clears) the signal used by the requests started from now on, for example one
+    /// per user operation.
+    pub fn set_abort_signal(&self, signal: Option<AbortSignal>) {
+        *self.signal.borrow_mut() = signal;
+    }
+
+    /// The current abort signal.
+    pub fn abort_signal(&self) -> Option<AbortSignal> {
+        self.signal.borrow().clone()
+    }
+
+    fn build_init(
+        &self,
+        request: &Request<Blob>,
+        signal: Option<&AbortSignal>,
+    ) -> Result<RequestInit, TransportError> {
+        let init = RequestInit::new();
+        init.set_method(request.method.as_str());
+        let headers = web_sys::Headers::new().map_err(|e| invalid_request("headers", &e))?;
+        for (name, value) in request.headers.iter() {
+            if BROWSER_OWNED_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            headers
+                .append(name, value)
+                .map_err(|e| invalid_request(&format!("header {name}"), &e))?;
+        }
+        init.set_headers(&headers);
+        match &request.body {
+            // An explicit empty body makes the browser send `Content-Length: 0`, which some
+            // registries and proxies require on POST/PUT/PATCH.
+            Body::Empty if matches!(request.method, Method::Post | Method::Put | Method::Patch) => {
+                init.set_body(&Uint8Array::new_with_length(0));
+            }
+            Body::Empty => {}
+            Body::Bytes(bytes) => init.set_body(&Uint8Array::from(bytes.as_slice())),
+            Body::Native { body, .. } => init.set_body(body),
+        }
+        init.set_mode(RequestMode::Cors);
+        init.set_redirect(RequestRedirect::Follow);
+        init.set_cache(RequestCache::NoStore);
+        init.set_signal(signal);
+        Ok(init)
+    }
+}
+
+fn invalid_request(what: &str, error: &JsValue) -> TransportError {
+    let (_, message) = js::describe(error);
+    TransportError::new(
+        TransportErrorKind::Body,
+        format!("the browser refused the request's {what}: {message}"),
+    )
+}
+
+fn aborted(during: &str) -> TransportError {
+    TransportError::new(
+        TransportErrorKind::Aborted,
+        format!("the request was aborted (AbortSignal) {during}"),
+    )
+}
+
+fn is_abort(error: &JsValue, signal: Option<&AbortSignal>) -> bool {
+    signal.is_some_and(AbortSignal::aborted) || js::describe(error).0 == "AbortError"
+}
+
+/// Explains a rejected `fetch`. The browser gives the page the same `TypeError` for a CORS
+/// refusal, a preflight answered 401, mixed content and an unreachable host; only whether the
+/// request was cross-origin tells which of them are possible.
+fn classify_rejection(
+    request: &Request<Blob>,
+    error: &JsValue,
+    signal: Option<&AbortSignal>,
+) -> TransportError {
+    if is_abort(error, signal) {
+        return aborted("before the registry answered");
+    }
+    let (name, message) = js::describe(error);
+    let said = if name.is_empty() {
+        message
+    } else {
+        format!("{name}: {message}")
+    };
+    let target = format!(
+        "{} {}{}",
+        request.method,
+        request.url.origin(),
+        request.url.path()
+    );
+    let page = js::page_origin();
+    let cross_origin = match (&page, js::origin_of(request.url.as_str())) {
+        (Some(page), Some(target)) => *page != target,
+        _ => true,
+    };
+    if cross_origin {
+        let page = page.unwrap_or_else(|| "an opaque origin".into());
+        let https_to_http =
+            page.starts_with("https:") && request.url.scheme().eq_ignore_ascii_case("http");
+        let mixed = if https_to_http {
+            " This page is https and the registry http: the browser blocks such mixed content \
+             outright; use an https registry address or a same-origin proxy."
+        } else {
+            ""
+        };
+        TransportError::new(
+            TransportErrorKind::Blocked,
+            format!(
+                "{target} failed ({said}). The registry is on another origin than this page \
+                 ({page}), and the browser does not tell the page why a cross-origin request \
+                 failed: the registry may not allow this origin (CORS \
+                 Access-Control-Allow-Origin), it may answer the CORS preflight (OPTIONS) with \
+                 401 because authentication is on, the page may be https and the registry http \
+                 (mixed content), or the registry may be down. The browser console shows which.\
+                 {mixed}"
+            ),
+        )
+    } else {
+        TransportError::new(
+            TransportErrorKind::Network,
+            format!("{target} failed ({said}): the server did not answer"),
+        )
+    }
+}
+
+impl Transport for FetchTransport {
+    type NativeBody = Blob;
+    type Stream = FetchBody;
+
+    async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
+        let signal = self.abort_signal();
+        if signal.as_ref().is_some_and(AbortSignal::aborted) {
+            return Err(aborted("before it was sent"));
+        }
+        let init = self.build_init(&request, signal.as_ref())?;
+        let response: web_sys::Response =
+            match JsFuture::from(js::global_fetch(request.url.as_str(), &init)).await {
+                Ok(value) => value.unchecked_into(),
+                Err(error) => return Err(classify_rejection(&request, &error, signal.as_ref())),
+            };
+        let mut headers = Headers::new();
+        if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
+            for entry in entries.flatten() {
+                let pair: js_sys::Array = entry.unchecked_into();
+                if let (Some(name), Some(value)) =
+                    (pair.get(0).as_string(), pair.get(1).as_string())
+                {
+                    headers.append(name, value);
+                }
+            }
+        }
+        let reader = response.body().map(|stream| {
+            stream
+                .get_reader()
+                .unchecked_into::<ReadableStreamDefaultReader>()
+        });
+        Ok(Response {
+            status: response.status(),
+            headers,
+            url: Url::parse(&response.url()).ok(),
+            headers_filtered: response.type_() == ResponseType::Cors,
+            body: FetchBody { reader, signal },
+        })
+    }
+
+    fn now_millis(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    async fn sleep(&self, millis: u64) {
+        js::sleep(millis).await;
+    }
+}
+
+/// A `fetch` response body, read chunk by chunk with a `ReadableStreamDefaultReader` (never
+/// buffered whole). Dropping it before the end cancels the rest of the download.
+#[derive(Debug)]
+pub struct FetchBody {
+    reader: Option<ReadableStreamDefaultReader>,
+    signal: Option<AbortSignal>,
+}
+
+impl BodyStream for FetchBody {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        loop {
+            let Some(reader) = &self.reader else {
+                return Ok(None);
+            };
+            let result = match JsFuture::from(reader.read()).await {
+                Ok(result) => result,
+                Err(error) => {
+                    self.reader = None;
+                    if is_abort(&error, self.signal.as_ref()) {
+                        return Err(aborted("while the answer was being read"));
+                    }
+                    let (_, message) = js::describe(&error);
+                    return Err(TransportError::new(
+                        TransportErrorKind::Network,
+                        format!("the connection broke while the answer was being read: {message}"),
+                    ));
+                }
+            };
+            let done = Reflect::get(&result, &JsValue::from_str("done"))
+                .ok()
+                .and_then(|d| d.as_bool())
+                .unwrap_or(true);
+            if done {
+                self.reader = None;
+                return Ok(None);
+            }
+            let value = Reflect::get(&result, &JsValue::from_str("value")).unwrap_or_default();
+            let chunk = value
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| {
+                    TransportError::new(
+                        TransportErrorKind::Body,
+                        "the response body gave a chunk that is not bytes",
+                    )
+                })?
+                .to_vec();
+            if !chunk.is_empty() {
+                return Ok(Some(chunk));
+            }
+        }
+    }
+}
+
+impl Drop for FetchBody {
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            // Stop downloading what nobody will read. The promise's outcome does not matter.
+            let _ = reader.cancel();
+        }
+    }
+}

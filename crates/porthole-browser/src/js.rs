@@ -1,0 +1,78 @@
+//! Bindings to the global scope that work in a window and in a web worker alike.
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch` (WindowOrWorkerGlobalScope), bound as a free function so it resolves
+    /// on `globalThis` in windows and workers.
+    #[wasm_bindgen(js_name = fetch)]
+    pub(crate) fn global_fetch(input: &str, init: &web_sys::RequestInit) -> Promise;
+
+    /// The global `setTimeout`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn global_set_timeout(handler: &Function, millis: i32) -> JsValue;
+}
+
+/// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.
+pub(crate) fn page_origin() -> Option<String> {
+    Reflect::get(&js_sys::global(), &JsValue::from_str("origin"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .filter(|o| o != "null")
+}
+
+/// The origin of `url` as the browser computes it (default ports dropped, host lowercased).
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    web_sys::Url::new(url).ok().map(|u| u.origin())
+}
+
+/// Resolves after `millis` milliseconds (clamped to what `setTimeout` accepts).
+pub(crate) async fn sleep(millis: u64) {
+    let millis = i32::try_from(millis).unwrap_or(i32::MAX);
+    let promise = Promise::new(&mut |resolve, _reject| {
+        global_set_timeout(&resolve, millis);
+    });
+    // A timer promise never rejects.
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// The `name` and `message` of a thrown JS value (an `Error`, a `DOMException` or anything else).
+pub(crate) fn describe(value: &JsValue) -> (String, String) {
+    let get = |key: &str| {
+        Reflect::get(value, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    if value.is_object() {
+        let name = get("name").unwrap_or_default();
+        let message = get("message").unwrap_or_default();
+        if !name.is_empty() || !message.is_empty() {
+            return (name, message);
+        }
+    }
+    let text = value
+        .as_string()
+        .or_else(|| {
+            value
+                .dyn_ref::<js_sys::Object>()
+                .map(|o| o.to_string().into())
+        })
+        .unwrap_or_else(|| format!("{value:?}"));
+    (String::new(), text)
+}
+
+/// A JS `Error` for a Porthole error: `name` is `PortholeError`, `message` the full explanation,
+/// `code` the stable code ([`porthole_core::Error::code`]) and `statusCode` the HTTP status when
+/// the registry answered.
+pub fn error_to_js(error: &porthole_core::Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    js.set_name("PortholeError");
+    let _ = Reflect::set(&js, &"code".into(), &error.code().into());
+    if let Some(status) = error.status() {
+        let _ = Reflect::set(&js, &"statusCode".into(), &status.into());
+    }
+    js.into()
+}

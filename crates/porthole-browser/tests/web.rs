@@ -1,0 +1,632 @@
+//! porthole-browser in headless Chromium against the testkit's real registries.
+//!
+//! The registry URLs come at compile time: `PORTHOLE_TEST_REGISTRY` (the anonymous registry) and
+//! `PORTHOLE_TEST_REGISTRIES_JSON` (the line `porthole-testkit serve` prints). `cargo xtask test`
+//! sets both.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::Cell;
+
+use js_sys::{Array, Reflect, Uint8Array};
+use porthole_browser::{
+    download_blob_to_stream, download_blob_to_uint8array, verified_stream, BlobFileSource,
+    FetchBody, FetchTransport,
+};
+use porthole_core::{
+    api, BlobSource, Body, Credential, Descriptor, Digest, Error, ImageManifest, Manifest,
+    MediaType, Method, RegistryClient, Repository, RepositoryName, Request, Response, Tag,
+    TagOrDigest, Transport, TransportError, TransportErrorKind, UploadOptions, Url,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{AbortController, Blob, ReadableStream, ReadableStreamDefaultReader};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MIB: usize = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn registries() -> JsValue {
+    let Some(json) = option_env!("PORTHOLE_TEST_REGISTRIES_JSON") else {
+        panic!(
+            "PORTHOLE_TEST_REGISTRIES_JSON was not set when the tests were compiled; run them \
+             with `cargo xtask test` (see the top of crates/porthole-browser/tests/web.rs)"
+        )
+    };
+    js_sys::JSON::parse(json).expect("PORTHOLE_TEST_REGISTRIES_JSON is JSON")
+}
+
+fn field(value: &JsValue, path: &[&str]) -> String {
+    let mut v = value.clone();
+    for key in path {
+        v = Reflect::get(&v, &JsValue::from_str(key)).unwrap();
+    }
+    v.as_string()
+        .unwrap_or_else(|| panic!("registries JSON has no string at {path:?}"))
+}
+
+fn anonymous_url() -> String {
+    option_env!("PORTHOLE_TEST_REGISTRY")
+        .map(str::to_string)
+        .unwrap_or_else(|| field(&registries(), &["anonymous"]))
+}
+
+fn password(user: &str) -> String {
+    field(&registries(), &["users", user, "password"])
+}
+
+fn client_for(url: &str, credential: Credential) -> RegistryClient<FetchTransport> {
+    RegistryClient::new(FetchTransport::new(), Url::parse(url).unwrap(), credential)
+}
+
+fn anonymous() -> RegistryClient<FetchTransport> {
+    client_for(&anonymous_url(), Credential::Anonymous)
+}
+
+/// A repository name no other test (or earlier run) uses.
+fn unique_repo(prefix: &str) -> RepositoryName {
+    let suffix = (js_sys::Math::random() * 4_294_967_295.0) as u32;
+    RepositoryName::parse(&format!("browser/{prefix}-{suffix:08x}")).unwrap()
+}
+
+/// Deterministic, incompressible-looking bytes.
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn blob_of(bytes: &[u8]) -> Blob {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    Blob::new_with_u8_array_sequence(&parts).unwrap()
+}
+
+/// SHA-256 by the browser's own WebCrypto: an implementation independent of the core's.
+async fn webcrypto_sha256(bytes: &[u8]) -> String {
+    let global = js_sys::global();
+    let crypto = Reflect::get(&global, &"crypto".into()).unwrap();
+    let subtle = Reflect::get(&crypto, &"subtle".into()).unwrap();
+    let digest: js_sys::Function = Reflect::get(&subtle, &"digest".into())
+        .unwrap()
+        .unchecked_into();
+    let promise = digest
+        .call2(&subtle, &"SHA-256".into(), &Uint8Array::from(bytes))
+        .unwrap();
+    let buffer = JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .unwrap();
+    let hex: String = Uint8Array::new(&buffer)
+        .to_vec()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// Reads a whole ReadableStream; `Err` carries the value the stream errored with.
+async fn read_stream(stream: &ReadableStream) -> Result<Vec<u8>, JsValue> {
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut out = Vec::new();
+    loop {
+        let result = JsFuture::from(reader.read()).await?;
+        if Reflect::get(&result, &"done".into())?.as_bool() == Some(true) {
+            return Ok(out);
+        }
+        let chunk: Uint8Array = Reflect::get(&result, &"value".into())?.unchecked_into();
+        out.extend(chunk.to_vec());
+    }
+}
+
+fn js_prop(value: &JsValue, key: &str) -> Option<String> {
+    Reflect::get(value, &key.into()).ok()?.as_string()
+}
+
+async fn push_bytes(repo: &Repository<FetchTransport>, bytes: &[u8]) -> Digest {
+    let source = BlobFileSource::new(blob_of(bytes));
+    repo.upload_blob(&source, UploadOptions::default(), &mut |_| {})
+        .await
+        .unwrap()
+}
+
+async fn push_image(repo: &Repository<FetchTransport>, layer: &[u8], tag: &str) -> Manifest {
+    let config = br#"{"architecture":"wasm","os":"browser"}"#;
+    let config_digest = push_bytes(repo, config).await;
+    let layer_digest = push_bytes(repo, layer).await;
+    let image = ImageManifest::new(
+        Descriptor::new(
+            MediaType::new("application/vnd.oci.image.config.v1+json"),
+            config_digest,
+            config.len() as u64,
+        ),
+        vec![Descriptor::new(
+            MediaType::new("application/vnd.oci.image.layer.v1.tar"),
+            layer_digest,
+            layer.len() as u64,
+        )],
+    );
+    let manifest = Manifest::from_image(&image).unwrap();
+    let tag = TagOrDigest::Tag(Tag::parse(tag).unwrap());
+    let pushed = repo.put_manifest(&tag, &manifest).await.unwrap();
+    assert_eq!(pushed, manifest.digest);
+    manifest
+}
+
+// ---------------------------------------------------------------------------------------------
+// The anonymous registry: everything a dashboard does
+
+#[wasm_bindgen_test]
+async fn ping_answers() {
+    anonymous().ping().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
+    let repo = anonymous().repository(unique_repo("chunked"));
+    let bytes = pseudo_random(6 * MIB + 12_345, 7);
+    let expected = webcrypto_sha256(&bytes).await;
+    let source = BlobFileSource::new(blob_of(&bytes));
+    drop(bytes); // from here on the bytes live only in the Blob
+    let options = UploadOptions {
+        chunk_size: 2 * MIB as u64,
+        ..UploadOptions::default()
+    };
+    let mut confirmations = Vec::new();
+    let digest = repo
+        .upload_blob(&source, options, &mut |p| confirmations.push(p.confirmed))
+        .await
+        .unwrap();
+    assert_eq!(digest.as_str(), expected);
+    // Four PATCHes (2 + 2 + 2 + the rest), each confirmed by the registry.
+    let total = 6 * MIB as u64 + 12_345;
+    for step in [2, 4, 6].map(|m| m * MIB as u64) {
+        assert!(confirmations.contains(&step), "{confirmations:?}");
+    }
+    assert_eq!(confirmations.last(), Some(&total));
+    assert_eq!(repo.blob_exists(&digest).await.unwrap(), Some(total));
+}
+
+#[wasm_bindgen_test]
+async fn pushes_a_manifest_and_pulls_it_by_tag_and_digest_then_lists() {
+    let client = anonymous();
+    let name = unique_repo("manifest");
+    let repo = client.repository(name.clone());
+    let manifest = push_image(&repo, &pseudo_random(100_000, 3), "v1").await;
+
+    let by_tag = repo
+        .get_manifest(&TagOrDigest::Tag(Tag::parse("v1").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(by_tag.digest, manifest.digest);
+    assert_eq!(by_tag.raw, manifest.raw);
+    assert_eq!(by_tag.media_type.as_str(), MediaType::OCI_MANIFEST);
+    let by_digest = repo
+        .get_manifest(&TagOrDigest::Digest(manifest.digest.clone()))
+        .await
+        .unwrap();
+    assert_eq!(by_digest.raw, manifest.raw);
+    let info = repo
+        .head_manifest(&TagOrDigest::Tag(Tag::parse("v1").unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.digest, manifest.digest);
+    assert_eq!(info.size, manifest.raw.len() as u64);
+
+    assert_eq!(repo.list_tags().await.unwrap(), vec!["v1".to_string()]);
+    let repositories = client.list_repositories().await.unwrap();
+    assert!(
+        repositories.contains(&name.to_string()),
+        "{name} not in {repositories:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn downloads_a_blob_through_the_verified_stream() {
+    let repo = anonymous().repository(unique_repo("download"));
+    let bytes = pseudo_random(3 * MIB + 17, 11);
+    let digest = push_bytes(&repo, &bytes).await;
+
+    let stream = download_blob_to_stream(&repo, &digest);
+    let got = read_stream(&stream).await.unwrap();
+    assert!(got == bytes, "streamed bytes differ ({} bytes)", got.len());
+
+    let whole = download_blob_to_uint8array(&repo, &digest).await.unwrap();
+    assert_eq!(whole.length() as usize, bytes.len());
+    assert!(whole.to_vec() == bytes);
+
+    // An empty blob closes cleanly too.
+    let empty = push_bytes(&repo, b"").await;
+    let got = read_stream(&download_blob_to_stream(&repo, &empty)).await;
+    assert_eq!(got.unwrap(), Vec::<u8>::new());
+}
+
+#[wasm_bindgen_test]
+async fn a_missing_blob_errors_the_stream_with_the_registry_error() {
+    let repo = anonymous().repository(unique_repo("missing"));
+    push_bytes(&repo, b"something, so the repository exists").await;
+    let absent = Digest::sha256_of(b"never pushed");
+    let error = read_stream(&download_blob_to_stream(&repo, &absent))
+        .await
+        .unwrap_err();
+    assert_eq!(js_prop(&error, "name").as_deref(), Some("PortholeError"));
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("BLOB_UNKNOWN"));
+    let status = Reflect::get(&error, &"statusCode".into()).unwrap();
+    assert_eq!(status.as_f64(), Some(404.0));
+}
+
+/// Serves blob X's real bytes when blob Y is asked for: what a broken cache or a tampering
+/// proxy between the page and the registry would do. Everything else passes through.
+struct SwappingTransport {
+    inner: FetchTransport,
+    asked: String,
+    served: String,
+}
+
+impl Transport for SwappingTransport {
+    type NativeBody = Blob;
+    type Stream = FetchBody;
+
+    async fn send(
+        &self,
+        mut request: Request<Blob>,
+    ) -> Result<Response<FetchBody>, TransportError> {
+        if request.url.path().ends_with(&self.asked) {
+            let path = request.url.path().replace(&self.asked, &self.served);
+            request.url = request.url.with_path(&path);
+        }
+        self.inner.send(request).await
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.inner.sleep(millis).await
+    }
+}
+
+#[wasm_bindgen_test]
+async fn wrong_bytes_for_a_digest_are_refused() {
+    let name = unique_repo("wrong-digest");
+    let repo = anonymous().repository(name.clone());
+    let good = pseudo_random(MIB + 5, 21);
+    let other = pseudo_random(MIB + 5, 22);
+    let asked = push_bytes(&repo, &good).await;
+    let served = push_bytes(&repo, &other).await;
+
+    // 1. The verified stream over a real response body: blob `served`'s bytes checked as `asked`.
+    let client = repo.client();
+    let request = api::blob(client.base(), &name, &served, Method::Get);
+    let response = client.send("test", &[], request).await.unwrap();
+    assert_eq!(response.status, 200);
+    let stream = verified_stream(response.body, asked.clone(), format!("blob {name}@{asked}"));
+    let error = read_stream(&stream).await.unwrap_err();
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+    let message = js_prop(&error, "message").unwrap();
+    assert!(
+        message.contains(asked.as_str()) && message.contains(served.as_str()),
+        "{message}"
+    );
+
+    // 2. The whole client path, with the registry's answer for `asked` replaced by `served`'s.
+    let swapping = RegistryClient::new(
+        SwappingTransport {
+            inner: FetchTransport::new(),
+            asked: asked.to_string(),
+            served: served.to_string(),
+        },
+        Url::parse(&anonymous_url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let swapped = swapping.repository(name.clone());
+    let error = read_stream(&download_blob_to_stream(&swapped, &asked))
+        .await
+        .unwrap_err();
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+    let error = swapped.get_blob(&asked).await.unwrap_err();
+    assert!(matches!(error, Error::DigestMismatch { .. }), "{error}");
+    let error = download_blob_to_uint8array(&swapped, &asked)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "DIGEST_MISMATCH");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blob sources
+
+#[wasm_bindgen_test]
+async fn blob_source_reads_slices_and_sends_blob_slices() {
+    let bytes = pseudo_random(10_000, 5);
+    let file = web_sys::File::new_with_u8_array_sequence(
+        &Array::of1(&Uint8Array::from(bytes.as_slice())),
+        "layer.tar",
+    )
+    .unwrap();
+    let source = BlobFileSource::from(file);
+    assert_eq!(BlobSource::<Blob>::size(&source), 10_000);
+    let read = BlobSource::<Blob>::read(&source, 1_000, 4_000)
+        .await
+        .unwrap();
+    assert!(read == bytes[1_000..4_000]);
+    match BlobSource::<Blob>::body(&source, 9_000, 10_000) {
+        Body::Native { body, len } => {
+            assert_eq!(len, 1_000);
+            assert_eq!(body.size(), 1_000.0);
+            let sent = JsFuture::from(body.array_buffer()).await.unwrap();
+            assert!(Uint8Array::new(&sent).to_vec() == bytes[9_000..]);
+        }
+        other => panic!("expected a Blob slice, got {other:?}"),
+    }
+    let error = BlobSource::<Blob>::read(&source, 5_000, 10_001)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, TransportErrorKind::Body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication through the CORS fronts, and what the browser blocks
+
+#[wasm_bindgen_test]
+async fn basic_auth_through_the_front() {
+    let url = field(&registries(), &["basic_front"]);
+    let alice = client_for(&url, Credential::basic("alice", password("alice")));
+    alice.ping().await.unwrap();
+    let repo = alice.repository(unique_repo("basic"));
+    let bytes = pseudo_random(3 * MIB, 31);
+    let source = BlobFileSource::new(blob_of(&bytes));
+    let options = UploadOptions {
+        chunk_size: MIB as u64,
+        ..UploadOptions::default()
+    };
+    let digest = repo
+        .upload_blob(&source, options, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(digest.as_str(), webcrypto_sha256(&bytes).await);
+    assert!(repo.get_blob(&digest).await.unwrap() == bytes);
+
+    let wrong = client_for(&url, Credential::basic("alice", "not-the-password"));
+    let error = wrong.ping().await.unwrap_err();
+    assert_eq!(error.status(), Some(401), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("credentials are missing, wrong"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn token_auth_through_the_front() {
+    let url = field(&registries(), &["token_front"]);
+    let name = unique_repo("token");
+    let alice = client_for(&url, Credential::basic("alice", password("alice")));
+    let repo = alice.repository(name.clone());
+    let manifest = push_image(&repo, &pseudo_random(2 * MIB, 41), "latest").await;
+    assert_eq!(repo.list_tags().await.unwrap(), vec!["latest".to_string()]);
+
+    let reader = client_for(&url, Credential::basic("reader", password("reader")));
+    let read_repo = reader.repository(name);
+    let pulled = read_repo
+        .get_manifest(&TagOrDigest::Digest(manifest.digest.clone()))
+        .await
+        .unwrap();
+    assert_eq!(pulled.raw, manifest.raw);
+    let source = BlobFileSource::new(blob_of(b"reader may not push"));
+    let error = read_repo
+        .upload_blob(&source, UploadOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("insufficient_scope") || text.contains("do not grant"),
+        "{text}"
+    );
+
+    let wrong = client_for(&url, Credential::basic("alice", "not-the-password"));
+    let error = wrong.ping().await.unwrap_err().to_string();
+    assert!(error.contains("refused the credentials"), "{error}");
+}
+
+#[wasm_bindgen_test]
+async fn a_direct_call_to_an_auth_registry_is_blocked_by_cors() {
+    // The basic registry without its front: it answers the preflight of the authenticated
+    // retry with 401, so the browser blocks the request.
+    let url = field(&registries(), &["basic"]);
+    let alice = client_for(&url, Credential::basic("alice", password("alice")));
+    let error = alice.ping().await.unwrap_err();
+    assert_eq!(error.code(), "BLOCKED_BY_BROWSER", "{error}");
+    match &error {
+        Error::Transport { source, .. } => assert_eq!(source.kind, TransportErrorKind::Blocked),
+        other => panic!("expected a transport error, got {other}"),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("CORS") && text.contains("preflight"),
+        "{text}"
+    );
+    assert!(text.contains("same-origin proxy"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn cross_origin_headers_are_marked_filtered_and_same_origin_are_not() {
+    let transport = FetchTransport::new();
+    let ping = Url::parse(&anonymous_url()).unwrap().with_path("/v2/");
+    let response = transport
+        .send(Request::new(Method::Get, ping))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.headers_filtered);
+    assert!(response
+        .headers
+        .get("docker-distribution-api-version")
+        .is_some());
+
+    let page = field(&js_sys::global(), &["location", "href"]);
+    let response = transport
+        .send(Request::new(Method::Get, Url::parse(&page).unwrap()))
+        .await
+        .unwrap();
+    assert!(!response.headers_filtered);
+}
+
+/// A transport that hides the headers a registry forgot to list in
+/// `Access-Control-Expose-Headers`, as the browser does. (The testkit's registries expose them
+/// all, so the hiding is done here; `headers_filtered` comes from the real cross-origin answer.)
+struct HidingTransport {
+    inner: FetchTransport,
+    hidden: &'static [&'static str],
+}
+
+impl Transport for HidingTransport {
+    type NativeBody = Blob;
+    type Stream = FetchBody;
+
+    async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
+        let mut response = self.inner.send(request).await?;
+        assert!(response.headers_filtered, "the registry is cross-origin");
+        for name in self.hidden {
+            response.headers.remove(name);
+        }
+        Ok(response)
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.inner.sleep(millis).await
+    }
+}
+
+#[wasm_bindgen_test]
+async fn hidden_headers_are_explained() {
+    let hiding = |url: &str, hidden, credential| {
+        RegistryClient::new(
+            HidingTransport {
+                inner: FetchTransport::new(),
+                hidden,
+            },
+            Url::parse(url).unwrap(),
+            credential,
+        )
+    };
+    // Location hidden: the upload cannot continue.
+    let client = hiding(&anonymous_url(), &["location"], Credential::Anonymous);
+    let repo = client.repository(unique_repo("hidden"));
+    let source = BlobFileSource::new(blob_of(b"abc"));
+    let error = repo
+        .upload_blob(&source, UploadOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("Location"), "{error}");
+    assert!(error.contains("Access-Control-Expose-Headers"), "{error}");
+
+    // WWW-Authenticate hidden: the client cannot tell how to log in.
+    let url = field(&registries(), &["basic_front"]);
+    let client = hiding(
+        &url,
+        &["www-authenticate"],
+        Credential::basic("alice", password("alice")),
+    );
+    let error = client.ping().await.unwrap_err().to_string();
+    assert!(error.contains("WWW-Authenticate"), "{error}");
+    assert!(error.contains("Access-Control-Expose-Headers"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aborting
+
+#[wasm_bindgen_test]
+async fn an_aborted_signal_stops_requests() {
+    let controller = AbortController::new().unwrap();
+    let transport = FetchTransport::with_abort_signal(controller.signal());
+    let client = RegistryClient::new(
+        transport.clone(),
+        Url::parse(&anonymous_url()).unwrap(),
+        Credential::Anonymous,
+    );
+    client.ping().await.unwrap();
+    controller.abort();
+    let error = client.ping().await.unwrap_err();
+    assert_eq!(error.code(), "ABORTED", "{error}");
+    // A new signal for the next operation.
+    transport.set_abort_signal(None);
+    client.ping().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn aborting_mid_upload_gives_an_aborted_error() {
+    let controller = AbortController::new().unwrap();
+    let client = RegistryClient::new(
+        FetchTransport::with_abort_signal(controller.signal()),
+        Url::parse(&anonymous_url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(unique_repo("abort"));
+    let bytes = pseudo_random(4 * MIB, 51);
+    let source = BlobFileSource::new(blob_of(&bytes));
+    let options = UploadOptions {
+        chunk_size: MIB as u64,
+        ..UploadOptions::default()
+    };
+    let chunks = Cell::new(0);
+    let error = repo
+        .upload_blob(&source, options, &mut |_| {
+            chunks.set(chunks.get() + 1);
+            if chunks.get() == 1 {
+                controller.abort();
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "ABORTED", "{error}");
+    assert_eq!(chunks.get(), 1);
+    assert!(error.to_string().contains("aborted"), "{error}");
+}
+
+#[wasm_bindgen_test]
+async fn aborting_mid_download_errors_the_stream() {
+    let controller = AbortController::new().unwrap();
+    let plain = anonymous().repository(unique_repo("abort-download"));
+    let bytes = pseudo_random(4 * MIB, 61);
+    let digest = push_bytes(&plain, &bytes).await;
+    let client = RegistryClient::new(
+        FetchTransport::with_abort_signal(controller.signal()),
+        Url::parse(&anonymous_url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(plain.name().clone());
+    let stream = download_blob_to_stream(&repo, &digest);
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let first = JsFuture::from(reader.read()).await.unwrap();
+    assert_eq!(
+        Reflect::get(&first, &"done".into()).unwrap().as_bool(),
+        Some(false)
+    );
+    controller.abort();
+    let mut result = Ok(());
+    for _ in 0..10_000 {
+        match JsFuture::from(reader.read()).await {
+            Ok(r) if Reflect::get(&r, &"done".into()).unwrap().as_bool() == Some(true) => {
+                panic!("the stream closed normally after an abort")
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let error = result.unwrap_err();
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("ABORTED"));
+}
