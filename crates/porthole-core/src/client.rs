@@ -947,6 +947,12 @@ impl<T: Transport> Repository<T> {
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<Digest> {
         let mut upload = BlobUpload::new(self.name.clone(), source.size(), options);
+        self.open_session(&mut upload).await?;
+        self.finish_upload(&mut upload, source, progress).await
+    }
+
+    /// `POST`s for a new upload session and hands its answer to `upload`.
+    async fn open_session(&self, upload: &mut BlobUpload) -> Result<()> {
         let op = format!("opening an upload session in {}", self.name);
         let resp = self
             .client
@@ -961,8 +967,7 @@ impl<T: Transport> Repository<T> {
             .url
             .clone()
             .unwrap_or_else(|| api::start_upload::<T::NativeBody>(self.base(), &self.name).url);
-        upload.handle_session(resp.status, &resp.headers, &url, resp.headers_filtered)?;
-        self.finish_upload(&mut upload, source, progress).await
+        upload.handle_session(resp.status, &resp.headers, &url, resp.headers_filtered)
     }
 
     /// Mounts a blob from another repository of the same registry. `true` when mounted; `false`
@@ -1076,7 +1081,7 @@ impl<T: Transport> Repository<T> {
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<Digest> {
         let op = format!("uploading a blob to {}", self.name);
-        let mut failures = 0;
+        let (mut failures, mut restarts) = (0, 0);
         while let Some(range) = upload.next_chunk() {
             match self.send_chunk(upload, source, range, &op).await? {
                 ChunkOutcome::Acknowledged => {
@@ -1089,7 +1094,21 @@ impl<T: Transport> Repository<T> {
                         return Err(error);
                     }
                     self.client.transport().sleep(200 << failures).await;
-                    self.resume(upload, source, &op).await?;
+                    match self.resume(upload, source, &op).await {
+                        Ok(()) => {}
+                        // The session is gone. distribution cancels a session asked about with
+                        // a stale Location, and a stale one is all a client has after a chunk
+                        // the registry stored but whose answer was lost: start over.
+                        Err(e)
+                            if e.is_not_found()
+                                && restarts < upload.options().max_resumes_per_chunk =>
+                        {
+                            restarts += 1;
+                            upload.restart();
+                            self.open_session(upload).await?;
+                        }
+                        Err(e) => return Err(e),
+                    }
                     progress(upload.progress());
                 }
             }
@@ -1120,7 +1139,16 @@ impl<T: Transport> Repository<T> {
             self.hash_range(upload, source, range, op),
         )
         .await;
-        hashed?;
+        if let Err(e) = hashed {
+            // The registry may have stored the chunk all the same: follow its newest Location so
+            // that cancelling reaches the session (distribution refuses a stale upload URL).
+            if let Ok(resp) = &sent {
+                if resp.status == 202 || resp.status == 201 {
+                    let _ = upload.follow_location(&resp.headers, &url);
+                }
+            }
+            return Err(e);
+        }
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) if e.is_retryable() => return Ok(ChunkOutcome::Retry(e)),

@@ -116,6 +116,13 @@ impl BlobUpload {
         }
     }
 
+    /// Rewinds to the first byte, for a new session when the registry lost this one (after a
+    /// failed chunk its status answers 404). Open it with [`Self::start_request`] and
+    /// [`Self::handle_session`] as at the start.
+    pub fn restart(&mut self) {
+        *self = Self::new(self.repository.clone(), self.total, self.options.clone());
+    }
+
     /// The repository.
     pub fn repository(&self) -> &RepositoryName {
         &self.repository
@@ -274,6 +281,8 @@ impl BlobUpload {
                 self.repository
             )));
         }
+        // Followed first, so that cancelling after an error below still reaches the session.
+        self.follow_location(headers, url)?;
         if let Some(echo) = headers.get("range") {
             let held = headers::parse_upload_range(echo)?;
             if held != range.end {
@@ -295,6 +304,17 @@ impl BlobUpload {
         self.location = Some(self.require_location(headers, url, "uploading a chunk")?);
         self.confirm(range.end);
         self.state = State::Uploading { in_flight: None };
+        Ok(())
+    }
+
+    /// Takes the `Location` of an answer from the session, when it has one. Registries such as
+    /// distribution encode the session's offset in the upload URL and refuse a stale one, even
+    /// to cancel: so the newest URL is kept even from an answer that is otherwise an error (or
+    /// one to a chunk whose source could not be read).
+    pub fn follow_location(&mut self, headers: &Headers, url: &Url) -> Result<()> {
+        if let Some(location) = headers::location(headers, url)? {
+            self.location = Some(location);
+        }
         Ok(())
     }
 
@@ -609,6 +629,9 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("holds 5 bytes"), "{e}");
+        // Cancelling goes to the newest Location: a stale one would not reach the session.
+        let cancel: Request<NoNativeBody> = up.cancel_request().unwrap();
+        assert_eq!(cancel.url, url("/u2"));
     }
 
     #[test]
@@ -642,6 +665,54 @@ mod tests {
         assert_eq!(up.next_chunk(), Some(14..24));
         send_chunk(&mut up, &data, "4");
         send_chunk(&mut up, &data, "5");
+        let commit: Request<NoNativeBody> = up.commit_request().unwrap();
+        assert_eq!(
+            commit.url.query_param("digest").unwrap(),
+            Digest::sha256_of(&data).as_str()
+        );
+    }
+
+    #[test]
+    fn restart_after_a_lost_session_sends_every_byte_again() {
+        let data: Vec<u8> = (0..30u8).collect();
+        let mut up = BlobUpload::new(
+            RepositoryName::parse("app").unwrap(),
+            30,
+            UploadOptions {
+                chunk_size: 10,
+                expected_digest: Some(Digest::sha256_of(&data)),
+                ..UploadOptions::default()
+            },
+        );
+        open(&mut up);
+        send_chunk(&mut up, &data, "1");
+        // The second chunk is in flight when the session is lost (its status answered 404).
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range, Body::Bytes(data[10..20].to_vec()))
+            .unwrap();
+        up.hash_next(&data[10..20]).unwrap();
+        up.restart();
+        assert_eq!(up.location(), None);
+        assert_eq!(
+            up.next_chunk(),
+            None,
+            "no chunk before the new session is open"
+        );
+        assert_eq!(up.progress().confirmed, 0);
+        let post: Request<NoNativeBody> = up.start_request(&url("/"));
+        assert_eq!(post.method, Method::Post);
+        up.handle_session(
+            202,
+            &headers(&[("Location", "/v2/app/blobs/uploads/new?_state=0")]),
+            &post.url,
+            false,
+        )
+        .unwrap();
+        assert_eq!(up.next_chunk(), Some(0..10));
+        let first = send_chunk(&mut up, &data, "n1");
+        assert!(first.url.path().ends_with("/new"), "{}", first.url);
+        send_chunk(&mut up, &data, "n2");
+        send_chunk(&mut up, &data, "n3");
         let commit: Request<NoNativeBody> = up.commit_request().unwrap();
         assert_eq!(
             commit.url.query_param("digest").unwrap(),
