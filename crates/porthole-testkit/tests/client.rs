@@ -1,0 +1,887 @@
+//! `porthole_core::RegistryClient` over the native transport against a real distribution 2.8
+//! registry, in each auth mode: every client operation, the errors a user meets, and uploads
+//! that fail half-way (a fault injected around the real registry, not a mock of it).
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+
+use common::*;
+use futures::executor::block_on;
+use porthole_core::{
+    BlobSource, Body, Credential, Descriptor, Digest, Error, ImageManifest, Manifest, MediaType,
+    Method, PageRequest, Reference, Request, Response, Tag, TagOrDigest, Transport, TransportError,
+    TransportErrorKind, UploadOptions, UploadProgress,
+};
+use porthole_testkit::users::{ALICE, READER, READER_PASSWORD};
+use porthole_testkit::{AuthMode, NativeBodyStream, NativeTransport, Registry};
+
+const MIB: usize = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Registry: ping and catalog
+
+#[test]
+fn ping_succeeds_in_every_mode() {
+    each_mode(|env| {
+        block_on(env.client.ping()).unwrap();
+    });
+}
+
+#[test]
+fn catalog_pages_follow_continuation_tokens_and_big_pages_fall_back() {
+    each_mode(|env| {
+        let mut expected: Vec<String> = (0..25).map(|i| format!("catalog/repo-{i:02}")).collect();
+        for (i, name) in expected.iter().enumerate() {
+            push_blob(&env.repo(name), "application/octet-stream", &[i as u8; 16]);
+        }
+        expected.sort();
+
+        let mut pages = Vec::new();
+        let mut request = PageRequest {
+            page_size: Some(10),
+            continuation_token: None,
+        };
+        loop {
+            let page = block_on(env.client.list_repositories_page(&request)).unwrap();
+            pages.push(page.items);
+            match page.continuation_token {
+                Some(token) => request.continuation_token = Some(token),
+                None => break,
+            }
+            assert!(pages.len() < 10, "paging does not end: {pages:?}");
+        }
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [10, 10, 5]);
+        assert_eq!(pages.concat(), expected);
+
+        // No page size: the client asks n=10000, distribution refuses it with
+        // PAGINATION_NUMBER_INVALID, and the client falls back to a size it accepts.
+        let all = block_on(env.client.list_repositories()).unwrap();
+        assert_eq!(all, expected);
+    });
+}
+
+#[test]
+fn tags_are_listed() {
+    each_mode(|env| {
+        let repo = env.repo("tags/app");
+        let image = push_image(&repo, "v1", 1);
+        for t in ["v2", "latest", "0.1.0-rc.1"] {
+            block_on(repo.put_manifest(&tag(t), &image.manifest)).unwrap();
+        }
+        let mut tags = block_on(repo.list_tags()).unwrap();
+        tags.sort();
+        assert_eq!(tags, ["0.1.0-rc.1", "latest", "v1", "v2"]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blobs
+
+/// Uploads, checks, downloads (both ways) and deletes one blob.
+fn blob_round_trip(env: &Env, repo_name: &str, data: &[u8], options: UploadOptions) {
+    let repo = env.repo(repo_name);
+    let digest = Digest::sha256_of(data);
+    assert_eq!(block_on(repo.blob_exists(&digest)).unwrap(), None);
+
+    let mut progress: Vec<UploadProgress> = Vec::new();
+    let uploaded = block_on(repo.upload_blob(data, options, &mut |p| progress.push(p))).unwrap();
+    assert_eq!(uploaded, digest);
+    let last = progress.last().expect("progress reported at least once");
+    assert_eq!(
+        (last.confirmed, last.total),
+        (data.len() as u64, data.len() as u64)
+    );
+
+    assert_eq!(
+        block_on(repo.blob_exists(&digest)).unwrap(),
+        Some(data.len() as u64)
+    );
+    assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
+    let mut streamed = Vec::new();
+    let size = block_on(repo.download_blob(&digest, &mut |chunk| {
+        streamed.extend_from_slice(chunk);
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(size, data.len() as u64);
+    assert!(streamed == data, "streamed download differs");
+
+    block_on(repo.delete_blob(&digest)).unwrap();
+    assert_eq!(block_on(repo.blob_exists(&digest)).unwrap(), None);
+    assert!(env.uploads_left(repo_name).is_empty());
+}
+
+#[test]
+fn monolithic_blob_uploads_downloads_and_deletes() {
+    each_mode(|env| {
+        blob_round_trip(env, "blobs/mono", &random_bytes(700_000, 7), monolithic());
+    });
+}
+
+#[test]
+fn chunked_upload_reports_increasing_progress() {
+    each_mode(|env| {
+        let data = random_bytes(5 * MIB + 123, 11);
+        let repo = env.repo("blobs/chunked");
+        let options = UploadOptions {
+            chunk_size: MIB as u64,
+            ..UploadOptions::default()
+        };
+        let mut progress: Vec<UploadProgress> = Vec::new();
+        let digest =
+            block_on(repo.upload_blob(&data[..], options, &mut |p| progress.push(p))).unwrap();
+        assert_eq!(digest, Digest::sha256_of(&data));
+
+        let confirmed: Vec<u64> = progress.iter().map(|p| p.confirmed).collect();
+        // One report per acknowledged chunk (6: five full and a short one), then the final one.
+        assert!(
+            confirmed.len() >= 6,
+            "too few progress reports: {confirmed:?}"
+        );
+        assert!(
+            confirmed.windows(2).all(|w| w[0] <= w[1]),
+            "progress went backwards: {confirmed:?}"
+        );
+        assert!(confirmed.contains(&(MIB as u64)), "{confirmed:?}");
+        assert_eq!(*confirmed.last().unwrap(), data.len() as u64);
+        assert!(progress.iter().all(|p| p.total == data.len() as u64));
+
+        assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
+        assert!(env.uploads_left("blobs/chunked").is_empty());
+    });
+}
+
+#[test]
+fn chunked_blob_round_trip() {
+    each_mode(|env| {
+        let options = UploadOptions {
+            chunk_size: 256 * 1024,
+            ..UploadOptions::default()
+        };
+        blob_round_trip(env, "blobs/chunks", &random_bytes(MIB + 5, 12), options);
+    });
+}
+
+#[test]
+fn empty_blob_round_trip() {
+    each_mode(|env| {
+        blob_round_trip(env, "blobs/empty", &[], UploadOptions::default());
+    });
+}
+
+#[test]
+fn expected_digest_mismatch_is_refused_before_commit_and_leaves_no_session() {
+    each_mode(|env| {
+        let data = random_bytes(3 * MIB, 21);
+        let wrong = Digest::sha256_of(b"something else");
+        let repo = env.repo("blobs/mismatch");
+        for monolithic_max in [0, u64::MAX] {
+            let options = UploadOptions {
+                chunk_size: MIB as u64,
+                monolithic_max,
+                expected_digest: Some(wrong.clone()),
+                ..UploadOptions::default()
+            };
+            let err = block_on(repo.upload_blob(&data[..], options, &mut |_| {})).unwrap_err();
+            assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
+            assert!(err.to_string().contains(wrong.as_str()), "{err}");
+            assert_eq!(
+                block_on(repo.blob_exists(&Digest::sha256_of(&data))).unwrap(),
+                None,
+                "the blob was committed despite the mismatch"
+            );
+            assert_eq!(env.uploads_left("blobs/mismatch"), Vec::<String>::new());
+        }
+    });
+}
+
+#[test]
+fn delete_of_a_missing_blob_is_an_error() {
+    each_mode(|env| {
+        let repo = env.repo("blobs/missing");
+        push_blob(
+            &repo,
+            "application/octet-stream",
+            b"so the repository exists",
+        );
+        let missing = Digest::sha256_of(b"never pushed");
+        let err = block_on(repo.delete_blob(&missing)).unwrap_err();
+        assert_eq!(err.status(), Some(404), "{err}");
+        assert_eq!(err.code(), "BLOB_UNKNOWN", "{err}");
+        assert!(err.to_string().contains(missing.as_str()), "{err}");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-repository mount
+
+#[test]
+fn mount_from_another_repository() {
+    each_mode(|env| {
+        let source = env.repo("mount/source");
+        let target = env.repo("mount/target");
+        let data = random_bytes(50_000, 31);
+        let blob = push_blob(&source, "application/octet-stream", &data);
+        assert_eq!(block_on(target.blob_exists(&blob.digest)).unwrap(), None);
+
+        assert!(block_on(target.mount_blob(&blob.digest, source.name())).unwrap());
+        assert_eq!(
+            block_on(target.blob_exists(&blob.digest)).unwrap(),
+            Some(data.len() as u64)
+        );
+        assert_eq!(block_on(target.get_blob(&blob.digest)).unwrap(), data);
+
+        // mount_or_upload of a blob the source has: mounted, the bytes are not needed.
+        let other = env.repo("mount/other");
+        let nothing: &[u8] = &[];
+        let mut progress = 0;
+        let digest =
+            block_on(
+                other.mount_or_upload(&blob.digest, source.name(), nothing, &mut |_| progress += 1),
+            )
+            .unwrap();
+        assert_eq!(digest, blob.digest);
+        assert_eq!(progress, 0, "nothing should have been uploaded");
+        assert_eq!(block_on(other.get_blob(&blob.digest)).unwrap(), data);
+    });
+}
+
+#[test]
+fn mount_of_a_missing_blob_is_false_and_mount_or_upload_uploads_it() {
+    each_mode(|env| {
+        let source = env.repo("mount/source");
+        push_blob(
+            &source,
+            "application/octet-stream",
+            b"the source repository exists",
+        );
+        let target = env.repo("mount/target");
+        let data = random_bytes(40_000, 41);
+        let digest = Digest::sha256_of(&data);
+
+        assert!(!block_on(target.mount_blob(&digest, source.name())).unwrap());
+        assert_eq!(block_on(target.blob_exists(&digest)).unwrap(), None);
+        // The session the registry opened instead of mounting was cancelled.
+        assert_eq!(env.uploads_left("mount/target"), Vec::<String>::new());
+
+        let uploaded =
+            block_on(target.mount_or_upload(&digest, source.name(), &data[..], &mut |_| {}))
+                .unwrap();
+        assert_eq!(uploaded, digest);
+        assert_eq!(block_on(target.get_blob(&digest)).unwrap(), data);
+        assert_eq!(block_on(source.blob_exists(&digest)).unwrap(), None);
+
+        // The digest given to mount_or_upload is checked against the bytes uploaded.
+        let wrong = Digest::sha256_of(b"not these bytes");
+        let err = block_on(target.mount_or_upload(&wrong, source.name(), &data[..], &mut |_| {}))
+            .unwrap_err();
+        assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
+        assert_eq!(env.uploads_left("mount/target"), Vec::<String>::new());
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests
+
+#[test]
+fn image_manifest_by_tag_and_by_digest() {
+    each_mode(|env| {
+        let repo = env.repo("manifests/image");
+        let image = push_image(&repo, "v1", 51);
+
+        let by_tag = block_on(repo.get_manifest(&tag("v1"))).unwrap();
+        assert_eq!(by_tag.raw, image.manifest.raw);
+        assert_eq!(&by_tag.digest, image.digest());
+        assert_eq!(by_tag.media_type.as_str(), MediaType::OCI_MANIFEST);
+        let parsed = by_tag.as_image().expect("an image manifest");
+        assert_eq!(parsed.layers.len(), 2);
+
+        let pinned = block_on(repo.get_manifest(&by_digest(image.digest()))).unwrap();
+        assert_eq!(pinned.raw, image.manifest.raw);
+        assert_eq!(&pinned.digest, image.digest());
+
+        for reference in [tag("v1"), by_digest(image.digest())] {
+            let info = block_on(repo.head_manifest(&reference))
+                .unwrap()
+                .expect("the manifest exists");
+            assert_eq!(&info.digest, image.digest());
+            assert_eq!(info.size, image.manifest.raw.len() as u64);
+            assert_eq!(info.media_type.as_str(), MediaType::OCI_MANIFEST);
+        }
+        assert_eq!(block_on(repo.head_manifest(&tag("nope"))).unwrap(), None);
+
+        // The blobs the manifest points at come back verified.
+        let parsed = image.manifest.as_image().unwrap();
+        assert_eq!(
+            block_on(repo.get_blob(&parsed.config.digest)).unwrap(),
+            image.config
+        );
+        for (desc, bytes) in parsed.layers.iter().zip(&image.layers) {
+            assert_eq!(&block_on(repo.get_blob(&desc.digest)).unwrap(), bytes);
+        }
+    });
+}
+
+#[test]
+fn index_of_two_platforms() {
+    each_mode(|env| {
+        let repo = env.repo("manifests/index");
+        let amd = push_image(&repo, "amd64", 61);
+        let arm = push_image(&repo, "arm64", 62);
+        let index = push_index(
+            &repo,
+            "multi",
+            &[(&amd.manifest, "amd64"), (&arm.manifest, "arm64")],
+        );
+
+        let got = block_on(repo.get_manifest(&tag("multi"))).unwrap();
+        assert_eq!(got.raw, index.raw);
+        assert_eq!(got.digest, index.digest);
+        assert_eq!(got.media_type.as_str(), MediaType::OCI_INDEX);
+        let parsed = got.as_index().expect("an index");
+        let platforms: Vec<String> = parsed
+            .manifests
+            .iter()
+            .map(|d| d.platform.as_ref().unwrap().to_string())
+            .collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+        assert_eq!(&parsed.manifests[1].digest, arm.digest());
+
+        // Each platform's manifest resolves by the digest the index lists.
+        for d in &parsed.manifests {
+            let child = block_on(repo.get_manifest(&by_digest(&d.digest))).unwrap();
+            assert_eq!(child.raw.len() as u64, d.size);
+        }
+        let info = block_on(repo.head_manifest(&tag("multi")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.digest, index.digest);
+        assert_eq!(info.media_type.as_str(), MediaType::OCI_INDEX);
+    });
+}
+
+#[test]
+fn docker_v2_manifest() {
+    each_mode(|env| {
+        let repo = env.repo("manifests/docker");
+        let layer = random_bytes(2048, 71);
+        let config = oci_config("amd64", &[Digest::sha256_of(&layer)]);
+        let config = push_blob(&repo, MediaType::DOCKER_CONFIG, &config);
+        let layer = push_blob(
+            &repo,
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            &layer,
+        );
+        let mut docker = ImageManifest::new(config, vec![layer]);
+        docker.media_type = Some(MediaType::new(MediaType::DOCKER_MANIFEST));
+        let manifest = Manifest::from_image(&docker).unwrap();
+        assert_eq!(manifest.media_type.as_str(), MediaType::DOCKER_MANIFEST);
+        block_on(repo.put_manifest(&tag("docker"), &manifest)).unwrap();
+
+        let got = block_on(repo.get_manifest(&tag("docker"))).unwrap();
+        assert_eq!(got.raw, manifest.raw);
+        assert_eq!(got.digest, manifest.digest);
+        assert_eq!(got.media_type.as_str(), MediaType::DOCKER_MANIFEST);
+        assert!(got.as_image().is_some());
+        let info = block_on(repo.head_manifest(&tag("docker")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.media_type.as_str(), MediaType::DOCKER_MANIFEST);
+    });
+}
+
+#[test]
+fn delete_manifest_by_digest_then_get_is_manifest_unknown() {
+    each_mode(|env| {
+        let repo = env.repo("manifests/delete");
+        let image = push_image(&repo, "doomed", 81);
+        block_on(repo.delete_manifest(&by_digest(image.digest()))).unwrap();
+
+        for reference in [by_digest(image.digest()), tag("doomed")] {
+            let err = block_on(repo.get_manifest(&reference)).unwrap_err();
+            assert_eq!(err.status(), Some(404), "{err}");
+            assert_eq!(err.code(), "MANIFEST_UNKNOWN", "{err}");
+            assert_eq!(block_on(repo.head_manifest(&reference)).unwrap(), None);
+        }
+        // Deleting it again is an error, not a silent success.
+        let err = block_on(repo.delete_manifest(&by_digest(image.digest()))).unwrap_err();
+        assert_eq!(err.status(), Some(404), "{err}");
+    });
+}
+
+#[test]
+fn get_of_a_missing_manifest_is_manifest_unknown() {
+    each_mode(|env| {
+        let repo = env.repo("manifests/missing");
+        push_image(&repo, "present", 91);
+        let err = block_on(repo.get_manifest(&tag("absent"))).unwrap_err();
+        assert_eq!(err.code(), "MANIFEST_UNKNOWN", "{err}");
+        assert!(err.is_not_found());
+        assert!(
+            err.to_string().contains("manifests/missing:absent"),
+            "the error names what was asked: {err}"
+        );
+        let missing = Digest::sha256_of(b"no such manifest");
+        let err = block_on(repo.get_manifest(&by_digest(&missing))).unwrap_err();
+        assert_eq!(err.code(), "MANIFEST_UNKNOWN", "{err}");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Referrers (distribution 2.8 has no referrers API: the tag-schema fallback)
+
+const SBOM: &str = "application/vnd.example.sbom";
+const SIGNATURE: &str = "application/vnd.example.signature";
+
+/// Pushes an artifact of `artifact_type` whose subject is `subject`, by digest.
+fn push_artifact(
+    repo: &porthole_core::Repository<NativeTransport>,
+    subject: &Manifest,
+    artifact_type: &str,
+    content: &[u8],
+) -> Manifest {
+    let empty = push_blob(repo, MediaType::OCI_EMPTY, b"{}");
+    assert_eq!(empty.digest, Descriptor::empty_config().digest);
+    let layer = push_blob(repo, "text/plain", content);
+    let mut artifact = ImageManifest::new(Descriptor::empty_config(), vec![layer]);
+    artifact.artifact_type = Some(MediaType::new(artifact_type));
+    artifact.subject = Some(subject.descriptor());
+    artifact
+        .annotations
+        .insert("org.example.note".into(), "made by the test".into());
+    let manifest = Manifest::from_image(&artifact).unwrap();
+    block_on(repo.put_manifest(&by_digest(&manifest.digest), &manifest)).unwrap();
+    manifest
+}
+
+#[test]
+fn referrers_come_from_the_fallback_tag() {
+    each_mode(|env| {
+        let repo = env.repo("referrers/app");
+        let image = push_image(&repo, "v1", 101);
+        let lonely = push_image(&repo, "v2", 102);
+
+        let sbom = push_artifact(&repo, &image.manifest, SBOM, b"sbom contents");
+        let signature = push_artifact(&repo, &image.manifest, SIGNATURE, b"signature");
+
+        // The fallback tag holds an index of both.
+        let fallback = tag(&image.digest().referrers_fallback_tag());
+        assert!(fallback.as_str().starts_with("sha256-"));
+        let index = block_on(repo.get_manifest(&fallback)).unwrap();
+        assert_eq!(index.as_index().unwrap().manifests.len(), 2);
+
+        let all = block_on(repo.referrers(image.digest(), None)).unwrap();
+        let digests: Vec<&Digest> = all.iter().map(|d| &d.digest).collect();
+        assert_eq!(digests, [&sbom.digest, &signature.digest]);
+        assert_eq!(all[0].artifact_type.as_ref().unwrap().as_str(), SBOM);
+        assert_eq!(all[0].media_type.as_str(), MediaType::OCI_MANIFEST);
+        assert_eq!(all[0].size, sbom.raw.len() as u64);
+        assert_eq!(
+            all[0]
+                .annotations
+                .get("org.example.note")
+                .map(String::as_str),
+            Some("made by the test")
+        );
+
+        let sboms = block_on(repo.referrers(image.digest(), Some(SBOM))).unwrap();
+        assert_eq!(sboms.len(), 1);
+        assert_eq!(sboms[0].digest, sbom.digest);
+        let none = block_on(repo.referrers(image.digest(), Some("application/vnd.other")));
+        assert_eq!(none.unwrap(), Vec::new());
+
+        // The artifact itself round-trips, subject included.
+        let got = block_on(repo.get_manifest(&by_digest(&sbom.digest))).unwrap();
+        assert_eq!(got.subject().unwrap().digest, *image.digest());
+
+        assert_eq!(
+            block_on(repo.referrers(lonely.digest(), None)).unwrap(),
+            Vec::new()
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication errors
+
+#[test]
+fn pull_only_user_is_refused_on_push_with_a_clear_error() {
+    let env = Env::start(AuthMode::Token);
+    let alices = env.repo("auth/app");
+    let image = push_image(&alices, "v1", 111);
+
+    let reader = client_for(&env.registry, Credential::basic(READER, READER_PASSWORD));
+    let repo = reader.repository(repo_name("auth/app"));
+    // Reading works: the refusal below is about the right to push, not about logging in.
+    let pulled = block_on(repo.get_manifest(&tag("v1"))).unwrap();
+    assert_eq!(pulled.raw, image.manifest.raw);
+
+    let err =
+        block_on(repo.upload_blob(&b"not allowed"[..], monolithic(), &mut |_| {})).unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("do not grant this access"), "{text}");
+    assert!(
+        text.contains("auth/app"),
+        "the error names the repository: {text}"
+    );
+    assert_eq!(env.uploads_left("auth/app"), Vec::<String>::new());
+
+    let err = block_on(repo.put_manifest(&tag("v2"), &image.manifest)).unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    assert!(
+        err.to_string().contains("do not grant this access"),
+        "{err}"
+    );
+    let err = block_on(repo.delete_manifest(&by_digest(image.digest()))).unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+
+    let err = block_on(reader.list_repositories()).unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    // Nothing changed.
+    assert_eq!(block_on(alices.list_tags()).unwrap(), ["v1"]);
+}
+
+#[test]
+fn wrong_password_on_the_basic_registry_mentions_the_credentials() {
+    let registry = Registry::start(AuthMode::Basic).unwrap();
+    let client = client_for(&registry, Credential::basic(ALICE, "wrong-password"));
+    let err = block_on(client.ping()).unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert_eq!(err.code(), "UNAUTHORIZED", "{err}");
+    assert!(err.to_string().contains("credentials"), "{err}");
+    assert!(!err.to_string().contains("wrong-password"), "{err}");
+
+    let err = block_on(client.repository(repo_name("app")).list_tags()).unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+}
+
+#[test]
+fn wrong_password_on_the_token_registry_mentions_the_credentials() {
+    let registry = Registry::start(AuthMode::Token).unwrap();
+    let client = client_for(&registry, Credential::basic(ALICE, "wrong-password"));
+    let repo = client.repository(repo_name("app"));
+    let err = block_on(repo.list_tags()).unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("refused the credentials"), "{text}");
+    assert!(text.contains("username and password"), "{text}");
+    assert!(!text.contains("wrong-password"), "{text}");
+}
+
+#[test]
+fn anonymous_client_on_the_basic_registry_gets_401() {
+    let registry = Registry::start(AuthMode::Basic).unwrap();
+    let client = client_for(&registry, Credential::Anonymous);
+    let err = block_on(client.ping()).unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert!(err.to_string().contains("401 Unauthorized"), "{err}");
+    let err = block_on(client.repository(repo_name("app")).get_manifest(&tag("v1"))).unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+}
+
+#[test]
+fn anonymous_client_on_the_token_registry_is_refused() {
+    // The kit's token server grants anonymous users nothing by default.
+    let registry = Registry::start(AuthMode::Token).unwrap();
+    let client = client_for(&registry, Credential::Anonymous);
+    let repo = client.repository(repo_name("app"));
+    let err = block_on(repo.upload_blob(&b"x"[..], monolithic(), &mut |_| {})).unwrap_err();
+    assert!(
+        err.status() == Some(401) || err.code() == "AUTH_FAILED",
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_names_are_refused_before_any_request() {
+    for bad in [
+        "",
+        "UPPER/case",
+        "a//b",
+        "-lead",
+        "trail-",
+        "a/../b",
+        "ns/app:tag",
+    ] {
+        let err = porthole_core::RepositoryName::parse(bad).unwrap_err();
+        assert_eq!(err.code(), "INVALID_INPUT", "{bad:?}: {err}");
+        assert!(matches!(err, Error::InvalidInput { .. }), "{bad:?}: {err}");
+    }
+    let long = "a".repeat(300);
+    assert!(porthole_core::RepositoryName::parse(&long).is_err());
+    for bad in ["", ".hidden", "has space", &"t".repeat(129)] {
+        assert_eq!(
+            Tag::parse(bad).unwrap_err().code(),
+            "INVALID_INPUT",
+            "{bad:?}"
+        );
+    }
+    for bad in ["sha256:abc", "sha256:", "md5", "sha256:ZZZZ"] {
+        assert_eq!(
+            Digest::parse(bad).unwrap_err().code(),
+            "INVALID_INPUT",
+            "{bad:?}"
+        );
+    }
+    assert!(Reference::parse("127.0.0.1:5000/Bad/Name:v1").is_err());
+    assert!(TagOrDigest::parse("sha256:short").is_err());
+
+    // A client and a registry that is not even running: nothing is sent for bad input, so the
+    // refusal is the same whether or not there is a registry.
+    let counting = Recording::new(Fault::None);
+    let client = porthole_core::RegistryClient::new(
+        counting,
+        porthole_core::Url::parse("http://127.0.0.1:9").unwrap(),
+        Credential::Anonymous,
+    );
+    assert!(porthole_core::RepositoryName::parse("Bad").is_err());
+    let _repo = client.repository(repo_name("good/name"));
+    assert!(client.transport().log().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uploads that fail half-way: a fault injected around the real registry
+
+/// What [`Recording`] does to one `PATCH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Nothing: every request goes through.
+    None,
+    /// Fails the n-th PATCH (1-based) without sending it: a connection that broke first.
+    DropBeforeSending(usize),
+    /// Sends the n-th PATCH, lets the registry store it, then reports a network error instead
+    /// of its answer: the answer was lost on the way back.
+    LoseAnswer(usize),
+}
+
+/// The native transport with a log of requests and one injected fault. `sleep` only records:
+/// the retry back-off is not what these tests are about.
+#[derive(Debug)]
+struct Recording {
+    inner: NativeTransport,
+    fault: Fault,
+    patches: Cell<usize>,
+    log: RefCell<Vec<String>>,
+    sleeps: RefCell<Vec<u64>>,
+}
+
+impl Recording {
+    fn new(fault: Fault) -> Self {
+        Self {
+            inner: NativeTransport::new(),
+            fault,
+            patches: Cell::new(0),
+            log: RefCell::new(Vec::new()),
+            sleeps: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// `METHOD /path` of each request sent (or dropped), in order.
+    fn log(&self) -> Vec<String> {
+        self.log.borrow().clone()
+    }
+}
+
+fn broken(message: &str) -> TransportError {
+    TransportError::new(TransportErrorKind::Network, message)
+}
+
+impl Transport for Recording {
+    type NativeBody = Vec<u8>;
+    type Stream = NativeBodyStream;
+
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<NativeBodyStream>, TransportError> {
+        let mut line = format!("{} {}", request.method, request.url.path());
+        if request.method == Method::Patch {
+            self.patches.set(self.patches.get() + 1);
+            let n = self.patches.get();
+            match self.fault {
+                Fault::DropBeforeSending(k) if k == n => {
+                    line.push_str(" (dropped)");
+                    self.log.borrow_mut().push(line);
+                    return Err(broken("connection reset before the request was sent"));
+                }
+                Fault::LoseAnswer(k) if k == n => {
+                    line.push_str(" (answer lost)");
+                    self.log.borrow_mut().push(line);
+                    let mut response = self.inner.send(request).await?;
+                    assert_eq!(response.status, 202, "the registry took the chunk");
+                    response.body.read_to_end()?;
+                    return Err(broken("connection reset while reading the answer"));
+                }
+                _ => {}
+            }
+        }
+        let answer = self.inner.send(request).await;
+        match &answer {
+            Ok(response) => line.push_str(&format!(" -> {}", response.status)),
+            Err(e) => line.push_str(&format!(" -> {e}")),
+        }
+        self.log.borrow_mut().push(line);
+        answer
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.sleeps.borrow_mut().push(millis);
+    }
+}
+
+/// Uploads 4 MiB in 1 MiB chunks through a transport that breaks the 2nd PATCH as `fault` says,
+/// and checks that the upload carried on from what the session holds and stored the right bytes.
+fn resumes_after(env: &Env, fault: Fault) {
+    let name = "resume/app";
+    let client = porthole_core::RegistryClient::new(
+        Recording::new(fault),
+        base_url(&env.registry),
+        alice_or_anonymous(env.mode()),
+    );
+    let repo = client.repository(repo_name(name));
+    let data = random_bytes(4 * MIB, 121);
+    let options = UploadOptions {
+        chunk_size: MIB as u64,
+        ..UploadOptions::default()
+    };
+    let mut progress: Vec<u64> = Vec::new();
+    let digest =
+        block_on(repo.upload_blob(&data[..], options, &mut |p| progress.push(p.confirmed)))
+            .unwrap_or_else(|e| {
+                panic!("{fault:?}: {e}\nrequests: {:#?}", client.transport().log())
+            });
+    assert_eq!(digest, Digest::sha256_of(&data));
+
+    let log = client.transport().log();
+    let uploads: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("/blobs/uploads/"))
+        .collect();
+    let faulted = uploads
+        .iter()
+        .position(|l| l.contains("(dropped)") || l.contains("(answer lost)"))
+        .unwrap_or_else(|| panic!("the fault was never injected: {uploads:#?}"));
+    assert!(
+        uploads[faulted + 1].starts_with("GET "),
+        "after the failed chunk the client asks the session's status: {uploads:#?}"
+    );
+    let count = |method: &str| uploads.iter().filter(|l| l.starts_with(method)).count();
+    let opened = uploads
+        .iter()
+        .filter(|l| l.starts_with("POST ") && l.ends_with("-> 202"))
+        .count();
+    match fault {
+        Fault::DropBeforeSending(_) => {
+            // The session holds the first chunk: only the dropped one is sent again.
+            assert!(uploads[faulted + 1].ends_with("-> 204"), "{uploads:#?}");
+            assert_eq!((opened, count("PATCH ")), (1, 5), "{uploads:#?}");
+            assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+        }
+        _ => {
+            // distribution cancels a session asked about with a stale Location (404
+            // BLOB_UPLOAD_INVALID): the client opens a new one and sends every chunk again.
+            assert!(uploads[faulted + 1].ends_with("-> 404"), "{uploads:#?}");
+            assert!(uploads[faulted + 2].starts_with("POST "), "{uploads:#?}");
+            assert_eq!((opened, count("PATCH ")), (2, 6), "{uploads:#?}");
+        }
+    }
+    assert!(
+        !client.transport().sleeps.borrow().is_empty(),
+        "no back-off"
+    );
+    assert_eq!(progress.last(), Some(&(data.len() as u64)));
+
+    // The registry stored exactly our bytes (verified download through a clean client).
+    assert_eq!(block_on(env.repo(name).get_blob(&digest)).unwrap(), data);
+    let left = env.uploads_left(name);
+    match fault {
+        Fault::LoseAnswer(_) => {
+            // The abandoned session stays: distribution refuses its stale URL even to cancel it,
+            // and only its upload purging (a week by default) removes it.
+            let session = uploads[faulted]
+                .split('/')
+                .next_back()
+                .and_then(|tail| tail.split(' ').next())
+                .unwrap();
+            assert_eq!(left, [session], "{uploads:#?}");
+        }
+        _ => assert_eq!(left, Vec::<String>::new()),
+    }
+}
+
+#[test]
+fn upload_resumes_after_a_chunk_that_never_left() {
+    each_mode(|env| resumes_after(env, Fault::DropBeforeSending(2)));
+}
+
+#[test]
+fn upload_resumes_after_a_chunk_whose_answer_was_lost() {
+    each_mode(|env| resumes_after(env, Fault::LoseAnswer(2)));
+}
+
+/// Bytes in memory whose reads fail from `fail_from` on: a file that became unreadable.
+struct FailingSource {
+    data: Vec<u8>,
+    fail_from: u64,
+}
+
+impl BlobSource<Vec<u8>> for FailingSource {
+    fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, TransportError> {
+        if end > self.fail_from {
+            return Err(TransportError::new(
+                TransportErrorKind::Body,
+                "simulated read failure of the source file",
+            ));
+        }
+        Ok(self.data[start as usize..end as usize].to_vec())
+    }
+
+    fn body(&self, start: u64, end: u64) -> Body<Vec<u8>> {
+        Body::Bytes(self.data[start as usize..end as usize].to_vec())
+    }
+}
+
+#[test]
+fn a_source_that_fails_midway_cancels_the_session() {
+    each_mode(|env| {
+        let name = "cancel/app";
+        let repo = env.repo(name);
+        let source = FailingSource {
+            data: random_bytes(5 * MIB, 131),
+            fail_from: 2 * MIB as u64 + 1, // the third 1 MiB chunk
+        };
+        let options = UploadOptions {
+            chunk_size: MIB as u64,
+            ..UploadOptions::default()
+        };
+        let mut confirmed = Vec::new();
+        let err =
+            block_on(repo.upload_blob(&source, options, &mut |p| confirmed.push(p.confirmed)))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("simulated read failure"),
+            "the source's error reaches the caller: {err}"
+        );
+        assert_eq!(
+            confirmed,
+            [MIB as u64, 2 * MIB as u64],
+            "two chunks went first"
+        );
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
+        assert_eq!(
+            block_on(repo.blob_exists(&Digest::sha256_of(&source.data))).unwrap(),
+            None
+        );
+    });
+}
