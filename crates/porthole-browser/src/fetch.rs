@@ -152,21 +152,16 @@ fn classify_rejection(
         let https_to_http =
             page.starts_with("https:") && request.url.scheme().eq_ignore_ascii_case("http");
         let mixed = if https_to_http {
-            " This page is https and the registry http: the browser blocks such mixed content \
-             outright; use an https registry address or a same-origin proxy."
+            "; this page is https and the registry http, and the browser blocks such mixed \
+             content whatever the registry's CORS settings: use an https address for the registry"
         } else {
             ""
         };
         TransportError::new(
             TransportErrorKind::Blocked,
             format!(
-                "{target} failed ({said}). The registry is on another origin than this page \
-                 ({page}), and the browser does not tell the page why a cross-origin request \
-                 failed: the registry may not allow this origin (CORS \
-                 Access-Control-Allow-Origin), it may answer the CORS preflight (OPTIONS) with \
-                 401 because authentication is on, the page may be https and the registry http \
-                 (mixed content), or the registry may be down. The browser console shows which.\
-                 {mixed}"
+                "{target} failed ({said}); the registry is on another origin than this page \
+                 ({page}){mixed}"
             ),
         )
     } else {

@@ -97,10 +97,14 @@ pub enum Error {
 fn transport_hint(kind: TransportErrorKind) -> &'static str {
     match kind {
         TransportErrorKind::Blocked => {
-            " (the browser hides the cause: usually the registry does not allow this page's origin \
-             (CORS), answers the CORS preflight with 401 because auth is on, or the page is https \
-             and the registry http; serve the registry through a same-origin proxy or configure \
-             its Access-Control-Allow-* headers)"
+            ". The browser does not tell a page why a cross-origin request failed; the usual \
+             causes are: the registry does not allow this page's origin (CORS \
+             Access-Control-Allow-Origin); it answers the CORS preflight (OPTIONS) with 401 \
+             because authentication is on, which distribution does; the page is https and the \
+             registry http (mixed content); or the registry is down. The browser console names \
+             the cause. Fix: serve the registry through a same-origin proxy (or a proxy that \
+             answers OPTIONS itself), or configure its Access-Control-Allow-Origin, \
+             -Allow-Methods, -Allow-Headers and -Expose-Headers"
         }
         TransportErrorKind::Network => " (check that the registry address is right and reachable)",
         _ => "",
