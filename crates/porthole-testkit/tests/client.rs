@@ -589,9 +589,11 @@ fn anonymous_client_on_the_token_registry_is_refused() {
     let client = client_for(&registry, Credential::Anonymous);
     let repo = client.repository(repo_name("app"));
     let err = block_on(repo.upload_blob(&b"x"[..], monolithic(), &mut |_| {})).unwrap_err();
-    assert!(
-        err.status() == Some(401) || err.code() == "AUTH_FAILED",
-        "{err}"
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    assert!(err.to_string().contains("insufficient_scope"), "{err}");
+    assert_eq!(
+        block_on(repo.get_manifest(&tag("v1"))).unwrap_err().code(),
+        "AUTH_FAILED"
     );
 }
 
