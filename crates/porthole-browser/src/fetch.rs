@@ -143,25 +143,28 @@ fn classify_rejection(
         request.url.path()
     );
     let page = js::page_origin();
-    let cross_origin = match (&page, js::origin_of(request.url.as_str())) {
-        (Some(page), Some(target)) => *page != target,
+    let server = js::origin_of(request.url.as_str());
+    let cross_origin = match (&page, &server) {
+        (Some(page), Some(server)) => page != server,
         _ => true,
     };
+    let server = server.unwrap_or_else(|| request.url.origin().to_string());
     if cross_origin {
         let page = page.unwrap_or_else(|| "an opaque origin".into());
         let https_to_http =
             page.starts_with("https:") && request.url.scheme().eq_ignore_ascii_case("http");
         let mixed = if https_to_http {
-            "; this page is https and the registry http, and the browser blocks such mixed \
-             content whatever the registry's CORS settings: use an https address for the registry"
+            "; also, this page is https and the server http, and the browser blocks such mixed \
+             content whatever the server's CORS settings: use an https address"
         } else {
             ""
         };
         TransportError::new(
             TransportErrorKind::Blocked,
             format!(
-                "{target} failed ({said}); the registry is on another origin than this page \
-                 ({page}){mixed}"
+                "{target} failed ({said}); {server} is another origin than this page ({page}), \
+                 so the browser may have blocked the request or its answer (CORS) without \
+                 telling the page why{mixed}"
             ),
         )
     } else {
