@@ -540,11 +540,16 @@ impl<T: Transport> RegistryClient<T> {
             .iter()
             .any(|c| c.param("error") == Some("insufficient_scope"));
         if resp.status == 401 && insufficient {
+            let reason = if matches!(self.inner.credential, Credential::Anonymous) {
+                "the registry refused anonymous access (insufficient_scope); sign in with \
+                 credentials that may do this"
+            } else {
+                "the registry refused: the credentials are valid but do not grant this access \
+                 (insufficient_scope); ask for push/delete rights on the repository"
+            };
             return Error::Auth {
                 step: op.to_string(),
-                reason: "the registry refused: the credentials are valid but do not grant this \
-                         access (insufficient_scope); ask for push/delete rights on the repository"
-                    .into(),
+                reason: reason.into(),
             };
         }
         Error::Registry {

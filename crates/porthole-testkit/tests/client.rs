@@ -591,6 +591,7 @@ fn anonymous_client_on_the_token_registry_is_refused() {
     let err = block_on(repo.upload_blob(&b"x"[..], monolithic(), &mut |_| {})).unwrap_err();
     assert_eq!(err.code(), "AUTH_FAILED", "{err}");
     assert!(err.to_string().contains("insufficient_scope"), "{err}");
+    assert!(err.to_string().contains("anonymous access"), "{err}");
     assert_eq!(
         block_on(repo.get_manifest(&tag("v1"))).unwrap_err().code(),
         "AUTH_FAILED"
