@@ -80,6 +80,19 @@ pub enum Credential {
     RefreshToken(Secret),
     /// A callback that returns bearer tokens for given scopes.
     TokenProvider(TokenProvider),
+    /// An Azure AD (Entra ID) identity for Azure Container Registry: the callback returns AAD
+    /// access tokens (for `https://containerregistry.azure.net/.default`, or the audience's
+    /// `/.default`), which are exchanged at the registry for an ACR refresh token, then for
+    /// access tokens. An `@azure/identity` credential fits behind it.
+    AadToken {
+        /// Returns an AAD access token for the scopes asked.
+        provider: TokenProvider,
+        /// The audience of a national cloud (e.g. `https://management.usgovcloudapi.net`);
+        /// `None` for ACR's own public-cloud scope.
+        audience: Option<String>,
+        /// The AAD tenant, sent with the exchange when known.
+        tenant: Option<String>,
+    },
 }
 
 impl fmt::Debug for Credential {
@@ -94,6 +107,13 @@ impl fmt::Debug for Credential {
             Self::Bearer(_) => f.write_str("Bearer([redacted])"),
             Self::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
             Self::TokenProvider(_) => f.write_str("TokenProvider"),
+            Self::AadToken {
+                audience, tenant, ..
+            } => f
+                .debug_struct("AadToken")
+                .field("audience", audience)
+                .field("tenant", tenant)
+                .finish_non_exhaustive(),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
+use crate::acr::{self, RefreshToken};
 use crate::api;
 use crate::auth::{
     self, merge_scopes, Credential, Grant, Scope, Secret, Token, TokenCache, TokenEndpoint,
@@ -60,6 +61,8 @@ struct AuthState {
     /// The registry asked for Basic auth.
     basic: bool,
     cache: TokenCache,
+    /// ACR refresh tokens from `/oauth2/exchange`, by token endpoint.
+    acr_refresh: Vec<(TokenEndpoint, RefreshToken)>,
 }
 
 struct Inner<T> {
@@ -70,6 +73,8 @@ struct Inner<T> {
     auth: RefCell<AuthState>,
     /// The index in [`PAGE_SIZE_LADDER`] the registry accepted (None: send no `n`).
     page_size_step: Cell<Option<usize>>,
+    /// Whether the registry serves ACR's `/acr/v1` API (`None`: not known yet).
+    pub(crate) is_acr: Cell<Option<bool>>,
 }
 
 /// A client for one registry. Cheap to clone (shared state).
@@ -151,6 +156,7 @@ impl<T: Transport> RegistryClient<T> {
                 options,
                 auth: RefCell::new(AuthState::default()),
                 page_size_step: Cell::new(Some(0)),
+                is_acr: Cell::new(None),
             }),
         }
     }
@@ -163,6 +169,10 @@ impl<T: Transport> RegistryClient<T> {
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.inner.transport
+    }
+
+    pub(crate) fn acr_flag(&self) -> &Cell<Option<bool>> {
+        &self.inner.is_acr
     }
 
     /// A repository of this registry (no I/O).
@@ -194,6 +204,7 @@ impl<T: Transport> RegistryClient<T> {
             page,
             |n, last| api::catalog(&base, n, last),
             api::parse_catalog,
+            true,
         )
         .await
     }
@@ -204,10 +215,10 @@ impl<T: Transport> RegistryClient<T> {
             .await
     }
 
-    async fn collect_pages<F, Fut>(&self, mut fetch: F) -> Result<Vec<String>>
+    pub(crate) async fn collect_pages<I, F, Fut>(&self, mut fetch: F) -> Result<Vec<I>>
     where
         F: FnMut(PageRequest) -> Fut,
-        Fut: std::future::Future<Output = Result<Page<String>>>,
+        Fut: std::future::Future<Output = Result<Page<I>>>,
     {
         let mut all = Vec::new();
         let mut request = PageRequest::default();
@@ -223,14 +234,18 @@ impl<T: Transport> RegistryClient<T> {
         }
     }
 
-    async fn list_page(
+    /// Fetches one page of a listing: from the continuation token, else with the caller's page
+    /// size, else with the biggest page size the registry accepts (`laddered`: only for `/v2/`
+    /// listings, where distribution refuses big pages with `PAGINATION_NUMBER_INVALID`).
+    pub(crate) async fn list_page<I>(
         &self,
         op: &str,
         scopes: &[Scope],
         page: &PageRequest,
         build: impl Fn(Option<u32>, Option<&str>) -> Request<T::NativeBody>,
-        parse: fn(&[u8]) -> Result<Vec<String>>,
-    ) -> Result<Page<String>> {
+        parse: fn(&[u8]) -> Result<Vec<I>>,
+        ladder: bool,
+    ) -> Result<Page<I>> {
         loop {
             let (request, laddered) = match (&page.continuation_token, page.page_size) {
                 (Some(token), _) => (
@@ -238,6 +253,7 @@ impl<T: Transport> RegistryClient<T> {
                     false,
                 ),
                 (None, Some(n)) => (build(Some(n), None), false),
+                (None, None) if !ladder => (build(None, None), false),
                 (None, None) => {
                     let step = self.inner.page_size_step.get();
                     (
@@ -275,7 +291,11 @@ impl<T: Transport> RegistryClient<T> {
         self.inner.page_size_step.set(next);
     }
 
-    async fn read_json_body(&self, resp: &mut Response<T::Stream>, op: &str) -> Result<Vec<u8>> {
+    pub(crate) async fn read_json_body(
+        &self,
+        resp: &mut Response<T::Stream>,
+        op: &str,
+    ) -> Result<Vec<u8>> {
         read_body_limited(&mut resp.body, 64 * 1024 * 1024)
             .await
             .map_err(|e| Error::transport(op, e))?
@@ -431,6 +451,11 @@ impl<T: Transport> RegistryClient<T> {
     }
 
     async fn fetch_token(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Token> {
+        if let Credential::AadToken { .. } = &self.inner.credential {
+            return self.acr_access_token(endpoint, scopes).await;
+        }
+        let step = token_step(endpoint, scopes);
+        let client_id = self.inner.options.client_id.as_str();
         let refresh = match &self.inner.credential {
             Credential::RefreshToken(t) => Some(t.clone()),
             _ => self
@@ -441,15 +466,11 @@ impl<T: Transport> RegistryClient<T> {
                 .refresh_token(endpoint)
                 .cloned(),
         };
-        let client_id = self.inner.options.client_id.as_str();
         if let Some(refresh) = refresh {
-            let req = auth::token_post_request(
-                endpoint,
-                scopes,
-                &Grant::RefreshToken(&refresh),
-                client_id,
-            );
-            return self.exchange_token(req, endpoint, scopes).await;
+            let grant = Grant::RefreshToken(&refresh);
+            let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
+            let (status, body) = self.call_token_server(req, &step).await?;
+            return self.token_answer(status, &body, step);
         }
         if let (Credential::Basic { username, password }, true) = (
             &self.inner.credential,
@@ -457,56 +478,137 @@ impl<T: Transport> RegistryClient<T> {
         ) {
             let grant = Grant::Password { username, password };
             let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
-            match self.exchange_token(req, endpoint, scopes).await {
-                // Not every token server speaks OAuth2: fall back to GET.
-                Err(Error::Auth { reason, .. })
-                    if reason.contains("(404)") || reason.contains("(405)") => {}
-                other => return other,
+            let (status, body) = self.call_token_server(req, &step).await?;
+            // Not every token server speaks OAuth2: on 404/405 fall back to GET.
+            if status != 404 && status != 405 {
+                return self.token_answer(status, &body, step);
             }
         }
         let req = auth::token_get_request(endpoint, scopes, self.inner.credential.basic_header());
-        self.exchange_token(req, endpoint, scopes).await
+        let (status, body) = self.call_token_server(req, &step).await?;
+        let acr_realm = endpoint.realm.path() == "/oauth2/token";
+        if status != 200 && acr_realm && matches!(self.inner.credential, Credential::Anonymous) {
+            // ACR's anonymous pull: a password grant with an empty refresh token.
+            let req = acr::anonymous_token_request(endpoint, scopes);
+            let (status, body) = self.call_token_server(req, &step).await?;
+            return self.token_answer(status, &body, step);
+        }
+        self.token_answer(status, &body, step)
     }
 
-    async fn exchange_token(
+    /// ACR with an AAD identity: the ACR refresh token (exchanged for the AAD token, cached until
+    /// five minutes before it expires) buys an access token for the scopes. When ACR refuses the
+    /// refresh token (it expired early or was revoked), it is exchanged again once.
+    async fn acr_access_token(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Token> {
+        let step = token_step(endpoint, scopes);
+        let client_id = self.inner.options.client_id.as_str();
+        let mut force_exchange = false;
+        loop {
+            let refresh = self.acr_refresh_token(endpoint, force_exchange).await?;
+            let grant = Grant::RefreshToken(&refresh);
+            let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
+            let (status, body) = self.call_token_server(req, &step).await?;
+            if status == 401 && !force_exchange {
+                force_exchange = true;
+                continue;
+            }
+            return self.token_answer(status, &body, step);
+        }
+    }
+
+    async fn acr_refresh_token(&self, endpoint: &TokenEndpoint, force: bool) -> Result<Secret> {
+        const RENEW_BEFORE_MS: u64 = 5 * 60 * 1000;
+        let now = self.inner.transport.now_millis();
+        {
+            let mut auth = self.inner.auth.borrow_mut();
+            if force {
+                auth.acr_refresh.retain(|(e, _)| e != endpoint);
+            }
+            let cached = auth.acr_refresh.iter().find(|(e, _)| e == endpoint);
+            if let Some((_, rt)) = cached.filter(|(_, rt)| rt.expires_at_ms > now + RENEW_BEFORE_MS)
+            {
+                return Ok(rt.token.clone());
+            }
+        }
+        let Credential::AadToken {
+            provider,
+            audience,
+            tenant,
+        } = &self.inner.credential
+        else {
+            return Err(Error::protocol(
+                "internal: no AAD credential for an ACR exchange",
+            ));
+        };
+        let aad_scope = acr::aad_scope(audience.as_deref());
+        let aad_token = provider(vec![aad_scope.clone()])
+            .await
+            .map_err(|reason| Error::Auth {
+                step: format!("asking the AAD token provider for a token for {aad_scope}"),
+                reason,
+            })?;
+        let step = format!(
+            "exchanging the AAD token for an ACR refresh token at {}/oauth2/exchange",
+            endpoint.realm.origin()
+        );
+        let req = acr::exchange_request(endpoint, &aad_token, tenant.as_deref());
+        let (status, body) = self.call_token_server(req, &step).await?;
+        if status != 200 {
+            let (errors, excerpt) = parse_error_body(&body);
+            let said = errors
+                .first()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .or(excerpt)
+                .unwrap_or_default();
+            return Err(Error::Auth {
+                step,
+                reason: format!(
+                    "ACR refused the AAD token ({status}{}{said}); check that it has not expired \
+                     and was issued for {aad_scope}",
+                    if said.is_empty() { "" } else { ": " }
+                ),
+            });
+        }
+        let refresh = acr::parse_exchange_response(&body, now)?;
+        let token = refresh.token.clone();
+        let mut auth = self.inner.auth.borrow_mut();
+        auth.acr_refresh.retain(|(e, _)| e != endpoint);
+        auth.acr_refresh.push((endpoint.clone(), refresh));
+        Ok(token)
+    }
+
+    /// One request to a token endpoint; returns the status and up to 1 MiB of body.
+    async fn call_token_server(
         &self,
         request: Request<T::NativeBody>,
-        endpoint: &TokenEndpoint,
-        scopes: &[Scope],
-    ) -> Result<Token> {
-        let scope_text: Vec<String> = scopes.iter().map(Scope::to_string).collect();
-        let step = format!(
-            "asking the token server {} for access [{}]",
-            endpoint.realm.origin(),
-            scope_text.join(" ")
-        );
+        step: &str,
+    ) -> Result<(u16, Vec<u8>)> {
         let mut resp = self
             .inner
             .transport
             .send(request)
             .await
-            .map_err(|e| Error::Auth {
-                step: step.clone(),
-                reason: format!("{e}"),
-            })?;
+            // A transport failure keeps its kind (and the CORS hint when the browser blocked it).
+            .map_err(|e| Error::transport(step, e))?;
         let body = read_body_limited(&mut resp.body, 1024 * 1024)
             .await
-            .map_err(|e| Error::Auth {
-                step: step.clone(),
-                reason: e.to_string(),
-            })?
+            .map_err(|e| Error::transport(step, e))?
             .unwrap_or_default();
-        match resp.status {
-            200 => auth::parse_token_response(&body, self.inner.transport.now_millis()),
+        Ok((resp.status, body))
+    }
+
+    /// Interprets a token endpoint's answer.
+    fn token_answer(&self, status: u16, body: &[u8], step: String) -> Result<Token> {
+        match status {
+            200 => auth::parse_token_response(body, self.inner.transport.now_millis()),
             401 | 403 => Err(Error::Auth {
                 step,
                 reason: format!(
-                    "the token server refused the credentials ({}); check the username and password",
-                    resp.status
+                    "the token server refused the credentials ({status}); check the username and password"
                 ),
             }),
             status => {
-                let (_, excerpt) = parse_error_body(&body);
+                let (_, excerpt) = parse_error_body(body);
                 Err(Error::Auth {
                     step,
                     reason: format!(
@@ -562,6 +664,15 @@ impl<T: Transport> RegistryClient<T> {
     }
 }
 
+fn token_step(endpoint: &TokenEndpoint, scopes: &[Scope]) -> String {
+    let scope_text: Vec<String> = scopes.iter().map(Scope::to_string).collect();
+    format!(
+        "asking the token server {} for access [{}]",
+        endpoint.realm.origin(),
+        scope_text.join(" ")
+    )
+}
+
 fn retry_delay<S>(resp: &Response<S>, attempt: u32) -> Option<u64> {
     if !matches!(resp.status, 429 | 502 | 503 | 504) {
         return None;
@@ -588,8 +699,8 @@ async fn read_prefix<S: BodyStream>(body: &mut S, limit: usize) -> Vec<u8> {
 
 /// One repository: tags, manifests, referrers and blobs.
 pub struct Repository<T> {
-    client: RegistryClient<T>,
-    name: RepositoryName,
+    pub(crate) client: RegistryClient<T>,
+    pub(crate) name: RepositoryName,
 }
 
 impl<T> Clone for Repository<T> {
@@ -620,11 +731,11 @@ impl<T: Transport> Repository<T> {
         &self.client
     }
 
-    fn base(&self) -> &Url {
+    pub(crate) fn base(&self) -> &Url {
         &self.client.inner.base
     }
 
-    fn scopes(&self, method: Method) -> Vec<Scope> {
+    pub(crate) fn scopes(&self, method: Method) -> Vec<Scope> {
         vec![api::scope_for(method, &self.name)]
     }
 
@@ -640,6 +751,7 @@ impl<T: Transport> Repository<T> {
                 page,
                 |n, last| api::tags(&base, &name, n, last),
                 api::parse_tags,
+                true,
             )
             .await
     }

@@ -9,6 +9,8 @@
 //! [`Transport`]: transport::Transport
 #![forbid(unsafe_code)]
 
+pub mod acr;
+mod acr_client;
 pub mod api;
 pub mod auth;
 pub mod client;
@@ -23,6 +25,7 @@ pub mod transport;
 pub mod upload;
 pub mod url;
 
+pub use acr_client::Artifact;
 pub use auth::{Credential, Scope, Secret};
 pub use client::{ClientOptions, ManifestInfo, Page, PageRequest, RegistryClient, Repository};
 pub use digest::{Digest, DigestAlgorithm, Hasher};
