@@ -17,6 +17,7 @@ use crate::join::join;
 use crate::manifest::{Descriptor, ImageIndex, Manifest, MAX_MANIFEST_BYTES};
 use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
+use crate::retry::{Failure, RetryPolicy};
 use crate::transport::{
     read_body_limited, BlobSource, BodyStream, Method, Request, Response, Transport,
 };
@@ -28,10 +29,6 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Page sizes tried in turn when the caller sets none: big pages are several times faster, and
 /// distribution refuses more than 1,000 with `PAGINATION_NUMBER_INVALID`.
 const PAGE_SIZE_LADDER: [u32; 3] = [10_000, 1_000, 100];
-/// How many times an idempotent request is retried after 429 or a temporary 5xx.
-const MAX_RETRIES: u32 = 2;
-/// The longest `Retry-After` honoured before giving up instead.
-const MAX_RETRY_AFTER_S: u64 = 30;
 /// Slice size when hashing a monolithic upload before sending it.
 const HASH_SLICE: u64 = 8 * 1024 * 1024;
 
@@ -42,6 +39,8 @@ pub struct ClientOptions {
     pub client_id: String,
     /// Ask the token server with an OAuth2 `POST` (password grant) before the plain `GET`.
     pub oauth2_password_grant: bool,
+    /// How failed requests are retried.
+    pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
@@ -49,6 +48,7 @@ impl Default for ClientOptions {
         Self {
             client_id: "porthole".into(),
             oauth2_password_grant: false,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -304,38 +304,64 @@ impl<T: Transport> RegistryClient<T> {
 
     /// Sends a request with authentication: adds credentials the registry is known to want,
     /// answers its 401 challenge once (fetching a token when it asks for Bearer), and retries
-    /// idempotent requests after 429 or a temporary 5xx. Any other status is returned as is.
+    /// after 429, temporary 5xx and lost connections as the [`RetryPolicy`] allows (backoff with
+    /// jitter, `Retry-After`). Any other status is returned as is; when retries run out the error
+    /// says how often and for how long it tried.
     pub async fn send(
         &self,
         op: &str,
         scopes: &[Scope],
         request: Request<T::NativeBody>,
     ) -> Result<Response<T::Stream>> {
+        let transport = &self.inner.transport;
+        let policy = &self.inner.options.retry;
+        let started = transport.now_millis();
         let mut challenged = false;
-        let mut retries = 0;
+        let mut attempts = 0;
         loop {
+            attempts += 1;
             let mut attempt = request.clone();
             self.authorize(&mut attempt, scopes).await?;
-            let resp = self
-                .inner
-                .transport
-                .send(attempt)
-                .await
-                .map_err(|e| Error::transport(op, e))?;
-            if resp.status == 401 && !challenged {
-                challenged = true;
-                if self.answer_challenge(&resp, &request.url, scopes, op)? {
-                    continue;
+            let outcome = transport.send(attempt).await;
+            let failure = match &outcome {
+                Ok(resp) if resp.status == 401 && !challenged => {
+                    challenged = true;
+                    if self.answer_challenge(resp, &request.url, scopes, op)? {
+                        attempts -= 1; // Answering a challenge is not a failed attempt.
+                        continue;
+                    }
+                    Failure::Status(401, None)
                 }
-            }
-            if retries < MAX_RETRIES && request.method.is_idempotent() {
-                if let Some(wait_ms) = retry_delay(&resp, retries) {
-                    retries += 1;
-                    self.inner.transport.sleep(wait_ms).await;
-                    continue;
+                Ok(resp) => {
+                    Failure::Status(resp.status, headers::retry_after_seconds(&resp.headers))
                 }
+                Err(e) => Failure::Transport(e.kind),
+            };
+            if !failure.is_retryable(request.method) {
+                return outcome.map_err(|e| Error::transport(op, e));
             }
-            return Ok(resp);
+            let now = transport.now_millis();
+            let elapsed_ms = now.saturating_sub(started);
+            let seed = now ^ (request.url.as_str().len() as u64) << 32;
+            if let Some(wait) =
+                policy.next_delay(failure, request.method, attempts, elapsed_ms, seed)
+            {
+                transport.sleep(wait).await;
+                continue;
+            }
+            let last = match outcome {
+                Ok(resp) if attempts == 1 => return Ok(resp),
+                Ok(resp) => self.error_from(resp, op).await,
+                Err(e) => Error::transport(op, e),
+            };
+            return Err(match attempts {
+                1 => last,
+                _ => Error::Retried {
+                    attempts,
+                    elapsed_ms,
+                    last: Box::new(last),
+                },
+            });
         }
     }
 
@@ -671,18 +697,6 @@ fn token_step(endpoint: &TokenEndpoint, scopes: &[Scope]) -> String {
         endpoint.realm.origin(),
         scope_text.join(" ")
     )
-}
-
-fn retry_delay<S>(resp: &Response<S>, attempt: u32) -> Option<u64> {
-    if !matches!(resp.status, 429 | 502 | 503 | 504) {
-        return None;
-    }
-    let backoff_ms = 250u64 << attempt;
-    match headers::retry_after_seconds(&resp.headers) {
-        Some(s) if s > MAX_RETRY_AFTER_S => None,
-        Some(s) => Some((s * 1000).max(backoff_ms)),
-        None => Some(backoff_ms),
-    }
 }
 
 async fn read_prefix<S: BodyStream>(body: &mut S, limit: usize) -> Vec<u8> {

@@ -84,6 +84,17 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A request kept failing (429, 5xx, lost connections) until the retry budget ran out.
+    #[error("{last} (gave up after {attempts} attempts in {:.1} s)", *elapsed_ms as f64 / 1000.0)]
+    Retried {
+        /// Attempts made, the first included.
+        attempts: u32,
+        /// Time from the first attempt to giving up.
+        elapsed_ms: u64,
+        /// The last attempt's error.
+        last: Box<Self>,
+    },
+
     /// A body could not be parsed.
     #[error("could not parse {what}: {reason}")]
     Parse {
@@ -184,17 +195,23 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Registry { status, .. } => Some(*status),
+            Self::Retried { last, .. } => last.status(),
             _ => None,
         }
     }
 
     /// The OCI error codes the registry sent.
     pub fn oci_codes(&self) -> impl Iterator<Item = &OciErrorCode> {
-        let errors: &[OciError] = match self {
+        self.oci_errors().iter().map(|e| &e.code)
+    }
+
+    /// The entries of the registry's OCI error envelope (empty for other errors).
+    pub fn oci_errors(&self) -> &[OciError] {
+        match self {
             Self::Registry { errors, .. } => errors,
+            Self::Retried { last, .. } => last.oci_errors(),
             _ => &[],
-        };
-        errors.iter().map(|e| &e.code)
+        }
     }
 
     /// Whether the registry sent this OCI code.
@@ -227,6 +244,7 @@ impl Error {
             Self::Protocol { .. } => "PROTOCOL_ERROR",
             Self::ManifestTooLarge { .. } => "MANIFEST_TOO_LARGE",
             Self::Parse { .. } => "PARSE_ERROR",
+            Self::Retried { last, .. } => last.code(),
         }
     }
 
@@ -238,6 +256,7 @@ impl Error {
                 source.kind,
                 TransportErrorKind::Network | TransportErrorKind::Timeout
             ),
+            Self::Retried { last, .. } => last.is_retryable(),
             _ => false,
         }
     }

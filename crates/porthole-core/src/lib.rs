@@ -21,6 +21,7 @@ mod join;
 pub mod manifest;
 pub mod media_type;
 pub mod reference;
+pub mod retry;
 pub mod transport;
 pub mod upload;
 pub mod url;
@@ -33,6 +34,7 @@ pub use error::{Error, OciError, OciErrorCode, Result};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform};
 pub use media_type::MediaType;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
+pub use retry::RetryPolicy;
 pub use transport::{
     BlobSource, Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
     TransportErrorKind,
