@@ -246,7 +246,7 @@ pub(crate) fn write_response(
 }
 
 /// A reason phrase; clients ignore it, but people reading captures do not.
-fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",

@@ -63,9 +63,30 @@ pub struct RegistryBuilder {
     anonymous: Vec<Grant>,
     relative_urls: bool,
     binary: Option<PathBuf>,
+    issuer: Option<TrustedIssuer>,
+}
+
+/// A token issuer the registry trusts instead of the kit's [`TokenServer`] (token mode): the
+/// ACR emulator is one.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    /// The `realm` of the registry's `Bearer` challenges.
+    pub realm: String,
+    /// The `service` of the challenges, and the `aud` tokens must carry.
+    pub service: String,
+    /// The `iss` tokens must carry.
+    pub issuer: String,
+    /// The PEM certificate whose key signs the tokens (their `x5c` chains to it).
+    pub cert_path: PathBuf,
 }
 
 impl RegistryBuilder {
+    /// Trusts this issuer instead of starting a [`TokenServer`] (token mode only).
+    pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+
     /// Runs this registry binary instead of [`REGISTRY_BIN`] (or `PORTHOLE_REGISTRY_BIN`).
     pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
         self.binary = Some(path.into());
@@ -136,6 +157,18 @@ impl RegistryBuilder {
                 let yaml = format!(
                     "auth:\n  htpasswd:\n    realm: porthole-testkit\n    path: \"{}\"\n",
                     path.display()
+                );
+                Ok(Auth { yaml, token: None })
+            }
+            AuthMode::Token if self.issuer.is_some() => {
+                let issuer = self.issuer.as_ref().expect("checked by the guard");
+                let yaml = format!(
+                    "auth:\n  token:\n    realm: \"{}\"\n    service: \"{}\"\n    \
+                     issuer: \"{}\"\n    rootcertbundle: \"{}\"\n",
+                    issuer.realm,
+                    issuer.service,
+                    issuer.issuer,
+                    issuer.cert_path.display()
                 );
                 Ok(Auth { yaml, token: None })
             }
@@ -285,6 +318,7 @@ impl Registry {
             anonymous: Vec::new(),
             relative_urls: false,
             binary: None,
+            issuer: None,
         }
     }
 

@@ -155,13 +155,27 @@ impl TokenServer {
 }
 
 fn generate_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf), KitError> {
-    let (key, cert) = (dir.join("token.key"), dir.join("token.crt"));
+    generate_named_key_pair(dir, "token", "porthole-testkit-token-issuer")
+}
+
+/// A 2048-bit RSA key and a self-signed certificate for it: `<stem>.key`, `<stem>.crt`.
+pub(crate) fn generate_named_key_pair(
+    dir: &Path,
+    stem: &str,
+    common_name: &str,
+) -> Result<(PathBuf, PathBuf), KitError> {
+    let (key, cert) = (
+        dir.join(format!("{stem}.key")),
+        dir.join(format!("{stem}.crt")),
+    );
     run(
         Command::new("openssl")
             .args([
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             ])
-            .args(["-subj", "/CN=porthole-testkit-token-issuer", "-keyout"])
+            .arg("-subj")
+            .arg(format!("/CN={common_name}"))
+            .arg("-keyout")
             .arg(&key)
             .arg("-out")
             .arg(&cert),
@@ -171,7 +185,7 @@ fn generate_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf), KitError> {
 }
 
 /// The base64 between the PEM armour lines is exactly the certificate's DER in base64.
-fn cert_der_base64(cert: &Path) -> Result<String, KitError> {
+pub(crate) fn cert_der_base64(cert: &Path) -> Result<String, KitError> {
     let pem = fs::read_to_string(cert)
         .map_err(|e| KitError::new(format!("cannot read {}: {e}", cert.display())))?;
     Ok(pem
@@ -367,7 +381,7 @@ impl Issuer {
 }
 
 /// `openssl dgst -sha256 -sign key` over `data`: an RS256 (PKCS#1 v1.5) signature.
-fn openssl_sign(key: &Path, data: &[u8]) -> Result<Vec<u8>, KitError> {
+pub(crate) fn openssl_sign(key: &Path, data: &[u8]) -> Result<Vec<u8>, KitError> {
     let fail = |e: std::io::Error| KitError::new(format!("openssl dgst -sign: {e}"));
     let mut child = Command::new("openssl")
         .args(["dgst", "-sha256", "-sign"])
@@ -396,7 +410,7 @@ fn openssl_sign(key: &Path, data: &[u8]) -> Result<Vec<u8>, KitError> {
 }
 
 /// `Basic base64(user:password)` → (user, password).
-fn basic_credentials(header: &str) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(header: &str) -> Option<(String, String)> {
     let (scheme, value) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -406,7 +420,7 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -414,7 +428,7 @@ fn unix_now() -> u64 {
 
 /// Random hex from the kernel (`/dev/urandom`); a counter and the clock if that fails, since
 /// these values only need to be unique, not secret.
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut buf = vec![0u8; bytes];
     let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
