@@ -6,9 +6,12 @@
 //! * [`CorsFront`]: nginx in front of a registry, answering CORS preflights for browser tests.
 //! * [`NativeTransport`]: a plain-http [`porthole_core::Transport`] for native tests.
 //! * [`HttpServer`]: a small stub server that records requests (redirect targets, probes).
+//! * [`AcrEmulator`]: Azure Container Registry's token exchange, `/acr/v1` metadata and image
+//!   locks in front of a token-mode registry.
 //!
 //! Everything started here stops on drop: processes are killed and temp dirs removed.
 
+pub mod acr;
 pub mod cors;
 pub mod front;
 mod http1;
@@ -19,9 +22,10 @@ pub mod token;
 pub mod transport;
 pub mod users;
 
+pub use acr::{AcrBuilder, AcrEmulator, AcrIdentity};
 pub use front::CorsFront;
 pub use process::{free_port, process_alive, TempDir};
-pub use registry::{AuthMode, Registry, RegistryBuilder};
+pub use registry::{AuthMode, Registry, RegistryBuilder, TrustedIssuer};
 pub use server::{HttpServer, ServerRequest, ServerResponse};
 pub use token::{Scope, TokenServer};
 pub use transport::{NativeBodyStream, NativeTransport};
