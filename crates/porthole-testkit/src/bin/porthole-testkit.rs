@@ -8,15 +8,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_testkit::{AuthMode, KitError, Registry};
+use porthole_testkit::{AcrEmulator, AuthMode, KitError, Registry};
 use serde_json::{json, Map, Value};
 
 const USAGE: &str = "usage: porthole-testkit serve [--no-stdin]
 
-Starts an anonymous, a basic-auth and a token-auth registry, and nginx CORS fronts for the two
-auth registries. Prints one JSON line on stdout:
-  {\"anonymous\",\"basic\",\"token\",\"basic_front\",\"token_front\",\"token_realm\",\"service\",\"users\"}
+Starts an anonymous, a basic-auth and a token-auth registry, nginx CORS fronts for the two
+auth registries, and an ACR emulator. Prints one JSON line on stdout:
+  {\"anonymous\",\"basic\",\"token\",\"basic_front\",\"token_front\",\"token_realm\",\"service\",\"users\",
+   \"acr\",\"acr_auth\":{\"service\",\"audience\",\"aad_tokens\":{\"owner\",\"reader\"},\"admin\":{\"username\",\"password\"}}}
 and runs until stdin closes (or, with --no-stdin, until SIGTERM/SIGINT/SIGHUP).";
+
+/// The AAD tokens `serve` prints for browser tests outlive any test run.
+const AAD_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,6 +66,7 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
     let token = Registry::start(AuthMode::Token)?;
     let basic_front = basic.start_front()?;
     let token_front = token.start_front()?;
+    let acr = AcrEmulator::start()?;
     let token_server = token
         .token_server()
         .ok_or_else(|| KitError::new("the token registry has no token server"))?;
@@ -79,6 +84,8 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
         "token_realm": token_server.realm(),
         "service": token_server.service(),
         "users": users,
+        "acr": acr.url(),
+        "acr_auth": acr.serve_json(AAD_TOKEN_LIFETIME)?,
     });
     announce(&line)?;
     if watch_stdin {
