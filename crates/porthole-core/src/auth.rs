@@ -349,6 +349,17 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
             step: "reading the token server's answer".into(),
             reason: "it holds neither `token` nor `access_token`".into(),
         })?;
+    // Without `expires_in`, a JWT's own `exp` (ACR's access tokens) says how long it lasts.
+    if parsed.expires_in.is_none() {
+        if let Some(exp_ms) = crate::acr::jwt_expiry_ms(&access_token) {
+            return Ok(Token {
+                access_token: Secret::new(access_token),
+                expires_at_ms: exp_ms
+                    .saturating_sub(EXPIRY_MARGIN_MS.min(exp_ms.saturating_sub(now_ms) / 2)),
+                refresh_token: parsed.refresh_token.map(Secret::new),
+            });
+        }
+    }
     let lifetime_ms = parsed
         .expires_in
         .unwrap_or(DEFAULT_EXPIRES_IN_S)
@@ -566,6 +577,10 @@ mod tests {
             1_699_999_980_000 + 60_000 - EXPIRY_MARGIN_MS
         );
         assert!(t.refresh_token.is_some());
+        // No expires_in: a JWT's exp counts ({"exp":1700000100}).
+        let jwt = r#"{"access_token":"h.eyJleHAiOjE3MDAwMDAxMDB9.s"}"#;
+        let t = parse_token_response(jwt.as_bytes(), now).unwrap();
+        assert_eq!(t.expires_at_ms, 1_700_000_100_000 - EXPIRY_MARGIN_MS);
         for bad in [&b"{}"[..], b"not json", br#"{"token":""}"#] {
             assert_eq!(
                 parse_token_response(bad, now).unwrap_err().code(),

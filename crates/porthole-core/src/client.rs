@@ -453,11 +453,11 @@ impl<T: Transport> RegistryClient<T> {
             service: challenge.param("service").unwrap_or_default().to_string(),
         };
         let mut auth = self.inner.auth.borrow_mut();
-        // The token we sent (if any) was not enough: drop it so a new one is fetched.
+        // The token we sent (if any) was refused (expired early, revoked, or short of a scope):
+        // drop it, so the single retry `send` allows goes out with a fresh one.
         auth.cache.remove(&endpoint, scopes);
-        let had_endpoint = auth.endpoint.replace(endpoint).is_some();
-        let wants_more = challenge.param("error") == Some("insufficient_scope");
-        Ok(!had_endpoint || wants_more || challenge.param("error") == Some("invalid_token"))
+        auth.endpoint = Some(endpoint);
+        Ok(true)
     }
 
     async fn token_for(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Secret> {
