@@ -66,7 +66,8 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
     let token = Registry::start(AuthMode::Token)?;
     let basic_front = basic.start_front()?;
     let token_front = token.start_front()?;
-    let acr = AcrEmulator::start()?;
+    // Anonymous pull on, as a public ACR has it: the browser tests list tags anonymously.
+    let acr = AcrEmulator::builder().anonymous_pull(true).start()?;
     let token_server = token
         .token_server()
         .ok_or_else(|| KitError::new("the token registry has no token server"))?;
