@@ -21,10 +21,12 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn registries() -> JsValue {
-    let json = option_env!("PORTHOLE_TEST_REGISTRIES_JSON").expect(
-        "PORTHOLE_TEST_REGISTRIES_JSON was not set when the tests were compiled; run them with \
-         `cargo xtask test`",
-    );
+    let Some(json) = option_env!("PORTHOLE_TEST_REGISTRIES_JSON") else {
+        panic!(
+            "PORTHOLE_TEST_REGISTRIES_JSON was not set when the tests were compiled; run them \
+             with `cargo xtask test`"
+        )
+    };
     js_sys::JSON::parse(json).expect("PORTHOLE_TEST_REGISTRIES_JSON is JSON")
 }
 
