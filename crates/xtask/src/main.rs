@@ -5,8 +5,11 @@
 //! - `setup`: installs what the machine lacks (wasm target, pinned tools, Debian packages, npm tools).
 //! - `test [--quick]`: setup, then every test layer, ending with a summary table.
 //! - `fmt`: formats the workspace.
-//! - `dev`, `bench`: not built yet; they say so and exit 2.
+//! - `bench [--smoke]`: benchmarks against a real registry, side by side with curl and the
+//!   browser's own limits; writes target/bench/latest.json and the table in BENCHMARKS.md.
+//! - `dev`: not built yet; it says so and exits 2.
 
+mod bench;
 mod cmd;
 mod serve;
 mod setup;
@@ -27,7 +30,9 @@ commands:
   test --quick   the same without setup and clippy
   fmt            format the workspace (cargo fmt --all)
   dev            start the dashboard against a local registry (not built yet)
-  bench          benchmarks against a real registry (not built yet)";
+  bench          benchmarks against a real registry beside curl, openssl and the browser's
+                 own fetch (~5 min); writes target/bench/latest.json and BENCHMARKS.md
+  bench --smoke  the same harness with tiny sizes and one run (~20 s), no figures";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,7 +51,8 @@ fn main() -> ExitCode {
         ["test", "--quick"] => testing::run(&root, true),
         ["fmt"] => exit_code(cmd::run(cmd::cargo().args(["fmt", "--all"]))),
         ["dev"] => not_built("dev", "the dashboard issue"),
-        ["bench"] => not_built("bench", "the benchmarks issue"),
+        ["bench"] => exit_code(bench::run(&root, false)),
+        ["bench", "--smoke"] => exit_code(bench::run(&root, true)),
         [] | ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -146,7 +146,7 @@ fn expect_version(tool: &str, wanted: &str) -> Result<(), String> {
 
 /// The `wasm-bindgen` version in Cargo.lock, or failing that the `=x.y.z` pin in Cargo.toml
 /// (until a crate depends on it, Cargo.lock doesn't list it).
-fn wasm_bindgen_version(root: &Path) -> Result<String, String> {
+pub(crate) fn wasm_bindgen_version(root: &Path) -> Result<String, String> {
     let read = |name: &str| {
         fs::read_to_string(root.join(name)).map_err(|err| format!("cannot read {name}: {err}"))
     };

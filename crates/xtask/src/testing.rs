@@ -34,6 +34,8 @@ pub(crate) fn run(root: &Path, quick: bool) -> ExitCode {
                 "porthole-core",
                 "-p",
                 "porthole-browser",
+                "-p",
+                "porthole-bench",
                 "--target",
                 WASM,
             ][..],

@@ -1,0 +1,171 @@
+// In-page side of `cargo xtask bench`. Every function times itself with performance.now() and
+// returns plain data; bench.mjs calls them with page.evaluate. Porthole calls go through the
+// porthole-bench wasm exports (product code); "plain" ones are the browser's own limits.
+
+import init, * as porthole from "/pkg/porthole_bench.js";
+
+const MiB = 1024 * 1024;
+const arrays = {};
+
+/** The payload File chosen into <input id=which> by Playwright (disk-backed, like a dropped file). */
+function file(which) {
+  const input = document.getElementById(which);
+  if (!input.files.length) throw new Error(`no payload chosen in #${which}`);
+  return input.files[0];
+}
+
+function locationOf(response, base) {
+  const location = response.headers.get("location");
+  if (!location) throw new Error(`no Location (status ${response.status})`);
+  return new URL(location, base).href;
+}
+
+async function timed(fn) {
+  const start = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - start, value };
+}
+
+async function readCounting(stream) {
+  const reader = stream.getReader();
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return bytes;
+    bytes += value.byteLength;
+  }
+}
+
+/**
+ * Samples wasm memory and the JS heap every 10 ms while `fn` runs; returns the peaks, and the JS
+ * heap after a full GC at the end (what the operation retained, garbage excluded).
+ */
+async function sampled(fn) {
+  if (globalThis.gc) globalThis.gc();
+  const heap = () => performance.memory ? performance.memory.usedJSHeapSize : 0;
+  const before = { wasm: porthole.wasm_memory_bytes(), heap: heap() };
+  let peakWasm = before.wasm, peakHeap = before.heap;
+  const sample = () => {
+    peakWasm = Math.max(peakWasm, porthole.wasm_memory_bytes());
+    peakHeap = Math.max(peakHeap, heap());
+  };
+  const timer = setInterval(sample, 10);
+  try {
+    const result = await timed(fn);
+    sample();
+    // Let pending promise jobs finish, then collect twice (ArrayBuffers are swept lazily).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (globalThis.gc) globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (globalThis.gc) globalThis.gc();
+    return { ...result, before, peakWasm, peakHeap, heapAfterGc: heap() };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+window.bench = {
+  async ready() {
+    await init();
+    return { wasm: porthole.wasm_memory_bytes(), preciseMemory: !!performance.memory, gc: !!globalThis.gc };
+  },
+
+  size(which) {
+    return file(which).size;
+  },
+
+  // Uploads: Porthole (default options, or a chunk size) vs plain fetch POST + PUT of the Blob.
+  async portholeUpload(registry, repo, which, chunkSize) {
+    const { ms, value } = await timed(() =>
+      porthole.upload_blob(registry, repo, file(which), chunkSize ?? undefined));
+    return { ms, digest: value };
+  },
+
+  async plainUpload(registry, repo, which, digest) {
+    const blob = file(which);
+    const { ms } = await timed(async () => {
+      const post = await fetch(`${registry}/v2/${repo}/blobs/uploads/`, { method: "POST", cache: "no-store" });
+      if (post.status !== 202) throw new Error(`POST answered ${post.status}`);
+      const url = new URL(locationOf(post, registry));
+      url.searchParams.set("digest", digest);
+      const put = await fetch(url.href, {
+        method: "PUT", body: blob, cache: "no-store",
+        headers: { "Content-Type": "application/octet-stream" },
+      });
+      if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${await put.text()}`);
+    });
+    return { ms };
+  },
+
+  // Downloads: Porthole's verified stream (the product path), the core's verified download into
+  // a counting sink, and a plain fetch reader loop counting bytes.
+  async portholeDownloadStream(registry, repo, digest) {
+    const { ms, value } = await timed(() =>
+      readCounting(porthole.download_stream(registry, repo, digest)));
+    return { ms, bytes: value };
+  },
+
+  async portholeDownloadCore(registry, repo, digest) {
+    const { ms, value } = await timed(() => porthole.download_count(registry, repo, digest));
+    return { ms, bytes: value };
+  },
+
+  async plainDownload(registry, repo, digest) {
+    const { ms, value } = await timed(async () => {
+      const response = await fetch(`${registry}/v2/${repo}/blobs/${digest}`, { cache: "no-store" });
+      if (response.status !== 200) throw new Error(`GET answered ${response.status}`);
+      return readCounting(response.body);
+    });
+    return { ms, bytes: value };
+  },
+
+  // Hashing the same bytes: wasm (porthole_core::Hasher) vs WebCrypto, and wasm over the Blob.
+  async loadArray(which) {
+    arrays[which] = new Uint8Array(await file(which).arrayBuffer());
+    return arrays[which].byteLength;
+  },
+
+  dropArrays() {
+    for (const key of Object.keys(arrays)) delete arrays[key];
+  },
+
+  async wasmSha(which) {
+    const { ms, value } = await timed(async () => porthole.sha256_uint8array(arrays[which]));
+    return { ms, digest: value };
+  },
+
+  async subtleSha(which) {
+    const { ms, value } = await timed(() => crypto.subtle.digest("SHA-256", arrays[which]));
+    const hex = [...new Uint8Array(value)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return { ms, digest: `sha256:${hex}` };
+  },
+
+  async blobSha(which) {
+    const { ms, value } = await timed(() => porthole.sha256_blob(file(which)));
+    return { ms, digest: value };
+  },
+
+  // Listings with a fresh client each time (as a page's first listing).
+  async listRepos(registry) {
+    const { ms, value } = await timed(() => porthole.list_repositories(registry));
+    return { ms, count: value };
+  },
+
+  async listTags(registry, repo) {
+    const { ms, value } = await timed(() => porthole.list_tags(registry, repo));
+    return { ms, count: value };
+  },
+
+  // Memory: peaks while Porthole uploads or downloads (run in a fresh page each time).
+  async memoryUpload(registry, repo, which) {
+    const r = await sampled(() => porthole.upload_blob(registry, repo, file(which)));
+    return { ms: r.ms, digest: r.value, before: r.before, peakWasm: r.peakWasm, peakHeap: r.peakHeap, heapAfterGc: r.heapAfterGc };
+  },
+
+  async memoryDownload(registry, repo, digest) {
+    const r = await sampled(() => readCounting(porthole.download_stream(registry, repo, digest)));
+    return { ms: r.ms, bytes: r.value, before: r.before, peakWasm: r.peakWasm, peakHeap: r.peakHeap, heapAfterGc: r.heapAfterGc };
+  },
+
+  MiB,
+};
