@@ -1082,18 +1082,43 @@ impl<T: Transport> Repository<T> {
         self.finish_upload(&mut upload, source, progress).await
     }
 
-    /// `POST`s for a new upload session and hands its answer to `upload`.
+    /// `POST`s for a new upload session and hands its answer to `upload`. A `POST` is not
+    /// repeated by [`RegistryClient::send`] after an ambiguous failure (a lost connection, 500,
+    /// 502, 504); opening a session is, as the policy allows: the worst a repeat does is leave
+    /// an empty session the registry expires, and it saves a whole upload.
     async fn open_session(&self, upload: &mut BlobUpload) -> Result<()> {
         let op = format!("opening an upload session in {}", self.name);
-        let resp = self
-            .client
-            .send(
-                &op,
-                &self.scopes(Method::Post),
-                upload.start_request(self.base()),
-            )
-            .await?;
-        let resp = self.client.expect(resp, &op, &[202]).await?;
+        let policy = self.client.inner.options.retry;
+        let mut failures = 0;
+        let resp = loop {
+            let sent = self
+                .client
+                .send(
+                    &op,
+                    &self.scopes(Method::Post),
+                    upload.start_request(self.base()),
+                )
+                .await;
+            let error = match sent {
+                Ok(resp) if resp.status == 202 || !is_ambiguous(resp.status) => {
+                    break self.client.expect(resp, &op, &[202]).await?
+                }
+                Ok(resp) => self.client.error_from(resp, &op).await,
+                Err(e) => e,
+            };
+            failures += 1;
+            let retry = matches!(&error, Error::Transport { .. } | Error::Registry { .. })
+                && error.is_retryable()
+                && failures < policy.max_attempts;
+            if !retry {
+                return Err(error);
+            }
+            let seed = self.client.transport().now_millis();
+            self.client
+                .transport()
+                .sleep(policy.backoff_ms(failures, seed))
+                .await;
+        };
         let url = resp
             .url
             .clone()
@@ -1197,12 +1222,7 @@ impl<T: Transport> Repository<T> {
         // The digest goes in the PUT's URL, so the whole blob is hashed before it is sent.
         self.hash_range(upload, source, 0..total, &op).await?;
         let req = upload.monolithic_request(source.body(0, total))?;
-        let resp = self
-            .client
-            .send(&op, &self.scopes(Method::Put), req)
-            .await?;
-        let resp = self.client.expect(resp, &op, &[201, 204]).await?;
-        upload.handle_commit(resp.status, &resp.headers)
+        self.commit(upload, req, total, &op).await
     }
 
     async fn upload_chunks<S: BlobSource<T::NativeBody> + ?Sized>(
@@ -1224,7 +1244,9 @@ impl<T: Transport> Repository<T> {
                     if failures > upload.options().max_resumes_per_chunk {
                         return Err(error);
                     }
-                    self.client.transport().sleep(200 << failures).await;
+                    let seed = self.client.transport().now_millis() ^ u64::from(restarts);
+                    let wait = self.client.inner.options.retry.backoff_ms(failures, seed);
+                    self.client.transport().sleep(wait).await;
                     match self.resume(upload, source, &op).await {
                         Ok(()) => {}
                         // The session is gone. distribution cancels a session asked about with
@@ -1245,12 +1267,38 @@ impl<T: Transport> Repository<T> {
             }
         }
         let req = upload.commit_request()?;
-        let resp = self
-            .client
-            .send(&op, &self.scopes(Method::Put), req)
-            .await?;
-        let resp = self.client.expect(resp, &op, &[201, 204]).await?;
-        upload.handle_commit(resp.status, &resp.headers)
+        self.commit(upload, req, source.size(), &op).await
+    }
+
+    /// Sends the closing `PUT`. When it fails after the registry may have stored the blob (a
+    /// lost answer, then a repeat the finished session refuses with 404), the blob is looked
+    /// up: if the repository holds it with the right size the upload succeeded.
+    async fn commit(
+        &self,
+        upload: &mut BlobUpload,
+        req: Request<T::NativeBody>,
+        size: u64,
+        op: &str,
+    ) -> Result<Digest> {
+        let digest = req
+            .url
+            .query_param("digest")
+            .and_then(|d| Digest::parse(&d).ok());
+        let sent = self.client.send(op, &self.scopes(Method::Put), req).await;
+        let error = match sent {
+            Ok(resp) => match self.client.expect(resp, op, &[201, 204]).await {
+                Ok(resp) => return upload.handle_commit(resp.status, &resp.headers),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        let maybe_stored = error.is_retryable() || error.is_not_found();
+        if let (true, Some(digest)) = (maybe_stored, digest) {
+            if self.blob_exists(&digest).await.ok().flatten() == Some(size) {
+                return upload.handle_commit(201, &crate::transport::Headers::new());
+            }
+        }
+        Err(error)
     }
 
     /// Sends one chunk (the source's native body: a `Blob` slice in the browser) while reading
@@ -1343,6 +1391,12 @@ impl<T: Transport> Repository<T> {
         }
         Ok(())
     }
+}
+
+/// Statuses after which the registry may or may not have acted, so a request that changes
+/// state is not repeated blindly (see [`crate::retry::Failure::is_retryable`]).
+fn is_ambiguous(status: u16) -> bool {
+    matches!(status, 500 | 502 | 504)
 }
 
 fn filter_artifacts(

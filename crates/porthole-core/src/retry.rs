@@ -40,11 +40,13 @@ pub enum Failure {
 impl Failure {
     /// Whether this failure is worth another attempt of a request with this method. Requests that
     /// change state are retried only when the registry clearly did not act (429, 503); requests
-    /// that can safely repeat also after 502, 504 and lost connections.
+    /// that can safely repeat also after 500, 502, 504 and lost connections.
     pub fn is_retryable(self, method: Method) -> bool {
         match self {
             Self::Status(429 | 503, _) => true,
-            Self::Status(502 | 504, _) => method.is_idempotent(),
+            // 500 too: a registry's storage backend fails now and then (the Azure SDKs and
+            // Go's retryablehttp retry it); a repeat of an idempotent request is harmless.
+            Self::Status(500 | 502 | 504, _) => method.is_idempotent(),
             Self::Status(..) => false,
             Self::Transport(kind) => {
                 method.is_idempotent()
@@ -71,12 +73,7 @@ impl RetryPolicy {
         if attempts >= self.max_attempts || !failure.is_retryable(method) {
             return None;
         }
-        let backoff = self
-            .base_delay_ms
-            .saturating_mul(1 << attempts.saturating_sub(1).min(20))
-            .min(self.max_delay_ms);
-        // "Equal jitter": half fixed, half random, so clients that failed together spread out.
-        let jittered = backoff / 2 + mix(seed ^ u64::from(attempts)) % (backoff / 2 + 1);
+        let jittered = self.backoff_ms(attempts, seed);
         let delay = match failure {
             Failure::Status(_, Some(after_s)) => {
                 let after_ms = after_s.saturating_mul(1000);
@@ -88,6 +85,20 @@ impl RetryPolicy {
             _ => jittered,
         };
         (elapsed_ms + delay <= self.max_elapsed_ms).then_some(delay)
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after the `failures`-th failure in a row (1-based), without `Retry-After`:
+    /// `base_delay_ms` doubled each time up to `max_delay_ms`, with "equal jitter" (half fixed,
+    /// half random from `seed`) so that clients that failed together spread out. The upload
+    /// loop waits this long before asking a session for its status.
+    pub fn backoff_ms(&self, failures: u32, seed: u64) -> u64 {
+        let backoff = self
+            .base_delay_ms
+            .saturating_mul(1 << failures.saturating_sub(1).min(20))
+            .min(self.max_delay_ms);
+        backoff / 2 + mix(seed ^ u64::from(failures)) % (backoff / 2 + 1)
     }
 }
 
@@ -148,6 +159,26 @@ mod tests {
     }
 
     #[test]
+    fn backoff_grows_is_capped_and_matches_next_delay() {
+        let p = policy();
+        for seed in 0..20 {
+            assert!((50..=100).contains(&p.backoff_ms(1, seed)));
+            assert!((400..=800).contains(&p.backoff_ms(4, seed)));
+            assert!((500..=1_000).contains(&p.backoff_ms(30, seed)), "capped");
+            let f = Failure::Status(503, None);
+            assert_eq!(
+                p.next_delay(f, Method::Get, 2, 0, seed),
+                Some(p.backoff_ms(2, seed))
+            );
+        }
+        let fast = RetryPolicy {
+            base_delay_ms: 10,
+            ..RetryPolicy::default()
+        };
+        assert!(fast.backoff_ms(1, 9) <= 10, "tests can keep waits short");
+    }
+
+    #[test]
     fn total_time_is_bounded() {
         let p = policy();
         let f = Failure::Transport(TransportErrorKind::Network);
@@ -167,7 +198,9 @@ mod tests {
         assert!(!Failure::Transport(TransportErrorKind::Aborted).is_retryable(Method::Get));
         assert!(!Failure::Status(502, None).is_retryable(Method::Post));
         assert!(Failure::Status(503, None).is_retryable(Method::Post));
-        assert!(!Failure::Status(500, None).is_retryable(Method::Get));
+        assert!(Failure::Status(500, None).is_retryable(Method::Get));
+        assert!(!Failure::Status(500, None).is_retryable(Method::Post));
+        assert!(!Failure::Status(501, None).is_retryable(Method::Get));
         assert!(!Failure::Status(404, None).is_retryable(Method::Get));
     }
 }

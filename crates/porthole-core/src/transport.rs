@@ -50,9 +50,30 @@ impl fmt::Display for Method {
     }
 }
 
-/// An ordered list of header name/value pairs. Names compare case-insensitively.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An ordered list of header name/value pairs. Names compare case-insensitively. Its `Debug`
+/// hides the values of credential headers (`Authorization`, cookies), so a logged request
+/// never shows a password or token.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, String)>);
+
+/// Headers whose values are credentials.
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, v)| {
+                let secret = SECRET_HEADERS.iter().any(|s| n.eq_ignore_ascii_case(s));
+                (n, if secret { "[redacted]" } else { v.as_str() })
+            }))
+            .finish()
+    }
+}
 
 impl Headers {
     /// An empty header list.
@@ -390,5 +411,30 @@ impl<B> BlobSource<B> for [u8] {
                 .map(<[u8]>::to_vec)
                 .unwrap_or_default(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_requests_and_headers_hides_credentials() {
+        let url = Url::parse("http://127.0.0.1:5000/v2/").unwrap();
+        let request: Request = Request::new(Method::Get, url)
+            .header("Authorization", "Bearer tok-SECRET")
+            .header("cookie", "session=SECRET")
+            .header("Accept", "application/json");
+        let text = format!("{request:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(
+            text.contains("application/json"),
+            "other headers still show: {text}"
+        );
+        assert_eq!(
+            request.headers.get("authorization"),
+            Some("Bearer tok-SECRET")
+        );
     }
 }
