@@ -6,6 +6,8 @@
 //! * [`CorsFront`]: nginx in front of a registry, answering CORS preflights for browser tests.
 //! * [`NativeTransport`]: a plain-http [`porthole_core::Transport`] for native tests.
 //! * [`HttpServer`]: a small stub server that records requests (redirect targets, probes).
+//! * [`FaultProxy`]: a proxy in front of a registry that injects network and protocol faults on
+//!   a deterministic schedule and counts them.
 //! * [`AcrEmulator`]: Azure Container Registry's token exchange, `/acr/v1` metadata and image
 //!   locks in front of a token-mode registry.
 //!
@@ -13,6 +15,7 @@
 
 pub mod acr;
 pub mod cors;
+pub mod fault;
 pub mod front;
 mod http1;
 pub mod process;
@@ -23,6 +26,7 @@ pub mod transport;
 pub mod users;
 
 pub use acr::{AcrBuilder, AcrEmulator, AcrIdentity};
+pub use fault::{Fault, FaultProxy, ProxyEvent, Rule};
 pub use front::CorsFront;
 pub use process::{free_port, process_alive, TempDir};
 pub use registry::{AuthMode, Registry, RegistryBuilder, TrustedIssuer};
