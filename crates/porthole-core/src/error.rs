@@ -480,6 +480,30 @@ mod tests {
     }
 
     #[test]
+    fn hostile_error_bodies_are_cut_short() {
+        let deep = format!(
+            r#"{{"errors":{}{}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let (errors, excerpt) = parse_error_body(deep.as_bytes());
+        assert!(errors.is_empty());
+        assert!(excerpt.unwrap().chars().count() <= 200);
+        let big = format!(
+            "<html><script>{}</script></html>",
+            "x".repeat(4 * 1024 * 1024)
+        );
+        let (_, excerpt) = parse_error_body(big.as_bytes());
+        assert!(excerpt.is_none_or(|e| e.chars().count() <= 200));
+        let huge_message = format!(
+            r#"{{"errors":[{{"code":"DENIED","message":"{}"}}]}}"#,
+            "m".repeat(1024 * 1024)
+        );
+        let (errors, _) = parse_error_body(huge_message.as_bytes());
+        assert_eq!(errors[0].code, OciErrorCode::Denied);
+    }
+
+    #[test]
     fn registry_errors_explain_themselves() {
         let e = Error::Registry {
             operation: "delete manifest app@sha256:ab".into(),

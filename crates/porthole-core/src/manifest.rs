@@ -448,6 +448,47 @@ mod tests {
         assert_eq!(m.as_image().unwrap().layers.len(), 10_000);
     }
 
+    /// Hostile manifests: markup in annotations is kept verbatim (escaping is the renderer's
+    /// job) and hashed as sent; JSON nested past serde_json's recursion limit is an error, not
+    /// a stack overflow; a manifest of exactly the 4 MiB limit is accepted.
+    #[test]
+    fn hostile_manifests_are_handled_without_a_panic() {
+        let script = "<script>alert(document.cookie)</script><img src=x onerror=alert(1)>";
+        let body = IMAGE.replace(
+            r#""x": "y""#,
+            &format!(r#""x": {}"#, serde_json::json!(script)),
+        );
+        let m = Manifest::from_bytes(body.clone().into(), None, None, "x").unwrap();
+        assert_eq!(m.raw, body.as_bytes());
+        assert_eq!(m.digest, Digest::sha256_of(body.as_bytes()));
+        let image = m.as_image().unwrap();
+        assert_eq!(image.annotations["x"], script);
+        assert_eq!(m.descriptor_for_referrers().annotations["x"], script);
+
+        for depth in [200, 100_000] {
+            let nested = format!(
+                r#"{{"schemaVersion":2,"config":{{"mediaType":"a/b","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}},"layers":[],"x":{}{}}}"#,
+                r#"{"a":"#.repeat(depth),
+                "}".repeat(depth)
+            );
+            assert!(Manifest::from_bytes(nested.into(), None, None, "x").is_err());
+        }
+        let nested_annotation = IMAGE.replace(
+            r#""x": "y""#,
+            &format!(r#""x": {}1{}"#, "[".repeat(50_000), "]".repeat(50_000)),
+        );
+        assert!(Manifest::from_bytes(nested_annotation.into(), None, None, "x").is_err());
+
+        let at = IMAGE.find(r#""x": "y""#).unwrap();
+        let head = format!(r#"{}"pad": ""#, &IMAGE[..at]);
+        let end = &IMAGE[at + r#""x": "y""#.len()..];
+        let pad = MAX_MANIFEST_BYTES - head.len() - 1 - end.len();
+        let exact = format!("{head}{}\"{end}", "a".repeat(pad));
+        assert_eq!(exact.len(), MAX_MANIFEST_BYTES);
+        let m = Manifest::from_bytes(exact.into(), None, None, "x").unwrap();
+        assert_eq!(m.as_image().unwrap().annotations["pad"].len(), pad);
+    }
+
     #[test]
     fn built_manifests_roundtrip() {
         let mut image = ImageManifest::new(Descriptor::empty_config(), vec![]);
