@@ -5,12 +5,14 @@
 //! - `setup`: installs what the machine lacks (wasm target, pinned tools, Debian packages, npm tools).
 //! - `test [--quick]`: setup, then every test layer, ending with a summary table.
 //! - `fmt`: formats the workspace.
+//! - `fuzz [--seconds N]`: every cargo-fuzz target of fuzz/ for N s (default 30).
 //! - `bench [--smoke]`: benchmarks against a real registry, side by side with curl and the
 //!   browser's own limits; writes target/bench/latest.json and the table in BENCHMARKS.md.
 //! - `dev`: not built yet; it says so and exits 2.
 
 mod bench;
 mod cmd;
+mod fuzz;
 mod serve;
 mod setup;
 mod step;
@@ -29,6 +31,8 @@ commands:
                  (unit, integration, interop, doc) and browser tests; ends with a summary
   test --quick   the same without setup and clippy
   fmt            format the workspace (cargo fmt --all)
+  fuzz [--seconds N]   run each fuzz target of fuzz/ for N s (default 30); installs
+                 cargo-fuzz when missing
   dev            start the dashboard against a local registry (not built yet)
   bench          benchmarks against a real registry beside curl, openssl and the browser's
                  own fetch (~5 min); writes target/bench/latest.json and BENCHMARKS.md
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         ["test"] => testing::run(&root, false),
         ["test", "--quick"] => testing::run(&root, true),
         ["fmt"] => exit_code(cmd::run(cmd::cargo().args(["fmt", "--all"]))),
+        ["fuzz", rest @ ..] => exit_code(fuzz::parse_args(rest).and_then(|s| fuzz::run(&root, s))),
         ["dev"] => not_built("dev", "the dashboard issue"),
         ["bench"] => exit_code(bench::run(&root, false)),
         ["bench", "--smoke"] => exit_code(bench::run(&root, true)),

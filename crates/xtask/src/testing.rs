@@ -59,6 +59,12 @@ pub(crate) fn run(root: &Path, quick: bool) -> ExitCode {
             "xtask",
         ])
     });
+    crate::fuzz::print_reliability_figures(root);
+    if quick {
+        report.skip("fuzz", "--quick");
+    } else {
+        report.run("fuzz", || crate::fuzz::test_step(root));
+    }
     report.run("browser tests", || browser_tests(root));
     println!("{}", report.summary());
     if report.passed() {
