@@ -1,0 +1,101 @@
+// Helpers the Rust side of Porthole's npm package imports (wasm-bindgen copies this file into
+// the package's snippets/ folder). Kept small: everything else is Rust.
+
+const DATE_KEYS = new Set(["createdOn", "lastUpdatedOn"]);
+
+/** JSON.parse whose reviver turns ACR's timestamps into Dates (Azure SDK shapes). */
+export function fromJson(text) {
+  return JSON.parse(text, (key, value) =>
+    DATE_KEYS.has(key) && typeof value === "string" ? new Date(value) : value,
+  );
+}
+
+/**
+ * The Azure SDK's PagedAsyncIterableIterator over a pager whose fetchPage(token, size) resolves
+ * to { items, continuationToken }: iterate items with for await, or pages with byPage().
+ */
+export function pagedIterator(pager) {
+  function byPage(settings = {}) {
+    let token = settings.continuationToken;
+    const size = settings.maxPageSize;
+    let done = false;
+    return {
+      async next() {
+        if (done) return { done: true, value: undefined };
+        const page = await pager.fetchPage(token, size);
+        const items = page.items;
+        items.continuationToken = page.continuationToken;
+        done = !page.continuationToken || page.continuationToken === token;
+        token = page.continuationToken;
+        return { done: false, value: items };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+  let pages;
+  let buffer = [];
+  let at = 0;
+  return {
+    async next() {
+      pages ??= byPage();
+      while (at >= buffer.length) {
+        const step = await pages.next();
+        if (step.done) return step;
+        buffer = step.value;
+        at = 0;
+      }
+      return { done: false, value: buffer[at++] };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    byPage,
+  };
+}
+
+/** The error name for a Porthole error code. */
+export function errorName(code) {
+  if (code === "DIGEST_MISMATCH") return "DigestMismatchError";
+  if (code === "ABORTED") return "AbortError";
+  return "RegistryError";
+}
+
+/**
+ * The same stream, with its errors named like the package's other errors (a digest mismatch at
+ * the end of a download errors the stream with a DigestMismatchError).
+ */
+export function withNamedErrors(stream) {
+  const reader = stream.getReader();
+  return new ReadableStream({
+    async pull(controller) {
+      let step;
+      try {
+        step = await reader.read();
+      } catch (error) {
+        if (error && typeof error === "object" && typeof error.code === "string") {
+          error.name = errorName(error.code);
+          error.details ??= [];
+        }
+        controller.error(error);
+        return;
+      }
+      if (step.done) controller.close();
+      else controller.enqueue(step.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** Reads a ReadableStream into a Blob (the browser may keep a large one on disk). */
+export function streamToBlob(stream) {
+  return new Response(stream).blob();
+}
+
+/** A Blob over bytes (an ArrayBuffer or a typed array). */
+export function bytesToBlob(bytes) {
+  return new Blob([bytes]);
+}

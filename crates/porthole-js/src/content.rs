@@ -1,0 +1,381 @@
+//! `ContainerRegistryContentClient`: blobs and manifests of one repository, named as in
+//! `@azure/container-registry` (whose content client runs only in Node; this one runs in
+//! browsers too), plus `mountBlob`, `listReferrers` and `blobExists`.
+
+use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
+use porthole_browser::{verified_stream, BlobFileSource};
+use porthole_core::{
+    api, BlobSource, Digest, Manifest, Method, Repository, Tag, TagOrDigest, UploadOptions,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, ReadableStream};
+
+use crate::error::IntoJs;
+use crate::glue::{bytes_to_blob, get, set, stream_to_blob, to_js, type_error, with_named_errors};
+use crate::paging::{paged, Listing};
+use crate::registry::{make_client, opt_value, opts, repository_name, signal_of, spawn};
+use crate::transport::JsTransport;
+use crate::types::{
+    DownloadBlobResult, GetManifestResult, ListReferrersOptions, SetManifestOptions,
+    SetManifestResult, TransferProgressEvent, UploadBlobOptions, UploadBlobResult,
+};
+
+/// Blobs and manifests of one repository.
+///
+/// ```js
+/// const content = new ContainerRegistryContentClient(endpoint, "library/hello", { username, password });
+/// const { digest, sizeInBytes } = await content.uploadBlob(file, { onProgress: (p) => console.log(p.loadedBytes) });
+/// const { content: stream } = await content.downloadBlob(digest);
+/// ```
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ContainerRegistryContentClient {
+    repository: Repository<JsTransport>,
+    endpoint: String,
+}
+
+fn digest(text: &str) -> Result<Digest, JsValue> {
+    Digest::parse(text).js()
+}
+
+/// The blob to upload, from a `Blob`/`File`, `ArrayBuffer`, typed array or `ReadableStream`.
+async fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
+    if content.is_instance_of::<Blob>() {
+        return Ok(content.unchecked_into());
+    }
+    if content.is_instance_of::<ArrayBuffer>() || ArrayBuffer::is_view(&content) {
+        return Ok(bytes_to_blob(&content));
+    }
+    if content.is_instance_of::<ReadableStream>() {
+        return Ok(JsFuture::from(stream_to_blob(&content))
+            .await?
+            .unchecked_into());
+    }
+    Err(type_error(
+        "uploadBlob takes a Blob or File, an ArrayBuffer, a Uint8Array or a ReadableStream",
+    ))
+}
+
+/// The bytes of a manifest: as given, or an object serialized as JSON.
+fn manifest_bytes(manifest: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if manifest.is_instance_of::<ArrayBuffer>() || ArrayBuffer::is_view(manifest) {
+        return Ok(Uint8Array::new(manifest).to_vec());
+    }
+    if manifest.is_object() {
+        let text: String = js_sys::JSON::stringify(manifest)?.into();
+        return Ok(text.into_bytes());
+    }
+    Err(type_error(
+        "setManifest takes a Uint8Array, an ArrayBuffer or a manifest object",
+    ))
+}
+
+#[wasm_bindgen]
+impl ContainerRegistryContentClient {
+    /// A client for repository `repositoryName` of the registry at `endpoint`, with the same
+    /// credentials and options as `ContainerRegistryClient` (anonymous when none are given).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        endpoint: String,
+        #[wasm_bindgen(js_name = repositoryName)] repository_name_: &str,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "RegistryCredential | ContainerRegistryClientOptions"
+        )]
+        credential: Option<Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "ContainerRegistryClientOptions")]
+        options: Option<Object>,
+    ) -> Result<Self, JsValue> {
+        let client = make_client(&endpoint, &opt_value(&credential), &opt_value(&options))?;
+        Ok(Self {
+            repository: client.repository(repository_name(repository_name_)?),
+            endpoint,
+        })
+    }
+
+    /// The registry's URL, as given.
+    #[wasm_bindgen(getter)]
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// The repository name.
+    #[wasm_bindgen(getter, js_name = repositoryName)]
+    pub fn repository_name(&self) -> String {
+        self.repository.name().as_str().to_string()
+    }
+
+    /// Uploads a blob in chunks, hashing each while it is on the wire, and returns its digest
+    /// and size. A `File` is sent slice by slice and never read whole into memory. On failure
+    /// or abort the registry's upload session is cancelled.
+    ///
+    /// ```js
+    /// const controller = new AbortController();
+    /// const { digest } = await content.uploadBlob(file, {
+    ///   abortSignal: controller.signal,
+    ///   onProgress: ({ loadedBytes, totalBytes }) => bar.update(loadedBytes / totalBytes),
+    /// });
+    /// ```
+    #[wasm_bindgen(js_name = uploadBlob, unchecked_return_type = "Promise<UploadBlobResult>")]
+    pub fn upload_blob(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "BlobContent")] content: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "UploadBlobOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let parsed = opts::<UploadBlobOptions>(&options);
+        let on_progress = get(&opt_value(&options), "onProgress")
+            .dyn_into::<Function>()
+            .ok();
+        spawn(&opt_value(&options), async move {
+            let parsed = parsed?;
+            let source = BlobFileSource::new(blob_of(content).await?);
+            let size = source.size();
+            let mut upload = UploadOptions::default();
+            if let Some(chunk) = parsed.chunk_size_in_bytes {
+                if chunk.is_nan() || chunk < 1.0 {
+                    return Err(type_error("chunkSizeInBytes must be a positive number"));
+                }
+                upload.chunk_size = chunk as u64;
+            }
+            let mut progress = |p: porthole_core::UploadProgress| {
+                if let Some(callback) = &on_progress {
+                    let event = TransferProgressEvent {
+                        loaded_bytes: p.confirmed as f64,
+                        total_bytes: p.total as f64,
+                    };
+                    // A throwing callback must not break the upload.
+                    let _ = callback.call1(&JsValue::UNDEFINED, &to_js(&event));
+                }
+            };
+            let digest = repository
+                .upload_blob(&source, upload, &mut progress)
+                .await
+                .js()?;
+            Ok(to_js(&UploadBlobResult {
+                digest: digest.to_string(),
+                size_in_bytes: size as f64,
+            }))
+        })
+    }
+
+    /// Downloads a blob as a `ReadableStream` verified while it streams: at the end it errors
+    /// with a `DigestMismatchError` instead of closing when the bytes do not hash to `digest`.
+    /// The promise rejects if the registry refuses (404, 401, …).
+    ///
+    /// ```js
+    /// const { content } = await client.downloadBlob(digest);
+    /// await content.pipeTo(writable);
+    /// ```
+    #[wasm_bindgen(js_name = downloadBlob, unchecked_return_type = "Promise<DownloadBlobResult>")]
+    pub fn download_blob(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "DownloadBlobOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let digest = digest(digest_text);
+        spawn(&opt_value(&options), async move {
+            let digest = digest?;
+            let client = repository.client();
+            let name = repository.name();
+            let op = format!("downloading blob {name}@{digest}");
+            let request = api::blob(client.base(), name, &digest, Method::Get);
+            let scopes = [api::scope_for(Method::Get, name)];
+            let response = client.send(&op, &scopes, request).await.js()?;
+            let response = client.expect(response, &op, &[200]).await.js()?;
+            let stream = verified_stream(
+                response.body,
+                digest.clone(),
+                format!("blob {name}@{digest}"),
+            );
+            let result = to_js(&DownloadBlobResult {
+                digest: digest.to_string(),
+                content: (),
+            });
+            set(&result, "content", &with_named_errors(&stream));
+            Ok(result)
+        })
+    }
+
+    /// Downloads a whole blob into a `Uint8Array`, returned only once verified against
+    /// `digest` (for small blobs such as configs; stream large ones with `downloadBlob`).
+    #[wasm_bindgen(js_name = downloadBlobContent, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn download_blob_content(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "DownloadBlobOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let digest = digest(digest_text);
+        spawn(&opt_value(&options), async move {
+            let bytes = repository.get_blob(&digest?).await.js()?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// Deletes a blob; a blob that does not exist counts as deleted (as in the Azure SDK).
+    #[wasm_bindgen(js_name = deleteBlob, unchecked_return_type = "Promise<void>")]
+    pub fn delete_blob(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "DeleteBlobOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let digest = digest(digest_text);
+        spawn(&opt_value(&options), async move {
+            match repository.delete_blob(&digest?).await {
+                Err(e) if !e.is_not_found() => Err(crate::error::to_js_error(&e)),
+                _ => Ok(JsValue::UNDEFINED),
+            }
+        })
+    }
+
+    /// Whether the repository has the blob.
+    #[wasm_bindgen(js_name = blobExists, unchecked_return_type = "Promise<boolean>")]
+    pub fn blob_exists(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "BlobExistsOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let digest = digest(digest_text);
+        spawn(&opt_value(&options), async move {
+            let size = repository.blob_exists(&digest?).await.js()?;
+            Ok(JsValue::from_bool(size.is_some()))
+        })
+    }
+
+    /// Mounts a blob from another repository of the same registry without uploading it.
+    /// Resolves `true` when mounted, `false` when the registry declined (then upload it).
+    #[wasm_bindgen(js_name = mountBlob, unchecked_return_type = "Promise<boolean>")]
+    pub fn mount_blob(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = fromRepository)] from_repository: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "MountBlobOptions")] options: Option<Object>,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let digest = digest(digest_text);
+        let from = repository_name(from_repository);
+        spawn(&opt_value(&options), async move {
+            let mounted = repository.mount_blob(&digest?, &from?).await.js()?;
+            Ok(JsValue::from_bool(mounted))
+        })
+    }
+
+    /// Fetches a manifest by tag or digest, verified against its digest.
+    ///
+    /// ```js
+    /// const { digest, mediaType, manifest, content } = await client.getManifest("v1");
+    /// ```
+    #[wasm_bindgen(js_name = getManifest, unchecked_return_type = "Promise<GetManifestResult>")]
+    pub fn get_manifest(
+        &self,
+        #[wasm_bindgen(js_name = tagOrDigest)] tag_or_digest: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetManifestOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let reference = TagOrDigest::parse(tag_or_digest);
+        spawn(&opt_value(&options), async move {
+            let manifest = repository.get_manifest(&reference.js()?).await.js()?;
+            let result = to_js(&GetManifestResult {
+                digest: manifest.digest.to_string(),
+                media_type: manifest.media_type.as_str().to_string(),
+                manifest: (),
+                content: (),
+            });
+            let text = String::from_utf8_lossy(&manifest.raw);
+            set(&result, "manifest", &js_sys::JSON::parse(&text)?);
+            set(
+                &result,
+                "content",
+                &Uint8Array::from(manifest.raw.as_slice()),
+            );
+            Ok(result)
+        })
+    }
+
+    /// Pushes a manifest (its exact bytes, or an object serialized as JSON) under `tag`, or by
+    /// its digest when no tag is given; returns the digest.
+    #[wasm_bindgen(js_name = setManifest, unchecked_return_type = "Promise<SetManifestResult>")]
+    pub fn set_manifest(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ManifestContent")] manifest: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SetManifestOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let parsed = opts::<SetManifestOptions>(&options);
+        let bytes = manifest_bytes(&manifest);
+        spawn(&opt_value(&options), async move {
+            let parsed = parsed?;
+            let manifest =
+                Manifest::from_bytes(bytes?, parsed.media_type.as_deref(), None, "to push").js()?;
+            let reference = match &parsed.tag {
+                Some(tag) => TagOrDigest::Tag(Tag::parse(tag).js()?),
+                None => TagOrDigest::Digest(manifest.digest.clone()),
+            };
+            let digest = repository.put_manifest(&reference, &manifest).await.js()?;
+            Ok(to_js(&SetManifestResult {
+                digest: digest.to_string(),
+            }))
+        })
+    }
+
+    /// Deletes a manifest by digest.
+    #[wasm_bindgen(js_name = deleteManifest, unchecked_return_type = "Promise<void>")]
+    pub fn delete_manifest(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "DeleteManifestOptions")] options: Option<
+            Object,
+        >,
+    ) -> Promise {
+        let repository = self.repository.clone();
+        let reference = TagOrDigest::parse(digest_text);
+        spawn(&opt_value(&options), async move {
+            repository.delete_manifest(&reference.js()?).await.js()?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The manifests that refer to `digest` (signatures, SBOMs, attestations), optionally of
+    /// one `artifactType`: the referrers API, or the fallback tag on registries without it.
+    #[wasm_bindgen(
+        js_name = listReferrers,
+        unchecked_return_type = "PagedAsyncIterableIterator<OciDescriptor, ReferrerPageResponse>"
+    )]
+    pub fn list_referrers(
+        &self,
+        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListReferrersOptions")] options: Option<
+            Object,
+        >,
+    ) -> Result<JsValue, JsValue> {
+        let parsed: ListReferrersOptions = opts(&options)?;
+        let signal = signal_of(&opt_value(&options))?;
+        Ok(paged(
+            Listing::Referrers(
+                self.repository.clone(),
+                digest(digest_text)?,
+                parsed.artifact_type,
+            ),
+            signal,
+        ))
+    }
+}

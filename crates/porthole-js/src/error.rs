@@ -1,0 +1,78 @@
+//! Porthole errors as JS `Error` objects.
+//!
+//! Every rejection is a real `Error` (so `instanceof Error` and stack traces work) with:
+//! - `name`: `"DigestMismatchError"` when content did not hash to its digest (as
+//!   `@azure/container-registry` names it), `"AbortError"` when the call's `abortSignal` fired
+//!   (as `fetch` names it), `"RegistryError"` otherwise;
+//! - `code`: the registry's first OCI code (`NAME_UNKNOWN`, `DENIED`, …) or Porthole's kind
+//!   (`INVALID_INPUT`, `UNAUTHORIZED`, `NETWORK_ERROR`, `BLOCKED_BY_BROWSER`, …);
+//! - `statusCode`: the HTTP status when the registry answered (Azure's `RestError` naming);
+//! - `details`: the registry's OCI error envelope entries (`{ code, message, detail? }`).
+
+use porthole_core::Error;
+use wasm_bindgen::prelude::*;
+
+use crate::glue::{self, error_name, to_js};
+use crate::types::OciErrorDetail;
+
+#[wasm_bindgen(typescript_custom_section)]
+const REGISTRY_ERROR: &str = r#"
+/** Porthole's kinds of failure, beside the registry's own OCI codes. */
+export type PortholeErrorCode =
+  | "INVALID_INPUT" | "AUTH_FAILED" | "ABORTED" | "BLOCKED_BY_BROWSER" | "TIMEOUT"
+  | "NETWORK_ERROR" | "DIGEST_MISMATCH" | "PROTOCOL_ERROR" | "MANIFEST_TOO_LARGE" | "PARSE_ERROR"
+  | "UNAUTHORIZED" | "DENIED" | "NOT_FOUND" | "TOOMANYREQUESTS" | "REGISTRY_ERROR";
+/** The OCI error codes of the distribution spec. */
+export type OciErrorCode =
+  | "BLOB_UNKNOWN" | "BLOB_UPLOAD_INVALID" | "BLOB_UPLOAD_UNKNOWN" | "DIGEST_INVALID"
+  | "MANIFEST_BLOB_UNKNOWN" | "MANIFEST_INVALID" | "MANIFEST_UNKNOWN" | "NAME_INVALID"
+  | "NAME_UNKNOWN" | "SIZE_INVALID" | "UNAUTHORIZED" | "DENIED" | "UNSUPPORTED" | "TOOMANYREQUESTS";
+/** Every rejection of the package's promises (and every error of its download streams). */
+export interface RegistryError extends Error {
+  /** `"DigestMismatchError"`, `"AbortError"` or `"RegistryError"`. */
+  name: "RegistryError" | "DigestMismatchError" | "AbortError";
+  /** The registry's first OCI code, else Porthole's kind of failure; unknown codes are kept. */
+  code: OciErrorCode | PortholeErrorCode | (string & {});
+  /** The HTTP status, when the registry answered. */
+  statusCode?: number;
+  /** The registry's OCI error entries (empty when it sent none). */
+  details: OciErrorDetail[];
+}
+"#;
+
+/// The JS `Error` for a Porthole error.
+pub fn to_js_error(error: &Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    let code = error.code();
+    js.set_name(&error_name(code));
+    let js: JsValue = js.into();
+    glue::set(&js, "code", &JsValue::from_str(code));
+    if let Some(status) = error.status() {
+        glue::set(&js, "statusCode", &JsValue::from(status));
+    }
+    let details: Vec<OciErrorDetail> = match error {
+        Error::Registry { errors, .. } => errors
+            .iter()
+            .map(|e| OciErrorDetail {
+                code: e.code.as_str().to_string(),
+                message: e.message.clone(),
+                detail: e.detail.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    glue::set(&js, "details", &to_js(&details));
+    js
+}
+
+/// `Result<T, Error>` to `Result<T, JsValue>` with [`to_js_error`].
+pub(crate) trait IntoJs<T> {
+    /// Maps the error.
+    fn js(self) -> Result<T, JsValue>;
+}
+
+impl<T> IntoJs<T> for Result<T, Error> {
+    fn js(self) -> Result<T, JsValue> {
+        self.map_err(|e| to_js_error(&e))
+    }
+}

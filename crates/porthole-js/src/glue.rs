@@ -1,0 +1,75 @@
+//! The JS helpers in `js/helpers.js`, and conversions between JSON values and JS values.
+
+use js_sys::{Promise, Reflect};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/helpers.js")]
+extern "C" {
+    /// `JSON.parse` with ACR timestamps revived as `Date`s.
+    #[wasm_bindgen(js_name = fromJson, catch)]
+    fn from_json(text: &str) -> Result<JsValue, JsValue>;
+
+    /// The Azure paged iterator over a pager object with `fetchPage(token, size)`.
+    #[wasm_bindgen(js_name = pagedIterator)]
+    pub(crate) fn paged_iterator(pager: JsValue) -> JsValue;
+
+    /// The error name for a code.
+    #[wasm_bindgen(js_name = errorName)]
+    pub(crate) fn error_name(code: &str) -> String;
+
+    /// The stream with its errors named like the package's other errors.
+    #[wasm_bindgen(js_name = withNamedErrors)]
+    pub(crate) fn with_named_errors(stream: &web_sys::ReadableStream) -> web_sys::ReadableStream;
+
+    /// A `Blob` holding everything a `ReadableStream` gives.
+    #[wasm_bindgen(js_name = streamToBlob)]
+    pub(crate) fn stream_to_blob(stream: &JsValue) -> Promise;
+
+    /// A `Blob` over an `ArrayBuffer` or typed array.
+    #[wasm_bindgen(js_name = bytesToBlob)]
+    pub(crate) fn bytes_to_blob(bytes: &JsValue) -> web_sys::Blob;
+}
+
+/// A Rust value as a plain JS value (through JSON; ACR dates become `Date`s).
+pub(crate) fn to_js<T: Serialize>(value: &T) -> JsValue {
+    let text = serde_json::to_string(value).expect("the package's result types serialize");
+    from_json(&text).expect("serde_json writes valid JSON")
+}
+
+/// A JS options bag as a Rust value: `undefined` and `null` give the defaults. Functions and
+/// `AbortSignal`s are skipped by `JSON.stringify` and read separately by name.
+pub(crate) fn from_js<T: DeserializeOwned + Default>(
+    value: &JsValue,
+    what: &str,
+) -> Result<T, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    if !value.is_object() {
+        return Err(type_error(&format!("{what} must be an object")));
+    }
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| type_error(&format!("{what} cannot be read as JSON")))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| type_error(&format!("{what} is not valid: {e}")))
+}
+
+/// A JS `TypeError` (wrong argument types, as the platform's own APIs throw).
+pub(crate) fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+/// A property of a JS object, `undefined` if absent or unreadable.
+pub(crate) fn get(object: &JsValue, key: &str) -> JsValue {
+    if !object.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Sets a property on a JS object (results built here are plain extensible objects).
+pub(crate) fn set(object: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
