@@ -12,6 +12,7 @@
 
 mod bench;
 mod cmd;
+mod npm;
 mod fuzz;
 mod serve;
 mod setup;
@@ -31,6 +32,7 @@ commands:
                  (unit, integration, interop, doc) and browser tests; ends with a summary
   test --quick   the same without setup and clippy
   fmt            format the workspace (cargo fmt --all)
+  npm            build the npm package into target/npm/porthole (prints its size)
   fuzz [--seconds N]   run each fuzz target of fuzz/ for N s (default 30); installs
                  cargo-fuzz when missing
   dev            start the dashboard against a local registry (not built yet)
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         ["setup"] => report_setup(&root),
         ["test"] => testing::run(&root, false),
         ["test", "--quick"] => testing::run(&root, true),
+        ["npm"] => exit_code(npm::run(&root)),
         ["fmt"] => exit_code(cmd::run(cmd::cargo().args(["fmt", "--all"]))),
         ["fuzz", rest @ ..] => exit_code(fuzz::parse_args(rest).and_then(|s| fuzz::run(&root, s))),
         ["dev"] => not_built("dev", "the dashboard issue"),

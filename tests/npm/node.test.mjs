@@ -1,0 +1,451 @@
+// The npm package in Node 20+, against the kit's real registries: push, pull, list, delete,
+// credentials, errors, aborts. Run by `cargo xtask test` (step `npm package`).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { loadPackage, MiB, pseudoRandom, readAll, registries, sha256, uniqueRepo } from "./common.mjs";
+
+const R = registries();
+const { ContainerRegistryClient, ContainerRegistryContentClient, default: init } = await loadPackage();
+const ALICE = { username: "alice", password: R.users.alice.password };
+
+/** Records every fetch the package makes (method, URL, status) while `body` runs. */
+async function recordingFetches(body, { onResponse } = {}) {
+  const original = globalThis.fetch;
+  const log = [];
+  globalThis.fetch = async (input, init) => {
+    const entry = { method: init?.method ?? "GET", url: String(input), status: undefined };
+    log.push(entry);
+    let response = await original(input, init);
+    entry.status = response.status;
+    if (onResponse) response = (await onResponse(entry, response)) ?? response;
+    return response;
+  };
+  try {
+    return await body(log);
+  } finally {
+    globalThis.fetch = original;
+  }
+}
+
+/** Pushes a tiny image (config + one layer) under `tag`; returns the manifest's digest. */
+async function pushImage(content, tag, layerBytes = pseudoRandom(1000, 1)) {
+  const config = new TextEncoder().encode(JSON.stringify({ architecture: "amd64", os: "linux" }));
+  const c = await content.uploadBlob(config);
+  const l = await content.uploadBlob(layerBytes);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: c.digest, size: c.sizeInBytes },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: l.digest, size: l.sizeInBytes }],
+  };
+  const { digest } = await content.setManifest(manifest, { tag });
+  return { digest, layer: l.digest };
+}
+
+test("the Node entry initializes itself; init() is a no-op", async () => {
+  await init();
+  assert.equal(typeof ContainerRegistryClient, "function");
+});
+
+describe("blobs", () => {
+  const repo = uniqueRepo("blobs");
+  const content = new ContainerRegistryContentClient(R.anonymous, repo);
+
+  test("uploads in chunks with progress, then pulls verified bytes and streams", async () => {
+    const bytes = pseudoRandom(3 * MiB + 17, 7);
+    const progress = [];
+    const uploaded = await content.uploadBlob(bytes, {
+      chunkSizeInBytes: MiB,
+      onProgress: (p) => progress.push(p),
+    });
+    assert.deepEqual(uploaded, { digest: sha256(bytes), sizeInBytes: bytes.length });
+    assert.ok(progress.length >= 4, `progress was reported ${progress.length} times`);
+    assert.deepEqual(progress.at(-1), { loadedBytes: bytes.length, totalBytes: bytes.length });
+    assert.equal(await content.blobExists(uploaded.digest), true);
+
+    const whole = await content.downloadBlobContent(uploaded.digest);
+    assert.ok(whole instanceof Uint8Array);
+    assert.equal(sha256(whole), uploaded.digest);
+
+    const { digest, content: stream } = await content.downloadBlob(uploaded.digest);
+    assert.equal(digest, uploaded.digest);
+    assert.ok(stream instanceof ReadableStream);
+    assert.equal(sha256(await readAll(stream)), uploaded.digest);
+  });
+
+  test("takes a Blob, an ArrayBuffer and a ReadableStream alike", async () => {
+    const bytes = pseudoRandom(200_000, 3);
+    const expected = sha256(bytes);
+    const sources = [
+      new Blob([bytes]),
+      bytes.buffer.slice(0),
+      new Blob([bytes]).stream(),
+    ];
+    for (const source of sources) {
+      const { digest, sizeInBytes } = await content.uploadBlob(source);
+      assert.equal(digest, expected);
+      assert.equal(sizeInBytes, bytes.length);
+    }
+  });
+
+  test("deletes a blob; deleting a missing one succeeds", async () => {
+    const { digest } = await content.uploadBlob(pseudoRandom(1234, 9));
+    await content.deleteBlob(digest);
+    assert.equal(await content.blobExists(digest), false);
+    await content.deleteBlob(digest);
+  });
+
+  test("mounts a blob from another repository", async () => {
+    const { digest } = await content.uploadBlob(pseudoRandom(4321, 10));
+    const other = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("mount"));
+    assert.equal(await other.mountBlob(digest, repo), true);
+    assert.equal(await other.blobExists(digest), true);
+  });
+});
+
+describe("manifests, tags and listings", () => {
+  const repo = uniqueRepo("manifests");
+  const content = new ContainerRegistryContentClient(R.anonymous, repo);
+  const client = new ContainerRegistryClient(R.anonymous);
+
+  test("pushes a manifest under a tag and gets it by tag and digest", async () => {
+    const { digest } = await pushImage(content, "v1");
+    const byTag = await content.getManifest("v1");
+    assert.equal(byTag.digest, digest);
+    assert.equal(byTag.mediaType, "application/vnd.oci.image.manifest.v1+json");
+    assert.equal(byTag.manifest.schemaVersion, 2);
+    assert.equal(sha256(byTag.content), digest);
+    const byDigest = await content.getManifest(digest);
+    assert.deepEqual(byDigest.manifest, byTag.manifest);
+  });
+
+  test("lists tags and repositories, by item and by page", async () => {
+    await pushImage(content, "v2");
+    await pushImage(content, "v3", pseudoRandom(500, 2));
+    const repository = client.getRepository(repo);
+    assert.equal(repository.name, repo);
+    const tags = [];
+    for await (const tag of repository.listTagNames()) tags.push(tag);
+    assert.deepEqual(tags.sort(), ["v1", "v2", "v3"]);
+
+    const names = [];
+    for await (const name of client.listRepositoryNames()) names.push(name);
+    assert.ok(names.includes(repo), `${repo} is not in ${names.join(", ")}`);
+
+    // Pages (distribution 2.x pages its catalog, not its tag lists).
+    const pages = [];
+    for await (const page of client.listRepositoryNames().byPage({ maxPageSize: 2 })) pages.push(page);
+    assert.ok(pages.length >= 2, `${pages.length} pages`);
+    assert.ok(pages.every((p) => p.length <= 2));
+    assert.equal(typeof pages[0].continuationToken, "string");
+    assert.equal(pages.at(-1).continuationToken, undefined);
+    assert.deepEqual(pages.flat(), names);
+    const resumed = await client.listRepositoryNames().byPage({ continuationToken: pages[0].continuationToken, maxPageSize: 2 }).next();
+    assert.deepEqual([...resumed.value], [...pages[1]]);
+  });
+
+  test("deletes a manifest by digest, and an artifact by tag", async () => {
+    const { digest } = await pushImage(content, "gone", pseudoRandom(700, 4));
+    await content.deleteManifest(digest);
+    await assert.rejects(content.getManifest(digest), (e) => {
+      assert.equal(e.name, "RegistryError");
+      assert.equal(e.statusCode, 404);
+      assert.equal(e.code, "MANIFEST_UNKNOWN");
+      assert.equal(e.details[0].code, "MANIFEST_UNKNOWN");
+      return true;
+    });
+    const second = await pushImage(content, "gone2", pseudoRandom(800, 5));
+    const artifact = client.getArtifact(repo, "gone2");
+    assert.match(artifact.fullyQualifiedReference, new RegExp(`/${repo}:gone2$`));
+    await artifact.delete();
+    await assert.rejects(content.getManifest(second.digest), { statusCode: 404 });
+  });
+
+  test("lists referrers (through the fallback tag on distribution)", async () => {
+    const subject = await pushImage(content, "signed", pseudoRandom(900, 6));
+    const empty = await content.uploadBlob(new TextEncoder().encode("{}"));
+    const sig = await content.uploadBlob(pseudoRandom(64, 8));
+    const referrer = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      artifactType: "application/vnd.example.signature",
+      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: empty.digest, size: 2 },
+      layers: [{ mediaType: "application/octet-stream", digest: sig.digest, size: sig.sizeInBytes }],
+      subject: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: subject.digest, size: (await content.getManifest(subject.digest)).content.length },
+    };
+    const { digest } = await content.setManifest(referrer);
+    const found = [];
+    for await (const d of content.listReferrers(subject.digest)) found.push(d);
+    assert.deepEqual(found.map((d) => [d.digest, d.artifactType]), [[digest, "application/vnd.example.signature"]]);
+    const none = [];
+    for await (const d of content.listReferrers(subject.digest, { artifactType: "application/other" })) none.push(d);
+    assert.deepEqual(none, []);
+  });
+});
+
+describe("credentials", () => {
+  test("username and password on the basic-auth and token-auth registries", async () => {
+    for (const url of [R.basic, R.token]) {
+      const content = new ContainerRegistryContentClient(url, uniqueRepo("auth"), ALICE);
+      const bytes = pseudoRandom(5000, 11);
+      const { digest } = await content.uploadBlob(bytes);
+      assert.equal(sha256(await content.downloadBlobContent(digest)), digest);
+    }
+  });
+
+  test("a getToken credential with tokenKind 'registry' is asked for the registry's scopes", async () => {
+    const asked = [];
+    const credential = {
+      async getToken(scopes) {
+        asked.push(scopes);
+        const url = new URL(R.token_realm);
+        url.searchParams.set("service", R.service);
+        for (const scope of scopes) url.searchParams.append("scope", scope);
+        const basic = Buffer.from(`alice:${R.users.alice.password}`).toString("base64");
+        const answer = await fetch(url, { headers: { Authorization: `Basic ${basic}` } });
+        const body = await answer.json();
+        return { token: body.token ?? body.access_token, expiresOnTimestamp: Date.now() + 60_000 };
+      },
+    };
+    const repo = uniqueRepo("provider");
+    const content = new ContainerRegistryContentClient(R.token, repo, credential, { tokenKind: "registry" });
+    const { digest } = await content.uploadBlob(pseudoRandom(3000, 12));
+    assert.equal(await content.blobExists(digest), true);
+    assert.ok(asked.some((s) => s.includes(`repository:${repo}:pull,push`)), JSON.stringify(asked));
+  });
+
+  test("a static { token } is sent as it is", async () => {
+    const content = new ContainerRegistryContentClient(R.token, uniqueRepo("static"), { token: "not-a-token" });
+    await assert.rejects(content.blobExists(sha256(new Uint8Array())), (e) => {
+      assert.equal(e.name, "RegistryError");
+      assert.equal(e.statusCode, 401);
+      return true;
+    });
+  });
+
+  test("a wrong password is a RegistryError with the registry's status", async () => {
+    const wrong = { username: "alice", password: "hunter2-not-it" };
+    const basic = new ContainerRegistryContentClient(R.basic, uniqueRepo("wrong"), wrong);
+    await assert.rejects(basic.uploadBlob(new Uint8Array([1])), (e) => {
+      assert.ok(e instanceof Error);
+      assert.equal(e.name, "RegistryError");
+      assert.equal(e.statusCode, 401);
+      assert.equal(e.code, "UNAUTHORIZED");
+      assert.ok(Array.isArray(e.details));
+      assert.doesNotMatch(e.message, /hunter2/, "the password must not appear in the message");
+      return true;
+    });
+    const token = new ContainerRegistryContentClient(R.token, uniqueRepo("wrong"), wrong);
+    await assert.rejects(token.uploadBlob(new Uint8Array([1])), (e) => {
+      assert.equal(e.name, "RegistryError");
+      assert.equal(e.code, "AUTH_FAILED");
+      assert.doesNotMatch(e.message, /hunter2/);
+      return true;
+    });
+  });
+
+  test("a credential of no known shape is a TypeError", () => {
+    assert.throws(() => new ContainerRegistryClient(R.anonymous, { password: "only" }), TypeError);
+  });
+});
+
+describe("errors", () => {
+  test("a bad repository name fails before any request", () => {
+    const client = new ContainerRegistryClient(R.anonymous);
+    assert.throws(() => client.getRepository("Not A Name!"), (e) => {
+      assert.ok(e instanceof Error);
+      assert.equal(e.name, "RegistryError");
+      assert.equal(e.code, "INVALID_INPUT");
+      assert.match(e.message, /repository name/);
+      return true;
+    });
+    assert.throws(() => new ContainerRegistryContentClient(R.anonymous, "UPPER/case"), { code: "INVALID_INPUT" });
+  });
+
+  test("a bad digest rejects with INVALID_INPUT", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("digest"));
+    await assert.rejects(content.downloadBlobContent("sha256:nothex"), { name: "RegistryError", code: "INVALID_INPUT" });
+  });
+
+  test("a missing blob is a 404 RegistryError", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("missing"));
+    await assert.rejects(content.downloadBlob(sha256(new Uint8Array([42]))), (e) => {
+      assert.equal(e.statusCode, 404);
+      assert.ok(["BLOB_UNKNOWN", "NAME_UNKNOWN"].includes(e.code), e.code);
+      return true;
+    });
+  });
+
+  test("altered bytes are a DigestMismatchError, in downloads and in streams", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("mismatch"));
+    const { digest } = await content.uploadBlob(pseudoRandom(100_000, 13));
+    const corrupt = async (entry, response) => {
+      if (entry.method !== "GET" || !entry.url.includes("/blobs/sha256:")) return response;
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      bytes[500] ^= 0xff;
+      return new Response(bytes, { status: response.status, headers: response.headers });
+    };
+    await recordingFetches(async () => {
+      await assert.rejects(content.downloadBlobContent(digest), (e) => {
+        assert.ok(e instanceof Error);
+        assert.equal(e.name, "DigestMismatchError");
+        assert.equal(e.code, "DIGEST_MISMATCH");
+        assert.deepEqual(e.details, []);
+        return true;
+      });
+      const { content: stream } = await content.downloadBlob(digest);
+      await assert.rejects(readAll(stream), { name: "DigestMismatchError", code: "DIGEST_MISMATCH" });
+    }, { onResponse: corrupt });
+  });
+});
+
+describe("aborts", () => {
+  test("an aborted signal rejects with an AbortError before any request", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort"));
+    await recordingFetches(async (log) => {
+      await assert.rejects(content.blobExists(sha256(new Uint8Array()), { abortSignal: AbortSignal.abort() }), {
+        name: "AbortError",
+        code: "ABORTED",
+      });
+      assert.equal(log.length, 0);
+    });
+  });
+
+  test("aborting mid-upload cancels the registry's upload session", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort-upload"));
+    const controller = new AbortController();
+    await recordingFetches(async (log) => {
+      await assert.rejects(
+        content.uploadBlob(pseudoRandom(6 * MiB, 14), {
+          chunkSizeInBytes: MiB,
+          abortSignal: controller.signal,
+          onProgress: (p) => {
+            if (p.loadedBytes >= 2 * MiB) controller.abort();
+          },
+        }),
+        { name: "AbortError", code: "ABORTED" },
+      );
+      const patches = log.filter((e) => e.method === "PATCH");
+      assert.ok(patches.length >= 2 && patches.length < 6, `${patches.length} PATCHes`);
+      const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
+      assert.equal(cancel.length, 1, JSON.stringify(log));
+      assert.equal(cancel[0].status, 204);
+      // The session is gone: its URL answers 404 BLOB_UPLOAD_UNKNOWN.
+      const answer = await fetch(cancel[0].url);
+      assert.equal(answer.status, 404);
+      assert.equal((await answer.json()).errors[0].code, "BLOB_UPLOAD_UNKNOWN");
+    });
+  });
+
+  test("concurrent calls on one client keep their own signals", async () => {
+    const repo = uniqueRepo("concurrent");
+    const content = new ContainerRegistryContentClient(R.anonymous, repo);
+    const controller = new AbortController();
+    const bytes = pseudoRandom(4 * MiB, 15);
+    const doomed = content.uploadBlob(pseudoRandom(4 * MiB, 16), {
+      chunkSizeInBytes: MiB,
+      abortSignal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    const fine = content.uploadBlob(bytes, { chunkSizeInBytes: MiB, abortSignal: new AbortController().signal });
+    const plain = content.uploadBlob(bytes, { chunkSizeInBytes: MiB });
+    await assert.rejects(doomed, { name: "AbortError" });
+    assert.equal((await fine).digest, sha256(bytes));
+    assert.equal((await plain).digest, sha256(bytes));
+  });
+});
+
+test("freeing a client mid-call leaves the call running", async () => {
+  const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("free"));
+  const bytes = pseudoRandom(MiB, 17);
+  const pending = content.uploadBlob(bytes);
+  content.free();
+  assert.equal((await pending).digest, sha256(bytes));
+  const client = new ContainerRegistryClient(R.anonymous);
+  const names = client.listRepositoryNames();
+  client.free();
+  assert.equal(typeof (await names.next()).value, "string");
+});
+
+describe("Azure Container Registry (the kit's emulator)", { skip: R.acr ? false : "the test kit serves no ACR emulator (no \"acr\" in its JSON line)" }, () => {
+  const aad = (who) => ({
+    asked: [],
+    async getToken(scopes) {
+      this.asked.push(scopes);
+      return { token: R.acr_auth.aad_tokens[who], expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  });
+
+  test("an AAD credential pushes, reads and changes properties, lists in order, deletes", async () => {
+    const credential = aad("owner");
+    const repo = uniqueRepo("acr");
+    const options = { tokenKind: "aad" };
+    const content = new ContainerRegistryContentClient(R.acr, repo, credential, options);
+    const client = new ContainerRegistryClient(R.acr, credential, options);
+    const first = await pushImage(content, "v1");
+    const second = await pushImage(content, "v2", pseudoRandom(2000, 21));
+    assert.deepEqual(credential.asked[0], ["https://containerregistry.azure.net/.default"]);
+
+    const names = [];
+    for await (const name of client.listRepositoryNames()) names.push(name);
+    assert.ok(names.includes(repo), names.join(", "));
+
+    const repository = client.getRepository(repo);
+    const props = await repository.getProperties();
+    assert.equal(props.name, repo);
+    assert.ok(props.createdOn instanceof Date && props.lastUpdatedOn instanceof Date);
+    assert.equal(props.tagCount, 2);
+    const locked = await repository.updateProperties({ canWrite: false });
+    assert.equal(locked.canWrite, false);
+    await repository.updateProperties({ canWrite: true });
+
+    const artifact = repository.getArtifact("v1");
+    const manifest = await artifact.getManifestProperties();
+    assert.equal(manifest.digest, first.digest);
+    assert.equal(manifest.repositoryName, repo);
+    assert.deepEqual(manifest.tags, ["v1"]);
+    const manifestLocked = await artifact.updateManifestProperties({ canDelete: false });
+    assert.equal(manifestLocked.canDelete, false);
+    await artifact.updateManifestProperties({ canDelete: true });
+
+    const tag = await artifact.getTagProperties("v1");
+    assert.equal(tag.digest, first.digest);
+    const tagLocked = await artifact.updateTagProperties("v1", { canDelete: false, canWrite: false });
+    assert.equal(tagLocked.canDelete, false);
+    assert.equal(tagLocked.canWrite, false);
+    await artifact.updateTagProperties("v1", { canDelete: true, canWrite: true });
+    const tags = [];
+    for await (const t of artifact.listTagProperties({ order: "LastUpdatedOnDescending" })) tags.push(t.name);
+    assert.deepEqual(tags, ["v1"]);
+
+    const ordered = [];
+    for await (const m of repository.listManifestProperties({ order: "LastUpdatedOnAscending" })) ordered.push(m.digest);
+    assert.deepEqual(ordered.filter((d) => d === first.digest || d === second.digest), [first.digest, second.digest]);
+
+    await repository.getArtifact("v2").deleteTag("v2");
+    await assert.rejects(repository.getArtifact("v2").getTagProperties("v2"), { statusCode: 404 });
+    await client.deleteRepository(repo);
+    await assert.rejects(repository.getProperties(), { statusCode: 404 });
+  });
+
+  test("a pull-only identity may read but not push", async () => {
+    const owner = new ContainerRegistryContentClient(R.acr, uniqueRepo("acr-reader"), aad("owner"), { tokenKind: "aad" });
+    const { digest } = await owner.uploadBlob(pseudoRandom(1000, 22));
+    const reader = new ContainerRegistryContentClient(R.acr, owner.repositoryName, aad("reader"), { tokenKind: "aad" });
+    assert.equal(sha256(await reader.downloadBlobContent(digest)), digest);
+    await assert.rejects(reader.uploadBlob(new Uint8Array([1])), (e) => {
+      assert.equal(e.name, "RegistryError");
+      // The token exchange refuses the push scope (or the registry answers 401/403).
+      assert.ok(e.code === "AUTH_FAILED" || [401, 403].includes(e.statusCode), `${e.code} ${e.statusCode}: ${e.message}`);
+      return true;
+    });
+  });
+
+  test("the admin user's username and password work too", async () => {
+    const { username, password } = R.acr_auth.admin;
+    const content = new ContainerRegistryContentClient(R.acr, uniqueRepo("acr-admin"), { username, password });
+    const { digest } = await content.uploadBlob(pseudoRandom(1500, 23));
+    assert.equal(await content.blobExists(digest), true);
+  });
+});
