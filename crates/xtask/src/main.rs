@@ -12,8 +12,8 @@
 
 mod bench;
 mod cmd;
-mod npm;
 mod fuzz;
+mod npm;
 mod serve;
 mod setup;
 mod step;
