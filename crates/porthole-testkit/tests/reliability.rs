@@ -268,6 +268,16 @@ fn corrupted_downloads_are_always_refused() {
         assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
         truncated_refused += 1;
     }
+    // A connection reset inside the body: an error, never short data (not resumed yet).
+    proxy.set_rules(vec![
+        Rule::new(Fault::ResetInResponseBody).path_contains("/blobs/sha256:")
+    ]);
+    let mut reset_refused = 0;
+    for _ in 0..5 {
+        let err = block_on(repo.get_blob(&blob.digest)).unwrap_err();
+        assert_eq!(err.code(), "NETWORK_ERROR", "{err}");
+        reset_refused += 1;
+    }
     // Without faults the same downloads succeed.
     proxy.set_rules(Vec::new());
     assert_eq!(block_on(repo.get_blob(&blob.digest)).unwrap(), data);
@@ -276,7 +286,8 @@ fn corrupted_downloads_are_always_refused() {
         &[format!(
             "{refused}/{DOWNLOADS} blob downloads with a flipped byte refused; \
              {manifests_refused}/10 manifests with a flipped byte refused; \
-             {truncated_refused}/10 truncated blobs refused"
+             {truncated_refused}/10 truncated blobs refused; {reset_refused}/5 downloads \
+             reset mid-body failed with an error"
         )],
     );
 }
