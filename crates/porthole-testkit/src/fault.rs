@@ -475,9 +475,9 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
         _ => None,
     };
     if let Some(answer) = answer {
-        let status = answer.status;
+        // Counted before the client hears anything, so a test sees its own faults counted.
+        record(fault.as_ref().map(Fault::kind), Some(answer.status));
         write_answer(&client, &answer)?;
-        record(fault.as_ref().map(Fault::kind), Some(status));
         return Ok(());
     }
 
@@ -507,22 +507,20 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
             (answer.headers.len() != before).then(|| fault.as_ref().map_or("", Fault::kind))
         }
         Some(Fault::ResetInResponseBody) => {
+            record(Some("reset-in-response-body"), None);
             if !answer.body.is_empty() {
                 let full = answer.body.len() as u64;
                 answer.body.truncate(answer.body.len() / 2);
                 answer.announced_len = Some(full);
                 write_answer(&client, &answer)?;
             }
-            record(Some("reset-in-response-body"), None);
             reset(&client);
             return Ok(());
         }
         _ => None,
     };
-    let status = answer.status;
-    write_answer(&client, &answer)?;
-    record(applied, Some(status));
-    Ok(())
+    record(applied, Some(answer.status));
+    write_answer(&client, &answer)
 }
 
 /// Sends the request to the registry and reads its whole answer, rewriting its `Location` and
