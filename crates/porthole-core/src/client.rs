@@ -1028,19 +1028,68 @@ impl<T: Transport> Repository<T> {
             .send(&op, &self.scopes(Method::Get), req)
             .await?;
         let mut resp = self.client.expect(resp, &op, &[200]).await?;
-        let mut size = 0u64;
-        while let Some(chunk) = resp
-            .body
-            .next_chunk()
-            .await
-            .map_err(|e| Error::transport(&op, e))?
-        {
-            hasher.update(&chunk);
+        let policy = self.client.inner.options.retry;
+        let (mut size, mut skip, mut resumes) = (0u64, 0u64, 0u32);
+        loop {
+            let chunk = match resp.body.next_chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                // The connection broke inside the body: ask for the rest with a Range request.
+                Err(e)
+                    if Failure::Transport(e.kind).is_retryable(Method::Get)
+                        && resumes + 1 < policy.max_attempts =>
+                {
+                    resumes += 1;
+                    let seed = self.client.transport().now_millis();
+                    self.client
+                        .transport()
+                        .sleep(policy.backoff_ms(resumes, seed))
+                        .await;
+                    (resp, skip) = self.resume_download(digest, size, &op).await?;
+                    continue;
+                }
+                Err(e) => return Err(Error::transport(&op, e)),
+            };
+            // After a resume answered 200 (Range ignored), the bytes already had are skipped.
+            let dropped = skip.min(chunk.len() as u64) as usize;
+            skip -= dropped as u64;
+            let chunk = &chunk[dropped..];
+            hasher.update(chunk);
             size += chunk.len() as u64;
-            sink(&chunk)?;
+            sink(chunk)?;
         }
         hasher.finish_and_check(&format!("blob {}@{digest}", self.name), digest)?;
         Ok(size)
+    }
+
+    /// Asks for a blob from byte `offset` on; returns the response and how many leading bytes
+    /// of it to skip (all of `offset` when the registry ignored the Range and sent everything).
+    async fn resume_download(
+        &self,
+        digest: &Digest,
+        offset: u64,
+        op: &str,
+    ) -> Result<(Response<T::Stream>, u64)> {
+        let req = api::blob::<T::NativeBody>(self.base(), &self.name, digest, Method::Get)
+            .header("Range", format!("bytes={offset}-"));
+        let resp = self.client.send(op, &self.scopes(Method::Get), req).await?;
+        let resp = self.client.expect(resp, op, &[200, 206]).await?;
+        if resp.status == 200 {
+            return Ok((resp, offset));
+        }
+        let start = resp
+            .headers
+            .get("content-range")
+            .and_then(|v| v.trim().strip_prefix("bytes "))
+            .and_then(|v| v.split('-').next())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if start != Some(offset) {
+            return Err(Error::protocol(format!(
+                "{op}: resuming at byte {offset}, the registry answered Content-Range {:?}",
+                resp.headers.get("content-range")
+            )));
+        }
+        Ok((resp, 0))
     }
 
     /// A whole blob in memory, verified before it is returned.

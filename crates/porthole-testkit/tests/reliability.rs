@@ -268,7 +268,23 @@ fn corrupted_downloads_are_always_refused() {
         assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
         truncated_refused += 1;
     }
-    // A connection reset inside the body: an error, never short data (not resumed yet).
+    // A connection reset inside the body: the download resumes with a Range request from the
+    // byte it reached, and the whole blob still verifies.
+    proxy.set_rules(vec![Rule::new(Fault::ResetInResponseBody)
+        .path_contains("/blobs/sha256:")
+        .every(2)]);
+    let mut resumed = 0;
+    for _ in 0..5 {
+        assert_eq!(block_on(repo.get_blob(&blob.digest)).unwrap(), data);
+        resumed += 1;
+    }
+    let resets = proxy
+        .injected()
+        .get("reset-in-response-body")
+        .copied()
+        .unwrap_or(0);
+    assert!(resets >= 4, "every other blob request was reset ({resets})");
+    // A body that breaks every time: an error after bounded attempts, never short data.
     proxy.set_rules(vec![
         Rule::new(Fault::ResetInResponseBody).path_contains("/blobs/sha256:")
     ]);
@@ -286,8 +302,9 @@ fn corrupted_downloads_are_always_refused() {
         &[format!(
             "{refused}/{DOWNLOADS} blob downloads with a flipped byte refused; \
              {manifests_refused}/10 manifests with a flipped byte refused; \
-             {truncated_refused}/10 truncated blobs refused; {reset_refused}/5 downloads \
-             reset mid-body failed with an error"
+             {truncated_refused}/10 truncated blobs refused; {resumed}/5 downloads reset \
+             mid-body resumed with Range and verified; {reset_refused}/5 downloads reset on \
+             every attempt failed with an error"
         )],
     );
 }
