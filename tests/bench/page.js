@@ -97,6 +97,17 @@ window.bench = {
     return { ms };
   },
 
+  /** Diagnostic: the plain upload while the same File is hashed in wasm as an upload reads it
+   *  (perfect overlap of send and hash, no chunking): the best "hash beside the send" can do. */
+  async plainUploadWhileHashing(registry, repo, which, digest) {
+    const { ms, value } = await timed(() => Promise.all([
+      window.bench.plainUpload(registry, repo, which, digest),
+      porthole.sha256_blob(file(which)),
+    ]));
+    if (value[1] !== digest) throw new Error(`hash gave ${value[1]}`);
+    return { ms };
+  },
+
   // Downloads: Porthole's verified stream (the product path), the core's verified download into
   // a counting sink, and a plain fetch reader loop counting bytes.
   async portholeDownloadStream(registry, repo, digest) {
