@@ -85,7 +85,8 @@ pub enum Error {
     },
 
     /// A request kept failing (429, 5xx, lost connections) until the retry budget ran out.
-    #[error("{last} (gave up after {attempts} attempts in {:.1} s)", *elapsed_ms as f64 / 1000.0)]
+    // Integer arithmetic: float formatting would add kilobytes to every wasm bundle.
+    #[error("{last} (gave up after {attempts} attempts in {}.{} s)", elapsed_ms / 1000, elapsed_ms % 1000 / 100)]
     Retried {
         /// Attempts made, the first included.
         attempts: u32,
