@@ -8,10 +8,14 @@
 //! - `fuzz [--seconds N]`: every cargo-fuzz target of fuzz/ for N s (default 30).
 //! - `bench [--smoke]`: benchmarks against a real registry, side by side with curl and the
 //!   browser's own limits; writes target/bench/latest.json and the table in BENCHMARKS.md.
-//! - `dev`: not built yet; it says so and exits 2.
+//! - `dev [--registry URL]`: the dashboard through `trunk serve` with a same-origin proxy to a
+//!   sample registry (or to URL).
+//! - `dist`: the dashboard as a static site in dist/ (deploy/nginx.conf serves it).
 
 mod bench;
 mod cmd;
+mod dev;
+mod dist;
 mod fuzz;
 mod npm;
 mod serve;
@@ -32,10 +36,13 @@ commands:
                  (unit, integration, interop, doc) and browser tests; ends with a summary
   test --quick   the same without setup and clippy
   fmt            format the workspace (cargo fmt --all)
-  npm            build the npm package into target/npm/porthole (prints its size)
   fuzz [--seconds N]   run each fuzz target of fuzz/ for N s (default 30); installs
                  cargo-fuzz when missing
-  dev            start the dashboard against a local registry (not built yet)
+  npm            build the npm package into target/npm/porthole (prints its size)
+  dev            the dashboard on a local registry with sample content (trunk serve,
+                 same-origin proxy); prints the URL to open
+  dev --registry URL   the same, proxying to any registry instead
+  dist           build the dashboard as a static site into dist/ (see deploy/nginx.conf)
   bench          benchmarks against a real registry beside curl, openssl and the browser's
                  own fetch (~5 min); writes target/bench/latest.json and BENCHMARKS.md
   bench --smoke  the same harness with tiny sizes and one run (~20 s), no figures";
@@ -58,7 +65,8 @@ fn main() -> ExitCode {
         ["npm"] => exit_code(npm::run(&root)),
         ["fmt"] => exit_code(cmd::run(cmd::cargo().args(["fmt", "--all"]))),
         ["fuzz", rest @ ..] => exit_code(fuzz::parse_args(rest).and_then(|s| fuzz::run(&root, s))),
-        ["dev"] => not_built("dev", "the dashboard issue"),
+        ["dev", rest @ ..] => exit_code(dev::run(&root, rest)),
+        ["dist"] => exit_code(dist::run(&root)),
         ["bench"] => exit_code(bench::run(&root, false)),
         ["bench", "--smoke"] => exit_code(bench::run(&root, true)),
         [] | ["help" | "-h" | "--help"] => {
@@ -89,15 +97,6 @@ fn report_setup(root: &Path) -> ExitCode {
         println!("setup: everything is in place");
     }
     exit_code(result.map_err(|err| format!("setup failed:\n{err}")))
-}
-
-/// Says plainly that a command exists in the design but is not built yet, and exits 2.
-fn not_built(command: &str, lands_with: &str) -> ExitCode {
-    eprintln!(
-        "cargo xtask {command}: not built yet. It arrives with {lands_with}; \
-         until then use `cargo xtask test`."
-    );
-    ExitCode::from(2)
 }
 
 /// 0 for success, 1 for failure (after the error has been printed).

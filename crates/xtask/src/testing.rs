@@ -66,6 +66,7 @@ pub(crate) fn run(root: &Path, quick: bool) -> ExitCode {
         report.run("fuzz", || crate::fuzz::test_step(root));
     }
     report.run("browser tests", || browser_tests(root));
+    report.run("dashboard e2e", || crate::dev::e2e(root));
     report.run("npm package", || crate::npm::test(root));
     println!("{}", report.summary());
     if report.passed() {

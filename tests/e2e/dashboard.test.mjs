@@ -1,0 +1,297 @@
+// End-to-end tests of the dashboard in headless Chromium (Debian's, driven by playwright-core)
+// against the test kit's real registry and ACR emulator, seeded by porthole-seed. Run by
+// `cargo xtask test` (step "dashboard e2e"), which builds the site once and passes:
+//   PORTHOLE_E2E_JSON  the `porthole-testkit serve` line (registry URLs, users, ACR tokens)
+//   PORTHOLE_E2E_DIST  the release build (trunk build --release)
+//   PORTHOLE_E2E_OUT   where screenshots go (target/e2e)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startSite, startNoCors, closedPort } from './server.mjs';
+
+const kit = JSON.parse(process.env.PORTHOLE_E2E_JSON ?? '{}');
+const dist = process.env.PORTHOLE_E2E_DIST ?? 'target/e2e/dist';
+const out = process.env.PORTHOLE_E2E_OUT ?? 'target/e2e';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let browser;
+let site;
+let noCors;
+const pageErrors = [];
+
+before(async () => {
+  assert.ok(kit.anonymous, 'PORTHOLE_E2E_JSON must hold the test kit line');
+  fs.mkdirSync(out, { recursive: true });
+  site = await startSite(path.resolve(dist), kit.anonymous);
+  noCors = await startNoCors(kit.anonymous);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await noCors?.close();
+});
+
+/** A fresh page (its own storage) that fails the test on a dialog or an uncaught error. */
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true, ...options });
+  const page = await context.newPage();
+  page.on('dialog', (d) => { pageErrors.push(`dialog: ${d.message()}`); d.dismiss(); });
+  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+}
+
+function noErrors() {
+  assert.deepEqual(pageErrors.splice(0), [], 'the page raised errors or dialogs');
+}
+
+test('repositories: listed at once, grouped, filtered, keyboard', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here`);
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
+  for (const ns of ['library/', 'apps/', 'team-a/', 'ci/', 'hostile/']) {
+    await page.locator('.group-toggle', { hasText: ns }).first().waitFor();
+  }
+  await page.getByRole('link', { name: 'library/alpine' }).waitFor();
+  await shot(page, 'repositories');
+
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'filter');
+  await page.keyboard.type('alp');
+  await page.getByText('1 of 9 repositories').waitFor();
+  assert.equal(await page.locator('a[data-row]').count(), 1);
+  assert.match(page.url(), /\?q=alp$/);
+  await shot(page, 'repositories-filtered');
+
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/r\/here\/repo\/library\/alpine$/);
+  await page.getByRole('link', { name: '3.20' }).waitFor();
+  await page.keyboard.press('u');
+  await page.waitForURL(/\/r\/here$/);
+  noErrors();
+  await page.context().close();
+});
+
+test('index: one row per platform, attestations folded away', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/library/alpine`);
+  await page.locator('table.tags').getByText('linux/amd64, linux/arm64/v8, linux/arm/v7').first().waitFor();
+  await shot(page, 'repository-alpine');
+  await page.getByRole('link', { name: '3.20' }).click();
+  await page.waitForURL(/\/manifest\/library\/alpine:3\.20$/);
+  const platforms = page.getByRole('table', { name: 'Platforms' });
+  await platforms.waitFor();
+  const text = await platforms.innerText();
+  for (const p of ['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7']) assert.ok(text.includes(p), text);
+  assert.ok(!text.includes('unknown'), 'attestations are not among the platforms');
+  const folded = page.locator('details.attestations');
+  await folded.getByText('3 attestation manifests').waitFor();
+  assert.equal(await folded.evaluate((d) => d.open), false);
+  assert.equal(await page.getByRole('table', { name: 'Attestation manifests' }).isVisible(), false);
+  await page.getByText('"application/vnd.oci.image.index.v1+json"').first().waitFor();
+  await shot(page, 'manifest-index');
+  noErrors();
+  await page.context().close();
+});
+
+test('image: layers, config, referrers, pull command, verified download', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/manifest/apps/web:1.0.0`);
+  const referrers = page.getByRole('table', { name: 'Referrers' });
+  await referrers.waitFor();
+  await referrers.locator('tr[data-kind="signature"]').waitFor();
+  await referrers.locator('tr[data-kind="SBOM"]').waitFor();
+  await page.getByText('APP_ENV=production').waitFor();
+  await page.getByRole('heading', { name: 'History' }).waitFor();
+  const digest = (await page.getByTestId('digest').innerText()).trim();
+  assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+  const host = new URL(site.url).host;
+  await page.getByText(`docker pull ${host}/apps/web@${digest}`).waitFor();
+  await shot(page, 'manifest-image');
+
+  const layers = page.getByRole('table', { name: 'Layers' });
+  const first = layers.locator('tbody tr').first();
+  const layerDigest = await first.locator('td.mono').first().getAttribute('title');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    first.getByRole('button', { name: /^Download/ }).click(),
+  ]);
+  const file = path.join(out, 'downloaded-layer');
+  await download.saveAs(file);
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  assert.equal(`sha256:${hash}`, layerDigest);
+  assert.equal(fs.statSync(file).size, 3 * 1024 * 1024);
+  await first.getByText(/verified, 3\.0 MiB/).waitFor();
+
+  // A referrer links back to its subject.
+  await referrers.locator('tr[data-kind="signature"] a').click();
+  await page.getByRole('heading', { name: 'Refers to' }).waitFor();
+  await page.getByText('application/vnd.dev.cosign.artifact.sig.v1+json').first().waitFor();
+  await shot(page, 'manifest-signature');
+  noErrors();
+  await page.context().close();
+});
+
+test('1,100 tags: all pages listed, sorted by date across all of them', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/ci/builds`);
+  await page.getByText(/^1100 tags/).waitFor({ timeout: 60_000 });
+  await page.getByText('Page 1 of 11').waitFor();
+  const firstTag = () => page.locator('table.tags tbody tr td.tag-cell a').first().innerText();
+  assert.equal(await firstTag(), 'build-0001');
+  await page.getByLabel('Sort tags').selectOption('newest');
+  await page.waitForFunction(
+    () => document.querySelector('table.tags tbody tr td.tag-cell a')?.textContent === 'build-1100',
+    null,
+    { timeout: 120_000 },
+  );
+  await shot(page, 'repository-1100-tags-newest');
+  await page.getByLabel('Filter tags').fill('build-00');
+  await page.getByText('99 of 1100 tags').waitFor();
+  noErrors();
+  await page.context().close();
+});
+
+test('hostile content is shown as text, big manifests render', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/manifest/hostile/content:script-tags`);
+  await page.getByRole('heading', { name: /Annotations/ }).waitFor();
+  await page.locator('table.kv').getByText("<script>document.title='pwned'</script>", { exact: false }).first().waitFor();
+  await page.getByText('</script><script>alert(1)</script>').first().waitFor();
+  assert.equal(await page.title(), 'Porthole');
+  assert.equal(await page.locator('img[src="x"], svg[onload], main script').count(), 0);
+  await shot(page, 'manifest-hostile');
+
+  await page.goto(`${site.url}/r/here/manifest/hostile/content:big-annotations`);
+  await page.getByRole('heading', { name: /Annotations \(60\d\d\)/ }).waitFor();
+  await page.getByRole('button', { name: /Show the raw JSON \(\d\.\d MiB\)/ }).click();
+  await page.getByRole('button', { name: /Show the remaining \d+ lines/ }).waitFor();
+  assert.equal(await page.title(), 'Porthole');
+  await shot(page, 'manifest-big');
+  noErrors();
+  await page.context().close();
+});
+
+test('narrow screen and dark theme', async () => {
+  const page = await newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+  await page.goto(`${site.url}/r/here/manifest/library/nginx:stable`);
+  await page.getByRole('table', { name: 'Layers' }).waitFor();
+  const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  assert.equal(bg, 'rgb(15, 18, 22)');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+  await shot(page, 'narrow-dark');
+  await page.getByRole('button', { name: /^Theme: system/ }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  await shot(page, 'narrow-light');
+  noErrors();
+  await page.context().close();
+});
+
+async function connect(page, { url, auth, username, secret }) {
+  await page.goto(`${site.url}/`);
+  await page.getByLabel('Registry address').fill(url);
+  await page.getByLabel(auth).check();
+  if (username) await page.getByRole('textbox', { name: 'Username' }).fill(username);
+  if (secret) await page.locator('input[name="secret"]').fill(secret);
+  await page.getByRole('button', { name: 'Connect' }).click();
+}
+
+test('ACR emulator: AAD token, ACR metadata and locks', { skip: !kit.acr && 'the test kit has no ACR emulator' }, async () => {
+  const page = await newPage();
+  await connect(page, { url: kit.acr, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
+  await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+  const reg = new URL(page.url()).pathname.split('/')[2];
+  await shot(page, 'acr-repositories');
+  // In-app navigation keeps the connection (a reload would forget the unkept secret).
+  await page.getByRole('link', { name: 'library/alpine' }).click();
+  await page.getByRole('columnheader', { name: 'Updated' }).waitFor();
+  await page.locator('table.tags').getByText('linux/amd64').first().waitFor();
+  await shot(page, 'acr-repository');
+  // The secret was not kept (no box ticked): after a reload the page asks for it again...
+  await page.reload();
+  await page.getByText(/needs its ACR with an Entra ID token again/).waitFor();
+  assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('eyJ')), false);
+  // ...so connect again, this time keeping it for the session.
+  await page.getByRole('link', { name: 'Enter it' }).click();
+  await page.locator('input[name="secret"]').fill(kit.acr_auth.aad_tokens.owner);
+  await page.getByLabel(/Keep the secret/).check();
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.waitForURL(new RegExp(`/r/${reg}$`));
+  // Kept for the session: a reload or a deep link works.
+  await page.goto(`${site.url}/r/${reg}/manifest/apps/web:1.0.0`);
+  const tagLocks = page.getByTestId('tag-locks');
+  await tagLocks.getByText('delete locked').waitFor();
+  await tagLocks.getByText('write locked').waitFor();
+  assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('eyJ')), false);
+  assert.equal(await page.evaluate(() => JSON.stringify(sessionStorage).includes('eyJ')), true);
+  await shot(page, 'acr-manifest-locks');
+  noErrors();
+  await page.context().close();
+});
+
+test('failed connections are diagnosed', async () => {
+  const page = await newPage();
+  const cases = [
+    { name: 'unreachable', url: await closedPort(), auth: 'anonymous' },
+    { name: 'cors', url: noCors.url, auth: 'anonymous' },
+    { name: 'preflight', url: kit.basic, auth: 'username and password', username: 'alice', secret: kit.users.alice.password },
+    { name: 'credentials', url: kit.basic_front, auth: 'username and password', username: 'alice', secret: 'not-the-password' },
+  ];
+  for (const c of cases) {
+    await connect(page, c);
+    const verdict = page.locator('[data-diagnosis]');
+    await verdict.waitFor({ timeout: 30_000 });
+    assert.equal(await verdict.getAttribute('data-diagnosis'), c.name, await verdict.innerText());
+    await page.getByRole('heading', { name: 'Fix' }).waitFor();
+    await shot(page, `diagnosis-${c.name}`);
+  }
+  pageErrors.splice(0);
+  await page.context().close();
+});
+
+test('deploy/nginx.conf serves the site and proxies the registry on one origin', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-nginx-'));
+  const port = new URL(await closedPort()).port;
+  const registry = new URL(kit.anonymous);
+  let conf = fs.readFileSync('deploy/nginx.conf', 'utf8')
+    .replace('listen 8080;', `listen 127.0.0.1:${port};`)
+    .replace('root /srv/porthole;', `root ${path.resolve(dist)};`)
+    .replaceAll('proxy_pass http://127.0.0.1:5000;', `proxy_pass http://${registry.host};`)
+    .replace('http {', `http {\n    access_log off;\n    client_body_temp_path ${dir}/body;\n    proxy_temp_path ${dir}/proxy;\n    fastcgi_temp_path ${dir}/fcgi;\n    uwsgi_temp_path ${dir}/uwsgi;\n    scgi_temp_path ${dir}/scgi;`);
+  conf = `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\ndaemon off;\n${conf}`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  execFileSync('/usr/sbin/nginx', ['-t', '-q', '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
+  const nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'inherit' });
+  try {
+    const page = await newPage();
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 50; i++) {
+      try { await fetch(`${base}/`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+    await page.goto(`${base}/r/here/repo/apps/web`);
+    await page.getByRole('link', { name: '1.0.0' }).waitFor();
+    await page.getByRole('link', { name: '1.0.0' }).click();
+    await page.getByRole('table', { name: 'Referrers' }).locator('tr[data-kind="SBOM"]').waitFor();
+    await shot(page, 'nginx-manifest');
+    noErrors();
+    await page.context().close();
+  } finally {
+    nginx.kill('SIGTERM');
+    await new Promise((r) => nginx.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

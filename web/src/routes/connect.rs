@@ -1,0 +1,327 @@
+//! `/`: the saved registries, and the form that connects a new one (or re-enters a secret),
+//! with a diagnosis when connecting fails.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::components::ErrorView;
+use crate::diagnose::{diagnose, Diagnosis};
+use crate::routes::repos_href;
+use crate::state::{
+    credential_for, page_origin, set_secret, AuthKind, Conn, RegistryContext, SavedRegistry, HERE,
+};
+
+/// The registries page.
+#[component]
+pub(crate) fn ConnectPage() -> impl IntoView {
+    let ctx = RegistryContext::expect_context();
+    let query = use_query_map();
+    let navigate = use_navigate();
+
+    let label = RwSignal::new(String::new());
+    let url = RwSignal::new(String::new());
+    let auth = RwSignal::new(AuthKind::Anonymous);
+    let username = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let remember = RwSignal::new(false);
+    let editing = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let failure = RwSignal::new_local(None::<porthole_core::Error>);
+    let diagnosis = RwSignal::new(None::<Diagnosis>);
+    let diagnosing = RwSignal::new(false);
+
+    let fill = move |saved: &SavedRegistry| {
+        label.set(saved.label.clone());
+        url.set(saved.url.clone());
+        auth.set(saved.auth);
+        username.set(saved.username.clone());
+        secret.set(String::new());
+        editing.set(Some(saved.id.clone()));
+    };
+    // `/?id=<id>`: a saved registry whose secret is asked for again.
+    Effect::new(move |_| {
+        if let Some(id) = query.with(|q| q.get("id")) {
+            if let Some(saved) = ctx.find(&id) {
+                fill(&saved);
+            }
+        }
+    });
+
+    let connect = move || {
+        failure.set(None);
+        diagnosis.set(None);
+        let label_text = label.get_untracked().trim().to_owned();
+        let url_text = url.get_untracked().trim().to_owned();
+        let shown = if label_text.is_empty() {
+            if url_text.is_empty() {
+                "This origin".to_owned()
+            } else {
+                url_text
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .to_owned()
+            }
+        } else {
+            label_text
+        };
+        let id = editing
+            .get_untracked()
+            .unwrap_or_else(|| ctx.new_id(&shown));
+        let saved = SavedRegistry {
+            id: id.clone(),
+            label: shown,
+            url: url_text,
+            auth: auth.get_untracked(),
+            username: username.get_untracked().trim().to_owned(),
+        };
+        let typed = secret.get_untracked();
+        let Some(credential) =
+            credential_for(&saved, Some(typed.clone()).filter(|s| !s.is_empty()))
+        else {
+            failure.set(Some(porthole_core::Error::Auth {
+                step: "reading the form".into(),
+                reason: format!("the {} is missing", saved.auth.label()),
+            }));
+            return;
+        };
+        let conn = match Conn::new(saved.clone(), credential) {
+            Ok(conn) => conn,
+            Err(message) => {
+                failure.set(Some(porthole_core::Error::Auth {
+                    step: "reading the address".into(),
+                    reason: message,
+                }));
+                return;
+            }
+        };
+        busy.set(true);
+        let navigate = navigate.clone();
+        let keep = remember.get_untracked();
+        spawn_local(async move {
+            let result = conn.client.ping().await;
+            busy.set(false);
+            match result {
+                Ok(()) => {
+                    if saved.auth.needs_secret() {
+                        set_secret(&id, &typed, keep);
+                    }
+                    ctx.save(saved);
+                    ctx.conn.set(Some(conn));
+                    navigate(&repos_href(&id), Default::default());
+                }
+                Err(error) => {
+                    diagnosing.set(true);
+                    failure.set(Some(error.clone()));
+                    let found = diagnose(&saved, &error).await;
+                    diagnosis.set(Some(found));
+                    diagnosing.set(false);
+                }
+            }
+        });
+    };
+
+    let saved_list = move || {
+        let mut list = ctx.saved.get();
+        if !list.iter().any(|r| r.id == HERE) {
+            list.insert(0, SavedRegistry::here());
+        }
+        list
+    };
+
+    view! {
+        <section class="page connect">
+            <h1>"Registries"</h1>
+            <ul class="saved" aria-label="Saved registries">
+                <For each=saved_list key=|r| (r.id.clone(), r.label.clone(), r.url.clone()) let:saved>
+                    <SavedRow saved=saved on_edit=move |s: SavedRegistry| fill(&s) />
+                </For>
+            </ul>
+
+            <h2 id="connect-title">
+                {move || if editing.get().is_some() { "Connect again" } else { "Connect a registry" }}
+            </h2>
+            <form
+                class="card form"
+                aria-labelledby="connect-title"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    connect();
+                }
+            >
+                <label>
+                    <span>"Registry address"</span>
+                    <input
+                        type="url"
+                        name="url"
+                        placeholder=move || format!("https://registry.example.com (empty: this page's origin, {})", page_origin())
+                        prop:value=move || url.get()
+                        on:input=move |ev| url.set(event_target_value(&ev))
+                        autocomplete="url"
+                    />
+                    <small class="muted">
+                        "Leave empty to use this page's origin, where a same-origin proxy forwards /v2/ to the registry (no CORS needed)."
+                    </small>
+                </label>
+                <label>
+                    <span>"Name"</span>
+                    <input
+                        type="text"
+                        name="label"
+                        placeholder="optional"
+                        prop:value=move || label.get()
+                        on:input=move |ev| label.set(event_target_value(&ev))
+                    />
+                </label>
+                <fieldset class="auth">
+                    <legend>"Authentication"</legend>
+                    {[AuthKind::Anonymous, AuthKind::Basic, AuthKind::Bearer, AuthKind::AcrAad]
+                        .into_iter()
+                        .map(|kind| {
+                            view! {
+                                <label class="radio">
+                                    <input
+                                        type="radio"
+                                        name="auth"
+                                        value=format!("{kind:?}")
+                                        prop:checked=move || auth.get() == kind
+                                        on:change=move |_| auth.set(kind)
+                                    />
+                                    {kind.label()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+                <Show when=move || auth.get() == AuthKind::Basic>
+                    <label>
+                        <span>"Username"</span>
+                        <input
+                            type="text"
+                            name="username"
+                            autocomplete="username"
+                            prop:value=move || username.get()
+                            on:input=move |ev| username.set(event_target_value(&ev))
+                        />
+                    </label>
+                </Show>
+                <Show when=move || auth.get().needs_secret()>
+                    <label>
+                        <span>
+                            {move || match auth.get() {
+                                AuthKind::Basic => "Password",
+                                AuthKind::Bearer => "Bearer token",
+                                _ => "Entra ID (AAD) access token",
+                            }}
+                        </span>
+                        <input
+                            type="password"
+                            name="secret"
+                            autocomplete="current-password"
+                            prop:value=move || secret.get()
+                            on:input=move |ev| secret.set(event_target_value(&ev))
+                        />
+                        <Show when=move || auth.get() == AuthKind::AcrAad>
+                            <small class="muted">
+                                "az account get-access-token --resource https://containerregistry.azure.net --query accessToken -o tsv"
+                            </small>
+                        </Show>
+                    </label>
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            name="remember"
+                            prop:checked=move || remember.get()
+                            on:change=move |ev| remember.set(event_target_checked(&ev))
+                        />
+                        "Keep the secret for this browser session (sessionStorage; otherwise it is forgotten on reload)"
+                    </label>
+                </Show>
+                <div class="actions">
+                    <button class="btn primary" type="submit" disabled=move || busy.get()>
+                        {move || if busy.get() { "Connecting…" } else { "Connect" }}
+                    </button>
+                </div>
+            </form>
+
+            {move || {
+                failure
+                    .get()
+                    .map(|error| {
+                        view! {
+                            <section class="diagnosis" aria-labelledby="diag-title" aria-live="polite">
+                                <h2 id="diag-title">"Connecting failed"</h2>
+                                <ErrorView error=error />
+                                {move || {
+                                    if diagnosing.get() {
+                                        view! { <p class="loading" role="status">"Diagnosing…"</p> }.into_any()
+                                    } else {
+                                        diagnosis
+                                            .get()
+                                            .map(|d| {
+                                                view! {
+                                                    <div class="card verdict" data-diagnosis=d.kind>
+                                                        <h3>{d.title}</h3>
+                                                        <p>{d.detail}</p>
+                                                        <h4>"Fix"</h4>
+                                                        <pre class="fix">{d.fix}</pre>
+                                                    </div>
+                                                }
+                                                .into_any()
+                                            })
+                                            .unwrap_or_else(|| ().into_any())
+                                    }
+                                }}
+                            </section>
+                        }
+                    })
+            }}
+        </section>
+    }
+}
+
+/// One saved registry: open, edit, forget.
+#[component]
+fn SavedRow(
+    /// The registry.
+    saved: SavedRegistry,
+    /// Called to fill the form with it.
+    on_edit: impl Fn(SavedRegistry) + 'static,
+) -> impl IntoView {
+    let ctx = RegistryContext::expect_context();
+    let id = saved.id.clone();
+    let forget_id = id.clone();
+    let address = if saved.url.is_empty() {
+        format!("{} (same origin)", page_origin())
+    } else {
+        saved.url.clone()
+    };
+    let is_here = saved.id == HERE;
+    let edit = saved.clone();
+    view! {
+        <li class="saved-row">
+            <a class="saved-link" data-row="" href=repos_href(&id)>
+                <strong>{saved.label.clone()}</strong>
+                <span class="muted">{format!("{address} · {}", saved.auth.label())}</span>
+            </a>
+            <span class="row-actions">
+                <button class="btn small" type="button" on:click=move |_| on_edit(edit.clone())>
+                    "Edit"
+                </button>
+                <Show when=move || !is_here>
+                    <button
+                        class="btn small"
+                        type="button"
+                        aria-label=format!("Forget {}", saved.label)
+                        on:click={
+                            let forget_id = forget_id.clone();
+                            move |_| ctx.forget(&forget_id)
+                        }
+                    >
+                        "Forget"
+                    </button>
+                </Show>
+            </span>
+        </li>
+    }
+}

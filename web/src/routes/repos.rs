@@ -1,0 +1,260 @@
+//! `/r/<reg>`: the repositories, listed page by page (following `Link`), filtered as you type,
+//! grouped by namespace, and rendered a slice at a time so 10,000 names stay fast.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use porthole_core::PageRequest;
+
+use crate::components::{ErrorView, Loading};
+use crate::routes::{repo_href, use_conn, Crumbs, NeedConnection};
+use crate::state::Conn;
+
+/// Rows shown per namespace before "show more".
+const FIRST_ROWS: usize = 100;
+/// Rows added by each "show more".
+const MORE_ROWS: usize = 500;
+
+/// The repositories page.
+#[component]
+pub(crate) fn ReposPage() -> impl IntoView {
+    let (reg, conn) = use_conn();
+    move || match conn.get() {
+        Ok(conn) => view! { <RepoList conn=conn reg=reg.get() /> }.into_any(),
+        Err(why) => view! { <NeedConnection why=why /> }.into_any(),
+    }
+}
+
+/// Initial filter from `?q=`.
+fn initial_filter() -> String {
+    let search = window().location().search().unwrap_or_default();
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("q="))
+        .map(|v| porthole_core::url::percent_decode(&v.replace('+', " ")))
+        .unwrap_or_default()
+}
+
+/// Keeps the filter in the address (`?q=`) without a navigation.
+fn store_filter(filter: &str) {
+    let location = window().location();
+    let path = location.pathname().unwrap_or_default();
+    let url = if filter.is_empty() {
+        path
+    } else {
+        format!("{path}?q={}", porthole_core::url::percent_encode(filter))
+    };
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+#[component]
+fn RepoList(conn: Conn, reg: String) -> impl IntoView {
+    let names = RwSignal::new(conn.repositories.borrow().clone().unwrap_or_default());
+    let done = RwSignal::new(conn.repositories.borrow().is_some());
+    let error = RwSignal::new_local(None::<porthole_core::Error>);
+    let alive = Arc::new(AtomicBool::new(true));
+
+    if !done.get_untracked() {
+        let alive = alive.clone();
+        let conn = conn.clone();
+        spawn_local(async move {
+            let mut request = PageRequest::default();
+            let mut all: Vec<String> = Vec::new();
+            loop {
+                let page = conn.client.list_repository_names_page(&request).await;
+                if !alive.load(Ordering::Relaxed) {
+                    return;
+                }
+                match page {
+                    Ok(page) => {
+                        all.extend(page.items.iter().cloned());
+                        names.update(|n| n.extend(page.items));
+                        match page.continuation_token {
+                            Some(token) if request.continuation_token.as_ref() != Some(&token) => {
+                                request.continuation_token = Some(token);
+                            }
+                            _ => break,
+                        }
+                    }
+                    Err(e) => {
+                        error.set(Some(e));
+                        done.set(true);
+                        return;
+                    }
+                }
+            }
+            *conn.repositories.borrow_mut() = Some(all);
+            done.set(true);
+        });
+    }
+    on_cleanup(move || alive.store(false, Ordering::Relaxed));
+
+    let filter = RwSignal::new(initial_filter());
+    let limits = RwSignal::new(HashMap::<String, usize>::new());
+    let collapsed = RwSignal::new(HashMap::<String, bool>::new());
+
+    let groups = Memo::new(move |_| {
+        let needle = filter.get().trim().to_lowercase();
+        names.with(|all| {
+            let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for name in all {
+                if needle.is_empty() || name.to_lowercase().contains(&needle) {
+                    let ns = match name.split_once('/') {
+                        Some((ns, _)) => ns.to_owned(),
+                        None => String::new(),
+                    };
+                    groups.entry(ns).or_default().push(name.clone());
+                }
+            }
+            for list in groups.values_mut() {
+                list.sort();
+            }
+            groups.into_iter().collect::<Vec<_>>()
+        })
+    });
+    let shown_count = move || groups.with(|g| g.iter().map(|(_, l)| l.len()).sum::<usize>());
+
+    let label = conn.saved.label.clone();
+    let reg_for_rows = StoredValue::new(reg.clone());
+
+    view! {
+        <section class="page repos">
+            <Crumbs items=vec![("Registries".into(), Some("/".into())), (label.clone(), None)] />
+            <div class="page-head">
+                <h1>"Repositories"</h1>
+                <p class="muted count" role="status" aria-live="polite">
+                    {move || {
+                        let total = names.with(Vec::len);
+                        let shown = shown_count();
+                        let more = if done.get() { "" } else { " (more loading…)" };
+                        if shown == total {
+                            format!("{total} repositories{more}")
+                        } else {
+                            format!("{shown} of {total} repositories{more}")
+                        }
+                    }}
+                </p>
+            </div>
+            <div class="toolbar">
+                <label class="filter">
+                    <span class="sr-only">"Filter repositories"</span>
+                    <input
+                        id="filter"
+                        type="search"
+                        placeholder="Filter repositories  ( / )"
+                        aria-label="Filter repositories"
+                        prop:value=move || filter.get()
+                        on:input=move |ev| {
+                            let value = event_target_value(&ev);
+                            store_filter(&value);
+                            filter.set(value);
+                        }
+                        on:keydown=move |ev| {
+                            if ev.key() == "Escape" {
+                                filter.set(String::new());
+                                store_filter("");
+                            }
+                        }
+                    />
+                </label>
+            </div>
+            {move || error.get().map(|e| view! { <ErrorView error=e /> })}
+            <Show when=move || !done.get() && names.with(Vec::is_empty)>
+                <Loading what="repositories" />
+            </Show>
+            <Show when=move || done.get() && error.with(Option::is_none) && shown_count() == 0>
+                <p class="empty">
+                    {move || if names.with(Vec::is_empty) { "This registry has no repositories." } else { "No repository matches the filter." }}
+                </p>
+            </Show>
+            <div class="groups">
+                <For
+                    each=move || groups.get()
+                    key=|(ns, list)| (ns.clone(), list.len(), list.first().cloned())
+                    children=move |(ns, list)| {
+                        let ns_key = ns.clone();
+                        let ns_toggle = ns.clone();
+                        let ns_more = ns.clone();
+                        let total = list.len();
+                        let list = StoredValue::new(list);
+                        let is_collapsed_memo = Memo::new(move |_| collapsed.with(|c| c.get(&ns_key).copied().unwrap_or(false)));
+                        let is_collapsed = move || is_collapsed_memo.get();
+                        let limit = {
+                            let ns = ns.clone();
+                            Memo::new(move |_| limits.with(|l| l.get(&ns).copied().unwrap_or(FIRST_ROWS)))
+                        };
+                        let ns_more = StoredValue::new(ns_more);
+                        let title = if ns.is_empty() { "(no namespace)".to_owned() } else { format!("{ns}/") };
+                        let heading_id = format!("ns-{}", ns.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+                        let labelled_by = heading_id.clone();
+                        view! {
+                            <section class="group" aria-labelledby=labelled_by>
+                                <h2 class="group-head" id=heading_id>
+                                    <button
+                                        type="button"
+                                        class="group-toggle"
+                                        aria-expanded=move || (!is_collapsed()).to_string()
+                                        on:click=move |_| collapsed.update(|c| {
+                                            let e = c.entry(ns_toggle.clone()).or_insert(false);
+                                            *e = !*e;
+                                        })
+                                    >
+                                        <span class="chevron" aria-hidden="true"></span>
+                                        {title}
+                                        <span class="badge">{total}</span>
+                                    </button>
+                                </h2>
+                                <Show when=move || !is_collapsed()>
+                                    <ul class="rows">
+                                        {
+                                            move || {
+                                                let reg = reg_for_rows.get_value();
+                                                list.with_value(|l| {
+                                                    l.iter()
+                                                        .take(limit.get())
+                                                        .map(|name| {
+                                                            let (ns_part, rest) = match name.rsplit_once('/') {
+                                                                Some((ns, rest)) => (format!("{ns}/"), rest.to_owned()),
+                                                                None => (String::new(), name.clone()),
+                                                            };
+                                                            view! {
+                                                                <li>
+                                                                    <a class="row-link" data-row="" href=repo_href(&reg, name)>
+                                                                        <span class="ns">{ns_part}</span>
+                                                                        <span class="name">{rest}</span>
+                                                                    </a>
+                                                                </li>
+                                                            }
+                                                        })
+                                                        .collect_view()
+                                                })
+                                            }
+                                        }
+                                    </ul>
+                                    <Show when=move || { total > limit.get() }>
+                                        <button
+                                            type="button"
+                                            class="btn more"
+                                            on:click=move |_| {
+                                                let next = limit.get() + MORE_ROWS;
+                                                limits.update(|l| { l.insert(ns_more.get_value(), next); });
+                                            }
+                                        >
+                                            {move || format!("Show more ({} of {total} shown)", limit.get().min(total))}
+                                        </button>
+                                    </Show>
+                                </Show>
+                            </section>
+                        }
+                    }
+                />
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,159 @@
+//! Small helpers: sizes, dates, natural sort, clipboard, verified downloads to a file.
+
+use std::cmp::Ordering;
+
+use porthole_browser::FetchTransport;
+use porthole_core::{Digest, Repository};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// `1.2 MiB`-style sizes.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 date, for sorting.
+pub(crate) fn date_millis(date: &str) -> Option<f64> {
+    let ms = js_sys::Date::parse(date);
+    (!ms.is_nan()).then_some(ms)
+}
+
+/// `2024-03-01 01:00 UTC` from an RFC 3339 date; the text itself when it does not parse.
+pub(crate) fn short_date(date: &str) -> String {
+    match date_millis(date) {
+        Some(ms) => {
+            let d = js_sys::Date::new(&JsValue::from_f64(ms));
+            let iso: String = d.to_iso_string().into();
+            format!("{} {} UTC", &iso[..10], &iso[11..16])
+        }
+        None => date.chars().take(40).collect(),
+    }
+}
+
+/// Compares names so that `build-9` comes before `build-10`.
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let na = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let nb = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (da, db) = (trim_zeros(&a[..na]), trim_zeros(&b[..nb]));
+                let ord = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[zeros.min(digits.len().saturating_sub(1))..]
+}
+
+/// Copies text to the clipboard.
+pub(crate) fn copy_text(text: &str) {
+    let clipboard = leptos::prelude::window().navigator().clipboard();
+    let _ = clipboard.write_text(text);
+}
+
+/// The short form of a digest: `sha256:0123456789ab`.
+pub(crate) fn short_digest(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((alg, hex)) => format!("{alg}:{}", &hex[..hex.len().min(12)]),
+        None => digest.chars().take(19).collect(),
+    }
+}
+
+fn js_message(value: &JsValue) -> String {
+    js_sys::Reflect::get(value, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| "the download failed".into())
+}
+
+/// Downloads a blob, verified against its digest while it streams, and hands it to the
+/// browser as a file named `file_name`. A digest mismatch fails before any file is offered.
+pub(crate) async fn download_blob(
+    repository: &Repository<FetchTransport>,
+    digest: &Digest,
+    file_name: &str,
+) -> Result<u64, String> {
+    let stream = porthole_browser::download_blob_to_stream(repository, digest);
+    let response = web_sys::Response::new_with_opt_readable_stream(Some(&stream))
+        .map_err(|e| js_message(&e))?;
+    let promise = response.blob().map_err(|e| js_message(&e))?;
+    let blob: web_sys::Blob = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_message(&e))?
+        .unchecked_into();
+    let size = blob.size() as u64;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_message(&e))?;
+    let document = leptos::prelude::document();
+    let anchor: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|e| js_message(&e))?
+        .unchecked_into();
+    anchor.set_href(&url);
+    anchor.set_download(file_name);
+    anchor.click();
+    let revoke = url.clone();
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&revoke);
+        },
+        std::time::Duration::from_secs(60),
+    );
+    Ok(size)
+}
+
+/// A file name for a blob: its title annotation, else the digest's hex.
+pub(crate) fn blob_file_name(title: Option<&str>, digest: &str) -> String {
+    let name = title
+        .map(|t| t.rsplit('/').next().unwrap_or(t).to_owned())
+        .filter(|t| !t.is_empty() && t != "." && t != "..")
+        .unwrap_or_else(|| digest.replace(':', "-"));
+    name.chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        assert_eq!(natural_cmp("build-9", "build-10"), Ordering::Less);
+        assert_eq!(natural_cmp("build-0010", "build-9"), Ordering::Greater);
+        assert_eq!(natural_cmp("a", "B"), Ordering::Less);
+    }
+}
