@@ -1404,23 +1404,36 @@ impl<T: Transport> Repository<T> {
         range: std::ops::Range<u64>,
         op: &str,
     ) -> Result<()> {
-        let mut offset = range.start;
-        while offset < range.end {
-            let end = (offset + HASH_SLICE).min(range.end);
-            let bytes = source
-                .read(offset, end)
-                .await
-                .map_err(|e| Error::transport(op, e))?;
-            if bytes.len() as u64 != end - offset {
-                return Err(Error::protocol(format!(
-                    "{op}: the source gave {} bytes for {offset}..{end}; did the file change?",
-                    bytes.len()
-                )));
+        // Read ahead: the next slice is read (by the browser, off this thread) while the current
+        // one is hashed, so the reads never stall the hashing.
+        let read = |start: u64| {
+            let end = (start + HASH_SLICE).min(range.end);
+            async move {
+                let bytes = source
+                    .read(start, end)
+                    .await
+                    .map_err(|e| Error::transport(op, e))?;
+                if bytes.len() as u64 != end - start {
+                    return Err(Error::protocol(format!(
+                        "{op}: the source gave {} bytes for {start}..{end}; did the file change?",
+                        bytes.len()
+                    )));
+                }
+                Ok(bytes)
             }
-            upload.hash_next(&bytes)?;
-            offset = end;
+        };
+        if range.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut current = read(range.start).await?;
+        let mut offset = range.start + current.len() as u64;
+        while offset < range.end {
+            let (next, hashed) = join(read(offset), async { upload.hash_next(&current) }).await;
+            hashed?;
+            current = next?;
+            offset += current.len() as u64;
+        }
+        upload.hash_next(&current)
     }
 
     /// Asks the session how much it holds, rewinds the upload there and re-hashes any part of
