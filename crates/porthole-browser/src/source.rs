@@ -1,9 +1,12 @@
 //! [`BlobFileSource`]: an upload source over a `Blob` or `File`.
 
-use js_sys::Uint8Array;
+use std::cell::RefCell;
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use porthole_core::{BlobSource, Body, TransportError, TransportErrorKind};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Blob;
+use web_sys::{Blob, ReadableStreamByobReader};
 
 use crate::js;
 
@@ -12,18 +15,28 @@ use crate::js;
 /// [`read`](BlobSource::read) copies one slice into wasm memory to hash it
 /// (`blob.slice(start, end).arrayBuffer()`); [`body`](BlobSource::body) hands the browser the
 /// `Blob` slice itself, so the bytes sent never pass through wasm. Memory stays at about one
-/// chunk whatever the file size.
+/// slice whatever the file size: slices are read with a BYOB reader into one reused buffer, so a
+/// long upload does not leave a trail of garbage `ArrayBuffer`s for the collector.
 #[derive(Debug, Clone)]
 pub struct BlobFileSource {
     blob: Blob,
     size: u64,
+    /// The buffer the BYOB reads fill, handed back after each read (BYOB transfers it).
+    scratch: std::rc::Rc<RefCell<Option<ArrayBuffer>>>,
 }
+
+/// The size of the reused read buffer; a slice larger than this takes several reads.
+const SCRATCH_BYTES: u32 = 8 * 1024 * 1024;
 
 impl BlobFileSource {
     /// A source over this blob or file.
     pub fn new(blob: Blob) -> Self {
         let size = blob.size() as u64;
-        Self { blob, size }
+        Self {
+            blob,
+            size,
+            scratch: Default::default(),
+        }
     }
 
     /// The blob.
@@ -52,6 +65,51 @@ impl BlobFileSource {
     }
 }
 
+impl BlobFileSource {
+    /// Reads a whole slice through a BYOB reader into the reused buffer, copying each filled
+    /// part into wasm memory.
+    async fn read_byob(
+        &self,
+        reader: &ReadableStreamByobReader,
+        len: usize,
+    ) -> Result<Vec<u8>, JsValue> {
+        let mut buffer = self
+            .scratch
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| ArrayBuffer::new(SCRATCH_BYTES));
+        let mut out = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            let view = Uint8Array::new(&buffer);
+            let result = JsFuture::from(reader.read_with_array_buffer_view(&view)).await?;
+            let value = Reflect::get(&result, &JsValue::from_str("value"))?;
+            let Some(chunk) = value.dyn_ref::<Uint8Array>() else {
+                break; // The stream ended (and gave the buffer back empty or not at all).
+            };
+            buffer = chunk.buffer();
+            let n = (chunk.length() as usize).min(len - filled);
+            chunk
+                .subarray(0, n as u32)
+                .copy_to(&mut out[filled..filled + n]);
+            filled += n;
+            let done = Reflect::get(&result, &JsValue::from_str("done"))?;
+            if done.as_bool() == Some(true) {
+                break;
+            }
+        }
+        reader.release_lock();
+        *self.scratch.borrow_mut() = Some(buffer);
+        out.truncate(filled);
+        Ok(out)
+    }
+}
+
+async fn read_array_buffer(slice: &Blob) -> Result<Vec<u8>, JsValue> {
+    let buffer = JsFuture::from(slice.array_buffer()).await?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
 impl From<Blob> for BlobFileSource {
     fn from(blob: Blob) -> Self {
         Self::new(blob)
@@ -71,7 +129,12 @@ impl BlobSource<Blob> for BlobFileSource {
 
     async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, TransportError> {
         let slice = self.slice(start, end)?;
-        let buffer = JsFuture::from(slice.array_buffer()).await.map_err(|e| {
+        let bytes = match ReadableStreamByobReader::new(&slice.stream()) {
+            Ok(reader) => self.read_byob(&reader, (end - start) as usize).await,
+            // No byte stream here (older engines): one ArrayBuffer per slice instead.
+            Err(_) => read_array_buffer(&slice).await,
+        }
+        .map_err(|e| {
             TransportError::new(
                 TransportErrorKind::Body,
                 format!(
@@ -81,7 +144,6 @@ impl BlobSource<Blob> for BlobFileSource {
                 ),
             )
         })?;
-        let bytes = Uint8Array::new(&buffer).to_vec();
         if bytes.len() as u64 != end - start {
             return Err(TransportError::new(
                 TransportErrorKind::Body,
