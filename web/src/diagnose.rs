@@ -143,7 +143,7 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
             credentials_or_other(saved, error, status)
         }
         Err(()) => {
-            if matches!(probe(&ping, RequestMode::NoCors, false).await, Ok(_)) {
+            if probe(&ping, RequestMode::NoCors, false).await.is_ok() {
                 Diagnosis {
                     kind: "cors",
                     title: "Blocked by CORS: the registry does not allow this page".into(),

@@ -36,6 +36,8 @@ pub(crate) fn run(root: &Path, quick: bool) -> ExitCode {
                 "porthole-browser",
                 "-p",
                 "porthole-bench",
+                "-p",
+                "porthole-dashboard",
                 "--target",
                 WASM,
             ][..],

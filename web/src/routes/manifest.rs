@@ -202,7 +202,7 @@ fn ManifestBody(
                 <dd>{kind_label} " · " <span class="mono">{manifest.media_type.as_str().to_owned()}</span></dd>
                 <dt>"Manifest size"</dt>
                 <dd>{human_size(raw_len as u64)}</dd>
-                {manifest.artifact_type().map(|t| view! { <dt>"Artifact type"</dt><dd class="mono">{t.as_str().to_owned()}</dd> })}
+                {declared_artifact_type(&manifest).map(|t| view! { <dt>"Artifact type"</dt><dd class="mono">{t.as_str().to_owned()}</dd> })}
                 <dt>"Pull"</dt>
                 <dd class="pull">
                     {pull_tag.map(|p| view! {
@@ -236,6 +236,15 @@ fn ManifestBody(
                 <JsonView text=raw_text.clone() label="Manifest JSON" />
             </Show>
         </section>
+    }
+}
+
+/// The artifact type the manifest declares (not the config type the spec falls back to).
+fn declared_artifact_type(manifest: &Manifest) -> Option<porthole_core::MediaType> {
+    match &manifest.parsed {
+        ManifestKind::Image(i) => i.artifact_type.clone(),
+        ManifestKind::Index(i) => i.artifact_type.clone(),
+        ManifestKind::Other(_) => None,
     }
 }
 

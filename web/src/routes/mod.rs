@@ -131,7 +131,7 @@ pub(crate) fn Crumbs(
             match href {
                 Some(href) if i + 1 < count => view! {
                     <li>
-                        <a href=href attr:data-up=up.then_some("")>{label}</a>
+                        <a href=href data-up=up.then_some("")>{label}</a>
                     </li>
                 }
                 .into_any(),
