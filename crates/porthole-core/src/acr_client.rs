@@ -38,7 +38,8 @@ impl<T: Transport> RegistryClient<T> {
             )
             .await;
         match result {
-            Err(e) if e.is_not_found() && self.inner_is_acr().is_none() => {
+            // `!= Some(true)`: a concurrent first listing may already have found out.
+            Err(e) if e.is_not_found() && self.inner_is_acr() != Some(true) => {
                 self.set_is_acr(false);
                 self.list_repositories_page(page).await
             }
@@ -204,7 +205,7 @@ impl<T: Transport> Artifact<T> {
         } else {
             match self.get_tag_properties(tag).await {
                 Ok(props) => Digest::parse(&props.digest)?,
-                Err(e) if e.is_not_found() && client.is_acr().is_none() => {
+                Err(e) if e.is_not_found() && client.is_acr() != Some(true) => {
                     self.head_digest().await?
                 }
                 Err(e) => return Err(e),
