@@ -1,6 +1,7 @@
 //! Reusable parts of the pages.
 
 pub(crate) mod json_view;
+pub(crate) mod upload;
 
 use leptos::prelude::*;
 use porthole_core::Error;

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use porthole_core::acr::ArtifactOrder;
 use porthole_core::PageRequest;
 
+use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
 use crate::meta::{MetaLoader, TagMeta};
 use crate::routes::{manifest_href, param, repos_href, use_conn, Crumbs, NeedConnection};
@@ -256,6 +257,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     }}
                 </p>
             </div>
+            <UploadPanel conn=conn.clone() reg=reg.clone() name=name.clone() />
             <div class="toolbar">
                 <label class="filter">
                     <span class="sr-only">"Filter tags"</span>

@@ -1,0 +1,470 @@
+//! Upload on the repository page: files dropped (or picked) each become a blob, streamed from
+//! the `File` in slices (never read whole), with progress, speed, digest, cancel and retry; then
+//! pushed together as an OCI artifact (one layer per file, titled by its name).
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use porthole_browser::{BlobFileSource, FetchTransport};
+use porthole_core::{
+    Descriptor, Digest, ImageManifest, Manifest, MediaType, RegistryClient, RepositoryName, Tag,
+    TagOrDigest, UploadOptions, UploadProgress,
+};
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, File};
+
+use crate::routes::manifest_href;
+use crate::state::{credential_for, secret_for, Conn};
+use crate::util::{human_size, short_digest};
+
+/// Bytes per PATCH: small enough that the bar moves on files of a few MiB, large enough to keep
+/// most of the monolithic speed (DESIGN: chunks are large by default).
+const CHUNK: u64 = 16 * 1024 * 1024;
+
+/// The artifact type proposed for a push.
+pub(crate) const DEFAULT_ARTIFACT_TYPE: &str = "application/vnd.porthole.files";
+
+/// The media type of each file's layer.
+const FILE_MEDIA_TYPE: &str = "application/octet-stream";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Uploading,
+    /// The transfer went backwards: a chunk failed and the core resumes it.
+    Resuming,
+    Done(String),
+    Failed(String),
+    Cancelled,
+}
+
+/// One file being (or having been) uploaded.
+#[derive(Clone)]
+struct Job {
+    id: usize,
+    file: File,
+    name: String,
+    size: u64,
+    status: RwSignal<Status>,
+    sent: RwSignal<u64>,
+    /// Bytes per second since the start.
+    speed: RwSignal<f64>,
+    /// The controller and transport of the running upload, to cancel it.
+    abort: StoredValue<Option<(AbortController, FetchTransport)>, LocalStorage>,
+}
+
+/// The drop zone, the file list and the artifact form.
+#[component]
+pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoView {
+    let jobs = RwSignal::new_local(Vec::<Job>::new());
+    let next_id = StoredValue::new(0usize);
+    let over = RwSignal::new(false);
+    let conn = StoredValue::new_local(conn);
+    let repo_name = StoredValue::new(name.clone());
+
+    let add_files = move |list: Option<web_sys::FileList>| {
+        let Some(list) = list else { return };
+        for i in 0..list.length() {
+            let Some(file) = list.get(i) else { continue };
+            let id = next_id.get_value();
+            next_id.set_value(id + 1);
+            let job = Job {
+                id,
+                name: file.name(),
+                size: file.size() as u64,
+                file,
+                status: RwSignal::new(Status::Uploading),
+                sent: RwSignal::new(0),
+                speed: RwSignal::new(0.0),
+                abort: StoredValue::new_local(None),
+            };
+            jobs.update(|j| j.push(job.clone()));
+            start(conn.get_value(), repo_name.get_value(), job);
+        }
+    };
+
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    let done_count = move || {
+        jobs.with(|j| {
+            j.iter()
+                .filter(|j| matches!(j.status.get(), Status::Done(_)))
+                .count()
+        })
+    };
+
+    view! {
+        <section class="upload" aria-label="Upload files">
+            <div
+                class="dropzone"
+                class:over=move || over.get()
+                data-testid="dropzone"
+                on:dragover=move |ev: web_sys::DragEvent| {
+                    ev.prevent_default();
+                    over.set(true);
+                }
+                on:dragleave=move |_| over.set(false)
+                on:drop=move |ev: web_sys::DragEvent| {
+                    ev.prevent_default();
+                    over.set(false);
+                    add_files(ev.data_transfer().and_then(|d| d.files()));
+                }
+            >
+                <p>
+                    "Drop files here to upload them as blobs, or "
+                    <label class="btn small">
+                        "choose files"
+                        <input
+                            node_ref=input_ref
+                            class="sr-only"
+                            type="file"
+                            multiple
+                            aria-label="Choose files to upload"
+                            on:change=move |ev| {
+                                let input: web_sys::HtmlInputElement = event_target(&ev);
+                                add_files(input.files());
+                                input.set_value("");
+                            }
+                        />
+                    </label>
+                </p>
+            </div>
+            <Show when=move || jobs.with(|j| !j.is_empty())>
+                <ul class="uploads" aria-label="Uploads">
+                    <For
+                        each=move || jobs.get()
+                        key=|j| j.id
+                        children=move |job| {
+                            view! { <JobRow job=job conn=conn repo_name=repo_name /> }
+                        }
+                    />
+                </ul>
+            </Show>
+            <Show when=move || { done_count() > 0 }>
+                <PushForm conn=conn reg=reg.clone() name=name.clone() jobs=jobs />
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn JobRow(
+    job: Job,
+    conn: StoredValue<Conn, LocalStorage>,
+    repo_name: StoredValue<String>,
+) -> impl IntoView {
+    let size = job.size;
+    let status = job.status;
+    let sent = job.sent;
+    let speed = job.speed;
+    let cancel_job = job.clone();
+    let retry_job = job.clone();
+    let percent = move || {
+        if size == 0 {
+            100.0
+        } else {
+            sent.get() as f64 * 100.0 / size as f64
+        }
+    };
+    view! {
+        <li class="upload-row" data-file=job.name.clone()>
+            <div class="upload-head">
+                <span class="upload-name">{job.name.clone()}</span>
+                <span class="muted">{human_size(size)}</span>
+                <span class="upload-state" data-state=move || match status.get() {
+                    Status::Uploading => "uploading",
+                    Status::Resuming => "resuming",
+                    Status::Done(_) => "done",
+                    Status::Failed(_) => "failed",
+                    Status::Cancelled => "cancelled",
+                }>
+                    {move || match status.get() {
+                        Status::Uploading => format!(
+                            "{:.0}% · {}/s",
+                            percent(),
+                            human_size(speed.get() as u64),
+                        ),
+                        Status::Resuming => "resuming after a network error…".to_owned(),
+                        Status::Done(_) => format!("uploaded · {}/s", human_size(speed.get() as u64)),
+                        Status::Failed(_) => "failed".to_owned(),
+                        Status::Cancelled => "cancelled".to_owned(),
+                    }}
+                </span>
+                <Show when=move || matches!(status.get(), Status::Uploading | Status::Resuming)>
+                    <button
+                        class="btn small"
+                        type="button"
+                        on:click={
+                            let job = cancel_job.clone();
+                            move |_| cancel(&job)
+                        }
+                    >
+                        "Cancel"
+                    </button>
+                </Show>
+                <Show when=move || matches!(status.get(), Status::Failed(_) | Status::Cancelled)>
+                    <button
+                        class="btn small"
+                        type="button"
+                        on:click={
+                            let job = retry_job.clone();
+                            move |_| start(conn.get_value(), repo_name.get_value(), job.clone())
+                        }
+                    >
+                        "Retry"
+                    </button>
+                </Show>
+            </div>
+            <progress
+                max="100"
+                prop:value=percent
+                aria-label=format!("Upload of {}", job.name)
+            ></progress>
+            {move || match status.get() {
+                Status::Done(digest) => view! {
+                    <p class="mono upload-digest" title=digest.clone() data-digest=digest.clone()>
+                        {digest.clone()}
+                    </p>
+                }
+                .into_any(),
+                Status::Failed(message) => view! { <p class="error-message" role="alert">{message}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </li>
+    }
+}
+
+/// Stops a running upload: aborts its requests, then clears the signal so the `DELETE` that
+/// cancels the session goes out.
+fn cancel(job: &Job) {
+    if let Some((controller, transport)) = job.abort.get_value() {
+        job.status.set(Status::Cancelled);
+        controller.abort();
+        transport.set_abort_signal(None);
+    }
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Starts (or restarts) the upload of `job` on a client of its own, so that its abort signal
+/// is its own.
+fn start(conn: Conn, repo_name: String, job: Job) {
+    job.status.set(Status::Uploading);
+    job.sent.set(0);
+    job.speed.set(0.0);
+    let fail = |job: &Job, message: String| job.status.set(Status::Failed(message));
+    let Ok(controller) = AbortController::new() else {
+        fail(&job, "This browser cannot cancel requests.".into());
+        return;
+    };
+    let Some(credential) = credential_for(&conn.saved, secret_for(&conn.saved.id)) else {
+        fail(&job, "The registry's secret is gone: connect again.".into());
+        return;
+    };
+    let transport = FetchTransport::with_abort_signal(controller.signal());
+    let client = RegistryClient::new(transport.clone(), conn.client.base().clone(), credential);
+    let repo = match RepositoryName::parse(&repo_name) {
+        Ok(name) => client.repository(name),
+        Err(e) => return fail(&job, e.to_string()),
+    };
+    job.abort.set_value(Some((controller, transport)));
+    spawn_local(async move {
+        let source = BlobFileSource::new(job.file.clone().unchecked_into());
+        let began = now();
+        let mut last_sent = 0u64;
+        let (sent, speed, status) = (job.sent, job.speed, job.status);
+        let mut on_progress = move |p: UploadProgress| {
+            if p.sent < last_sent {
+                status.set(Status::Resuming);
+            } else if status.get_untracked() == Status::Resuming && p.confirmed >= last_sent {
+                status.set(Status::Uploading);
+            }
+            last_sent = p.sent;
+            sent.set(p.sent.min(p.total));
+            let seconds = (now() - began) / 1000.0;
+            if seconds > 0.0 {
+                speed.set(p.confirmed as f64 / seconds);
+            }
+        };
+        let options = UploadOptions {
+            chunk_size: CHUNK,
+            ..UploadOptions::default()
+        };
+        let result = repo.upload_blob(&source, options, &mut on_progress).await;
+        job.abort.set_value(None);
+        if job.status.get_untracked() == Status::Cancelled {
+            return;
+        }
+        match result {
+            Ok(digest) => {
+                let seconds = (now() - began) / 1000.0;
+                if seconds > 0.0 {
+                    job.speed.set(job.size as f64 / seconds);
+                }
+                job.sent.set(job.size);
+                job.status.set(Status::Done(digest.to_string()));
+            }
+            Err(e) => job.status.set(Status::Failed(e.to_string())),
+        }
+    });
+}
+
+/// Parses `key=value` lines (blank lines and `#` comments skipped).
+pub(crate) fn parse_annotations(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!("Line {} has no '=': write key=value.", n + 1));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("Line {} has an empty key.", n + 1));
+        }
+        map.insert(key.to_owned(), value.trim().to_owned());
+    }
+    Ok(map)
+}
+
+#[component]
+fn PushForm(
+    conn: StoredValue<Conn, LocalStorage>,
+    reg: String,
+    name: String,
+    jobs: RwSignal<Vec<Job>, LocalStorage>,
+) -> impl IntoView {
+    let artifact_type = RwSignal::new(DEFAULT_ARTIFACT_TYPE.to_owned());
+    let tag = RwSignal::new(String::new());
+    let annotations = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let name = StoredValue::new(name);
+    let reg = StoredValue::new(reg);
+
+    let push = move || {
+        error.set(None);
+        let files: Vec<(String, String, u64)> = jobs.with_untracked(|j| {
+            j.iter()
+                .filter_map(|j| match j.status.get_untracked() {
+                    Status::Done(d) => Some((j.name.clone(), d, j.size)),
+                    _ => None,
+                })
+                .collect()
+        });
+        let tag_text = tag.get_untracked().trim().to_owned();
+        let parsed_tag = match Tag::parse(&tag_text) {
+            Ok(t) => t,
+            Err(e) => return error.set(Some(format!("The tag is not valid: {e}"))),
+        };
+        let notes = match parse_annotations(&annotations.get_untracked()) {
+            Ok(n) => n,
+            Err(e) => return error.set(Some(e)),
+        };
+        let kind = artifact_type.get_untracked().trim().to_owned();
+        if kind.is_empty() {
+            return error.set(Some("Give an artifact type.".into()));
+        }
+        let mut layers = Vec::new();
+        for (file, digest, size) in files {
+            let digest = match Digest::parse(&digest) {
+                Ok(d) => d,
+                Err(e) => return error.set(Some(e.to_string())),
+            };
+            let mut d = Descriptor::new(FILE_MEDIA_TYPE, digest, size);
+            d.annotations
+                .insert("org.opencontainers.image.title".into(), file);
+            layers.push(d);
+        }
+        let mut image = ImageManifest::new(Descriptor::empty_config(), layers);
+        image.artifact_type = Some(MediaType::new(&kind));
+        image.annotations = notes;
+        let conn = conn.get_value();
+        let navigate = navigate.clone();
+        busy.set(true);
+        spawn_local(async move {
+            let result = async {
+                let repo = conn.repo(&name.get_value())?;
+                repo.upload_blob(&b"{}"[..], UploadOptions::default(), &mut |_| {})
+                    .await?;
+                let manifest = Manifest::from_image(&image)?;
+                repo.put_manifest(&TagOrDigest::Tag(parsed_tag), &manifest)
+                    .await
+            }
+            .await;
+            busy.set(false);
+            match result {
+                Ok(_) => navigate(
+                    &manifest_href(&reg.get_value(), &name.get_value(), &tag_text),
+                    Default::default(),
+                ),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+
+    view! {
+        <form
+            class="push-form"
+            aria-label="Push as artifact"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                push();
+            }
+        >
+            <h2>"Push the uploaded files as an artifact"</h2>
+            <label>
+                <span>"Artifact type"</span>
+                <input
+                    type="text"
+                    name="artifact-type"
+                    prop:value=move || artifact_type.get()
+                    on:input=move |ev| artifact_type.set(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                <span>"Tag"</span>
+                <input
+                    type="text"
+                    name="tag"
+                    required
+                    placeholder="e.g. files-1"
+                    prop:value=move || tag.get()
+                    on:input=move |ev| tag.set(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                <span>"Annotations (key=value, one a line)"</span>
+                <textarea
+                    name="annotations"
+                    rows="3"
+                    prop:value=move || annotations.get()
+                    on:input=move |ev| annotations.set(event_target_value(&ev))
+                ></textarea>
+            </label>
+            <p class="muted">
+                {move || {
+                    jobs.with(|j| {
+                        let done: Vec<String> = j
+                            .iter()
+                            .filter_map(|j| match j.status.get() {
+                                Status::Done(d) => Some(format!("{} ({})", j.name, short_digest(&d))),
+                                _ => None,
+                            })
+                            .collect();
+                        format!("Layers: {}", done.join(", "))
+                    })
+                }}
+            </p>
+            <button class="btn primary" type="submit" disabled=move || busy.get()>
+                {move || if busy.get() { "Pushing…" } else { "Push as artifact" }}
+            </button>
+            {move || error.get().map(|e| view! { <p class="error-message" role="alert">{e}</p> })}
+        </form>
+    }
+}
