@@ -15,6 +15,8 @@
 //!   (manifests whose `subject` is the image).
 //! - `ci/builds`: 1,100 tags (`build-0001` ... `build-1100`), each its own image created an hour
 //!   after the previous one (`--quick`: 120 tags).
+//! - `sandbox/prune` (`v1` ... `v6`, a day apart) and `sandbox/delete` (`one` and `one-alias` on
+//!   one manifest, `two`, `three`): what the end-to-end tests delete.
 //! - `hostile/content`: annotations and labels holding `<script>` tags and HTML, and
 //!   `big-annotations`, a manifest of about 2 MB of JSON.
 //! - With `--acr` (the ACR emulator): `apps/web:1.0.0` locked against writes and deletes, and
@@ -177,6 +179,28 @@ fn seed(options: &Options) -> Result<usize, String> {
     push_referrers(&web, &image)?;
     count += 2;
     println!("apps/web: 1.0.0 with a signature and an SBOM as referrers");
+
+    // Repositories the dashboard's end-to-end tests delete from (pushing again restores them).
+    let prune = repo(&client, "sandbox/prune");
+    for i in 0..6u64 {
+        push_image(
+            &prune,
+            &format!("v{}", i + 1),
+            700 + i,
+            "amd64",
+            70 + i,
+            None,
+        )?;
+        count += 1;
+    }
+    println!("sandbox/prune: v1 ... v6, a day apart (keep the newest three)");
+    let del = repo(&client, "sandbox/delete");
+    push_image(&del, "one", 710, "amd64", 80, None)?;
+    push_image(&del, "one-alias", 710, "amd64", 80, None)?;
+    push_image(&del, "two", 711, "amd64", 81, None)?;
+    push_image(&del, "three", 712, "amd64", 82, None)?;
+    count += 4;
+    println!("sandbox/delete: one and one-alias (one manifest), two, three");
 
     push_hostile(&repo(&client, "hostile/content"))?;
     count += 2;

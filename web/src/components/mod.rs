@@ -1,5 +1,6 @@
 //! Reusable parts of the pages.
 
+pub(crate) mod delete;
 pub(crate) mod json_view;
 pub(crate) mod upload;
 

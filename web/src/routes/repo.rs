@@ -1,6 +1,7 @@
 //! `/r/<reg>/repo/<name>`: a repository's tags with digest, size, platforms and dates, sortable
 //! by name or date across all pages, filterable, rendered a page at a time.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use leptos::task::spawn_local;
 use porthole_core::acr::ArtifactOrder;
 use porthole_core::PageRequest;
 
+use crate::components::delete::{all_but_newest, plan_manifests, ConfirmDelete, Plan};
 use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
 use crate::meta::{MetaLoader, TagMeta};
@@ -225,6 +227,53 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         page.set(0);
     });
 
+    let selected = RwSignal::new(HashSet::<String>::new());
+    let plan = RwSignal::new(None::<Plan>);
+    let keep_n = RwSignal::new(3usize);
+    let keep_pending = RwSignal::new(None::<usize>);
+    let untag_only = RwSignal::new(false);
+    // Keep-newest-N waits for every tag's date, then shows its preview.
+    Effect::new(move |_| {
+        let Some(n) = keep_pending.get() else { return };
+        if !done.get() {
+            return;
+        }
+        let all = tags.get();
+        let ready = meta.with(|m| all_but_newest(&all, m, n));
+        if let Some((drop, keep)) = ready {
+            keep_pending.set(None);
+            let title = format!("Keep the newest {n} of {} tags", all.len());
+            plan.set(Some(meta.with(|m| plan_manifests(m, &drop, &keep, title))));
+        }
+    });
+    let delete_selected = move || {
+        let chosen: Vec<String> = {
+            let mut v: Vec<String> = selected.get_untracked().into_iter().collect();
+            v.sort_by(|a, b| natural_cmp(a, b));
+            v
+        };
+        if acr.get_untracked() && untag_only.get_untracked() {
+            plan.set(Some(Plan {
+                untag: chosen,
+                title: "Delete the selected tags".into(),
+                ..Plan::default()
+            }));
+            return;
+        }
+        let title = format!("Delete the manifests of {} selected tag(s)", chosen.len());
+        let mut p = meta.with_untracked(|m| plan_manifests(m, &chosen, &HashSet::new(), title));
+        if !acr.get_untracked() {
+            p.notes.insert(
+                0,
+                "On this registry a tag cannot be deleted alone: the distribution API deletes                  manifests by digest (deleting by tag is unsupported), so each manifest goes                  with every tag on it."
+                    .into(),
+            );
+        }
+        plan.set(Some(p));
+    };
+    let conn_delete = conn.clone();
+    let name_delete = name.clone();
+
     let reg_rows = StoredValue::new(reg.clone());
     let name_rows = StoredValue::new(name.clone());
     let label = conn.saved.label.clone();
@@ -297,6 +346,58 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     </select>
                 </label>
             </div>
+            <div class="bulk" role="group" aria-label="Delete">
+                <button
+                    class="btn"
+                    type="button"
+                    disabled=move || selected.with(HashSet::is_empty)
+                    on:click=move |_| delete_selected()
+                >
+                    {move || format!("Delete selected ({})", selected.with(HashSet::len))}
+                </button>
+                <Show when=move || acr.get()>
+                    <label>
+                        <input
+                            type="checkbox"
+                            prop:checked=move || untag_only.get()
+                            on:change=move |ev| untag_only.set(event_target_checked(&ev))
+                        />
+                        " untag only (keep the manifests)"
+                    </label>
+                </Show>
+                <label>
+                    "Keep the newest "
+                    <input
+                        type="number"
+                        min="0"
+                        aria-label="How many of the newest tags to keep"
+                        prop:value=move || keep_n.get().to_string()
+                        on:input=move |ev| keep_n.set(event_target_value(&ev).parse().unwrap_or(3))
+                    />
+                </label>
+                <button
+                    class="btn"
+                    type="button"
+                    on:click=move |_| {
+                        plan.set(None);
+                        sort.set(Sort::Newest);
+                        keep_pending.set(Some(keep_n.get_untracked()));
+                    }
+                >
+                    "Preview deletion"
+                </button>
+                <Show when=move || keep_pending.with(Option::is_some)>
+                    <span class="muted" role="status">"Reading every tag's date for the preview…"</span>
+                </Show>
+            </div>
+            <ConfirmDelete
+                conn=conn_delete
+                name=name_delete
+                plan=plan
+                tags=tags
+                meta=meta
+                selected=selected
+            />
             {move || error.get().map(|e| view! { <ErrorView error=e /> })}
             <Show when=move || !done.get() && tags.with(Vec::is_empty)>
                 <Loading what="tags" />
@@ -308,6 +409,9 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                 <table class="tags" aria-label=format!("Tags of {name}")>
                     <thead>
                         <tr>
+                            <th scope="col" class="select">
+                                <span class="sr-only">"Select"</span>
+                            </th>
                             <th scope="col">"Tag"</th>
                             <th scope="col">"Digest"</th>
                             <th scope="col" class="num">"Size"</th>
@@ -328,6 +432,29 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                 let row = Memo::new(move |_| meta.with(|m| m.get(&t).cloned()));
                                 view! {
                                     <tr>
+                                        <td class="select">
+                                            <input
+                                                type="checkbox"
+                                                aria-label=format!("Select {tag}")
+                                                prop:checked={
+                                                    let t = tag.clone();
+                                                    move || selected.with(|s| s.contains(&t))
+                                                }
+                                                on:change={
+                                                    let t = tag.clone();
+                                                    move |ev| {
+                                                        let on = event_target_checked(&ev);
+                                                        selected.update(|s| {
+                                                            if on {
+                                                                s.insert(t.clone());
+                                                            } else {
+                                                                s.remove(&t);
+                                                            }
+                                                        });
+                                                    }
+                                                }
+                                            />
+                                        </td>
                                         <td class="tag-cell">
                                             <a class="row-link" data-row="" href=href>{tag.clone()}</a>
                                         </td>

@@ -1,0 +1,287 @@
+//! Deleting from the repository page: the selected tags, or all but the newest N, always as a
+//! preview of every manifest and every tag that goes with it, confirmed once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use porthole_core::{Digest, Error, Tag, TagOrDigest};
+
+use crate::meta::TagMeta;
+use crate::state::Conn;
+use crate::util::{date_millis, short_digest};
+
+/// An error from a delete (or a lock change), explained in words.
+pub(crate) fn explain(error: &Error) -> String {
+    let code = error.code();
+    let status = error.status();
+    let why = match (status, code) {
+        (Some(405), "REGISTRY_DISALLOWED_OPERATION") | (Some(403), "DENIED")
+            if error.to_string().contains("lock") || code == "REGISTRY_DISALLOWED_OPERATION" =>
+        {
+            "It is locked: its deleteEnabled (or writeEnabled) property is off. Unlock it in \
+             its manifest page's locks, then delete again."
+        }
+        (Some(405), "REGISTRY_DISALLOWED_OPERATION") => {
+            "The registry refused the operation (locked, or not allowed here)."
+        }
+        (Some(405), _) | (_, "UNSUPPORTED") => {
+            "The registry does not allow deletes: its operator has them disabled (for \
+             distribution, storage.delete.enabled: true in its configuration)."
+        }
+        (Some(401), _) | (Some(403), _) => {
+            "Your credentials do not allow deleting here (the token lacks the delete scope)."
+        }
+        (Some(404), _) => "It is already gone.",
+        _ => "",
+    };
+    if why.is_empty() {
+        error.to_string()
+    } else {
+        format!(
+            "{why} ({code}{})",
+            status.map(|s| format!(", HTTP {s}")).unwrap_or_default()
+        )
+    }
+}
+
+/// What a confirmation deletes: manifests with all their tags, or (ACR) tags alone.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Plan {
+    /// Manifest digest → every tag on it (known in this listing).
+    pub(crate) manifests: BTreeMap<String, Vec<String>>,
+    /// ACR: remove these tags only, leaving their manifests.
+    pub(crate) untag: Vec<String>,
+    /// Tags kept although asked for, and why.
+    pub(crate) notes: Vec<String>,
+    /// A title for the preview.
+    pub(crate) title: String,
+}
+
+/// Every tag by manifest digest, from what is known of the tags.
+fn by_digest(meta: &HashMap<String, TagMeta>) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (tag, m) in meta {
+        if m.error.is_none() && !m.digest.is_empty() {
+            map.entry(m.digest.clone()).or_default().push(tag.clone());
+        }
+    }
+    for tags in map.values_mut() {
+        tags.sort();
+    }
+    map
+}
+
+/// The plan for deleting the manifests of `chosen` (with every tag that goes with them);
+/// `keep` are tags that must survive (a manifest they share is left alone).
+pub(crate) fn plan_manifests(
+    meta: &HashMap<String, TagMeta>,
+    chosen: &[String],
+    keep: &HashSet<String>,
+    title: String,
+) -> Plan {
+    let tags_of = by_digest(meta);
+    let mut plan = Plan {
+        title,
+        ..Plan::default()
+    };
+    for tag in chosen {
+        let Some(m) = meta.get(tag).filter(|m| m.error.is_none()) else {
+            plan.notes
+                .push(format!("{tag}: its manifest is not known yet; left alone."));
+            continue;
+        };
+        let all = tags_of.get(&m.digest).cloned().unwrap_or_default();
+        if let Some(kept) = all.iter().find(|t| keep.contains(*t)) {
+            plan.notes.push(format!(
+                "{tag}: kept, its manifest is also tagged {kept}, which stays."
+            ));
+            continue;
+        }
+        plan.manifests.insert(m.digest.clone(), all);
+    }
+    plan
+}
+
+/// The tags to delete to keep the newest `n`, by date (updated, else created); `None` while
+/// some dates are still unknown.
+pub(crate) fn all_but_newest(
+    tags: &[String],
+    meta: &HashMap<String, TagMeta>,
+    n: usize,
+) -> Option<(Vec<String>, HashSet<String>)> {
+    let mut dated = Vec::with_capacity(tags.len());
+    for t in tags {
+        let m = meta.get(t)?;
+        let date = m
+            .updated
+            .as_deref()
+            .or(m.created.as_deref())
+            .and_then(date_millis)
+            .unwrap_or(f64::MIN);
+        dated.push((date, t.clone()));
+    }
+    dated.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    let keep: HashSet<String> = dated.iter().take(n).map(|(_, t)| t.clone()).collect();
+    let drop = dated.into_iter().skip(n).map(|(_, t)| t).collect();
+    Some((drop, keep))
+}
+
+/// The preview of a plan, with its confirm and cancel buttons, and the outcome.
+#[component]
+pub(crate) fn ConfirmDelete(
+    conn: Conn,
+    name: String,
+    plan: RwSignal<Option<Plan>>,
+    tags: RwSignal<Vec<String>>,
+    meta: RwSignal<HashMap<String, TagMeta>>,
+    selected: RwSignal<HashSet<String>>,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let outcome = RwSignal::new(Vec::<(bool, String)>::new());
+    let conn = StoredValue::new_local(conn);
+    let name = StoredValue::new(name);
+
+    let run = move || {
+        let Some(p) = plan.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        outcome.set(Vec::new());
+        spawn_local(async move {
+            let conn = conn.get_value();
+            let repo = match conn.repo(&name.get_value()) {
+                Ok(r) => r,
+                Err(e) => {
+                    outcome.set(vec![(false, explain(&e))]);
+                    busy.set(false);
+                    return;
+                }
+            };
+            let mut gone: Vec<String> = Vec::new();
+            let mut lines = Vec::new();
+            for tag in &p.untag {
+                let result = match Tag::parse(tag) {
+                    Ok(t) => {
+                        repo.artifact(TagOrDigest::Tag(t.clone()))
+                            .delete_tag(&t)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => {
+                        gone.push(tag.clone());
+                        lines.push((true, format!("Tag {tag} deleted.")));
+                    }
+                    Err(e) => lines.push((false, format!("Tag {tag}: {}", explain(&e)))),
+                }
+            }
+            for (digest, tag_list) in &p.manifests {
+                let result = match Digest::parse(digest) {
+                    Ok(d) => repo.delete_manifest(&TagOrDigest::Digest(d)).await,
+                    Err(e) => Err(e),
+                };
+                let label = format!("{} ({})", short_digest(digest), tag_list.join(", "));
+                match result {
+                    Ok(()) => {
+                        gone.extend(tag_list.iter().cloned());
+                        lines.push((true, format!("Manifest {label} deleted.")));
+                    }
+                    Err(e) => lines.push((false, format!("Manifest {label}: {}", explain(&e)))),
+                }
+            }
+            let gone: HashSet<String> = gone.into_iter().collect();
+            tags.update(|t| t.retain(|t| !gone.contains(t)));
+            meta.update(|m| m.retain(|t, _| !gone.contains(t)));
+            selected.update(|s| s.retain(|t| !gone.contains(t)));
+            let failed = lines.iter().any(|(ok, _)| !ok);
+            outcome.set(lines);
+            busy.set(false);
+            if !failed {
+                plan.set(None);
+            }
+        });
+    };
+
+    view! {
+        {move || {
+            plan.get()
+                .map(|p| {
+                    let count = p.manifests.len();
+                    let untag = p.untag.len();
+                    let nothing = count == 0 && untag == 0;
+                    let manifests = p
+                        .manifests
+                        .iter()
+                        .map(|(digest, tag_list)| {
+                            view! {
+                                <li data-digest=digest.clone()>
+                                    <span class="mono" title=digest.clone()>{short_digest(digest)}</span>
+                                    " — tags: "
+                                    {if tag_list.is_empty() { "(none)".to_owned() } else { tag_list.join(", ") }}
+                                </li>
+                            }
+                        })
+                        .collect_view();
+                    let untags = p
+                        .untag
+                        .iter()
+                        .map(|t| view! { <li>{format!("tag {t} (its manifest stays)")}</li> })
+                        .collect_view();
+                    let notes = p.notes.iter().map(|n| view! { <li class="muted">{n.clone()}</li> }).collect_view();
+                    view! {
+                        <div class="confirm" role="dialog" aria-label="Confirm deletion">
+                            <h2>{p.title.clone()}</h2>
+                            <p>
+                                {if nothing {
+                                    "Nothing to delete.".to_owned()
+                                } else if untag > 0 {
+                                    format!("Delete {untag} tag(s)? This cannot be undone.")
+                                } else {
+                                    format!(
+                                        "Delete {count} manifest(s) with every tag on them? This cannot be undone.",
+                                    )
+                                }}
+                            </p>
+                            <ul class="plan">{manifests}{untags}{notes}</ul>
+                            <button
+                                class="btn danger"
+                                type="button"
+                                disabled=move || busy.get() || nothing
+                                on:click=move |_| run()
+                            >
+                                {move || if busy.get() { "Deleting…" } else { "Delete" }}
+                            </button>
+                            " "
+                            <button
+                                class="btn"
+                                type="button"
+                                on:click=move |_| {
+                                    plan.set(None);
+                                    outcome.set(Vec::new());
+                                }
+                            >
+                                "Cancel"
+                            </button>
+                        </div>
+                    }
+                })
+        }}
+        <Show when=move || outcome.with(|o| !o.is_empty())>
+            <ul class="outcome" role="status" aria-live="polite">
+                {move || {
+                    outcome
+                        .get()
+                        .into_iter()
+                        .map(|(ok, line)| {
+                            view! {
+                                <li class=if ok { "result-ok" } else { "error-message" }>{line}</li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+        </Show>
+    }
+}
