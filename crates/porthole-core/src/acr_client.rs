@@ -39,7 +39,7 @@ impl<T: Transport> RegistryClient<T> {
             .await;
         match result {
             // `!= Some(true)`: a concurrent first listing may already have found out.
-            Err(e) if e.is_not_found() && self.inner_is_acr() != Some(true) => {
+            Err(e) if not_acr(&e) && self.inner_is_acr() != Some(true) => {
                 self.set_is_acr(false);
                 self.list_repositories_page(page).await
             }
@@ -61,6 +61,12 @@ impl<T: Transport> RegistryClient<T> {
     pub fn is_acr(&self) -> Option<bool> {
         self.inner_is_acr()
     }
+}
+
+/// Whether an answer on `/acr/v1` shows the registry does not serve ACR's API: a 404, or a body
+/// that is not ACR's JSON (a dev server or proxy answering unknown paths with its own page).
+fn not_acr(error: &Error) -> bool {
+    error.is_not_found() || matches!(error, Error::Parse { .. })
 }
 
 impl<T: Transport> Repository<T> {
@@ -205,7 +211,7 @@ impl<T: Transport> Artifact<T> {
         } else {
             match self.get_tag_properties(tag).await {
                 Ok(props) => Digest::parse(&props.digest)?,
-                Err(e) if e.is_not_found() && client.is_acr() != Some(true) => {
+                Err(e) if not_acr(&e) && client.is_acr() != Some(true) => {
                     self.head_digest().await?
                 }
                 Err(e) => return Err(e),

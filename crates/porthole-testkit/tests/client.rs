@@ -888,3 +888,30 @@ fn a_source_that_fails_midway_cancels_the_session() {
         );
     });
 }
+
+#[test]
+fn a_dev_server_page_on_acr_paths_means_a_plain_registry() {
+    // Dev servers and proxies (trunk serve, an SPA host) answer paths they do not proxy with
+    // their own HTML page and 200: the client must fall back to /v2/_catalog, not fail.
+    let server = porthole_testkit::HttpServer::start(|req| {
+        if req.path().starts_with("/acr/") {
+            porthole_testkit::ServerResponse::new(200)
+                .header("Content-Type", "text/html")
+                .body(b"<!doctype html><title>app</title>".to_vec())
+        } else {
+            porthole_testkit::ServerResponse::json(
+                200,
+                &serde_json::json!({"repositories": ["a", "b/c"]}),
+            )
+        }
+    })
+    .unwrap();
+    let client = porthole_core::RegistryClient::new(
+        NativeTransport::new(),
+        porthole_core::Url::parse(&server.url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let names = block_on(client.list_repository_names()).unwrap();
+    assert_eq!(names, ["a", "b/c"]);
+    assert_eq!(client.is_acr(), Some(false));
+}
