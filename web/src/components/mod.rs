@@ -2,6 +2,7 @@
 
 pub(crate) mod delete;
 pub(crate) mod json_view;
+pub(crate) mod locks;
 pub(crate) mod upload;
 
 use leptos::prelude::*;

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use porthole_browser::FetchTransport;
-use porthole_core::acr::{ChangeableAttributes, ManifestProperties, TagProperties};
+use porthole_core::acr::{
+    ChangeableAttributes, ManifestProperties, RepositoryProperties, TagProperties,
+};
 use porthole_core::{
     Descriptor, Digest, ImageIndex, ImageManifest, Manifest, ManifestKind, Repository, Tag,
     TagOrDigest,
@@ -17,6 +19,7 @@ use porthole_core::{
 use serde_json::Value;
 
 use crate::components::json_view::JsonView;
+use crate::components::locks::{LockTarget, LockToggles};
 use crate::components::{CopyButton, ErrorView, Loading};
 use crate::meta::{self, is_attestation, is_image_config};
 use crate::routes::{
@@ -274,55 +277,97 @@ fn lock_badges(attrs: &ChangeableAttributes) -> impl IntoView {
     }
 }
 
-/// ACR tag and manifest properties: locks and dates.
+/// ACR tag, manifest and repository properties: locks (editable) and dates.
 #[component]
 fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> impl IntoView {
     let _ = conn;
     let tag_props = RwSignal::new_local(None::<Result<TagProperties, porthole_core::Error>>);
     let manifest_props =
         RwSignal::new_local(None::<Result<ManifestProperties, porthole_core::Error>>);
+    let repo_props =
+        RwSignal::new_local(None::<Result<RepositoryProperties, porthole_core::Error>>);
+    let tag_attrs = RwSignal::new(ChangeableAttributes::default());
+    let manifest_attrs = RwSignal::new(ChangeableAttributes::default());
+    let repo_attrs = RwSignal::new(ChangeableAttributes::default());
     let tag = Tag::parse(&reference).ok();
+    let target_ref = TagOrDigest::parse(&reference)
+        .unwrap_or_else(|_| TagOrDigest::Tag(Tag::parse("latest").expect("a valid tag")));
     {
-        let artifact = repo.artifact(
-            TagOrDigest::parse(&reference)
-                .unwrap_or_else(|_| TagOrDigest::Tag(Tag::parse("latest").expect("a valid tag"))),
-        );
+        let artifact = repo.artifact(target_ref.clone());
+        let repo = repo.clone();
         let tag = tag.clone();
         spawn_local(async move {
             if let Some(tag) = tag {
-                tag_props.set(Some(artifact.get_tag_properties(&tag).await));
+                let p = artifact.get_tag_properties(&tag).await;
+                if let Ok(p) = &p {
+                    tag_attrs.set(p.changeable_attributes.clone());
+                }
+                tag_props.set(Some(p));
             }
-            manifest_props.set(Some(artifact.get_manifest_properties().await));
+            let p = artifact.get_manifest_properties().await;
+            if let Ok(p) = &p {
+                manifest_attrs.set(p.changeable_attributes.clone());
+            }
+            manifest_props.set(Some(p));
+            let p = repo.get_properties().await;
+            if let Ok(p) = &p {
+                repo_attrs.set(p.changeable_attributes.clone());
+            }
+            repo_props.set(Some(p));
         });
     }
     let has_tag = tag.is_some();
+    let tag_target = tag.clone();
+    let (repo_t, repo_m, repo_r) = (repo.clone(), repo.clone(), repo);
     view! {
         <section class="card acr" aria-labelledby="acr-title" data-testid="acr-properties">
             <h2 id="acr-title">"Azure Container Registry properties"</h2>
             <dl>
-                <Show when=move || has_tag>
+                {has_tag.then(|| view! {
                     <dt>"Tag"</dt>
                     <dd data-testid="tag-locks">
                         {move || match tag_props.get() {
                             None => view! { <span class="muted">"loading…"</span> }.into_any(),
                             Some(Err(e)) => view! { <span class="warn">{e.to_string()}</span> }.into_any(),
                             Some(Ok(p)) => view! {
-                                {lock_badges(&p.changeable_attributes)}
+                                {move || lock_badges(&tag_attrs.get())}
                                 <span class="muted">{format!(" · created {} · updated {}", short_date(&p.created_on), short_date(&p.last_updated_on))}</span>
                             }.into_any(),
                         }}
                     </dd>
-                </Show>
+                    <dd>
+                        {tag_target.map(|t| view! {
+                            <LockToggles repo=repo_t target=LockTarget::Tag(t) attrs=tag_attrs what="tag" />
+                        })}
+                    </dd>
+                })}
                 <dt>"Manifest"</dt>
                 <dd data-testid="manifest-locks">
                     {move || match manifest_props.get() {
                         None => view! { <span class="muted">"loading…"</span> }.into_any(),
                         Some(Err(e)) => view! { <span class="warn">{e.to_string()}</span> }.into_any(),
                         Some(Ok(p)) => view! {
-                            {lock_badges(&p.changeable_attributes)}
+                            {move || lock_badges(&manifest_attrs.get())}
                             <span class="muted">{format!(" · tags: {}", p.tags.join(", "))}</span>
                         }.into_any(),
                     }}
+                </dd>
+                <dd>
+                    <LockToggles repo=repo_m target=LockTarget::Manifest(target_ref) attrs=manifest_attrs what="manifest" />
+                </dd>
+                <dt>"Repository"</dt>
+                <dd data-testid="repository-locks">
+                    {move || match repo_props.get() {
+                        None => view! { <span class="muted">"loading…"</span> }.into_any(),
+                        Some(Err(e)) => view! { <span class="warn">{e.to_string()}</span> }.into_any(),
+                        Some(Ok(p)) => view! {
+                            {move || lock_badges(&repo_attrs.get())}
+                            <span class="muted">{format!(" · {} manifests, {} tags", p.manifest_count, p.tag_count)}</span>
+                        }.into_any(),
+                    }}
+                </dd>
+                <dd>
+                    <LockToggles repo=repo_r target=LockTarget::Repository attrs=repo_attrs what="repository" />
                 </dd>
             </dl>
         </section>

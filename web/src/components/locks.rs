@@ -1,0 +1,153 @@
+//! ACR locks as toggles (write, delete, read, list) for a tag, a manifest or a repository:
+//! each toggle is saved at once, and the answer (or the error, in words) shows in place.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use porthole_browser::FetchTransport;
+use porthole_core::acr::ChangeableAttributes;
+use porthole_core::{Repository, Tag, TagOrDigest};
+
+use crate::components::delete::explain;
+
+/// What the locks belong to.
+#[derive(Debug, Clone)]
+pub(crate) enum LockTarget {
+    /// A tag.
+    Tag(Tag),
+    /// The manifest a reference points at.
+    Manifest(TagOrDigest),
+    /// The whole repository.
+    Repository,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Write,
+    Delete,
+    Read,
+    List,
+}
+
+impl Field {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Write => "can write",
+            Self::Delete => "can delete",
+            Self::Read => "can read",
+            Self::List => "can list",
+        }
+    }
+
+    fn get(self, a: &ChangeableAttributes) -> bool {
+        match self {
+            Self::Write => a.can_write,
+            Self::Delete => a.can_delete,
+            Self::Read => a.can_read,
+            Self::List => a.can_list,
+        }
+        .unwrap_or(true)
+    }
+
+    fn only(self, on: bool) -> ChangeableAttributes {
+        let mut a = ChangeableAttributes::default();
+        match self {
+            Self::Write => a.can_write = Some(on),
+            Self::Delete => a.can_delete = Some(on),
+            Self::Read => a.can_read = Some(on),
+            Self::List => a.can_list = Some(on),
+        }
+        a
+    }
+}
+
+/// Four toggles for the locks of `target`, starting from `attrs` (updated with what the
+/// registry answers).
+#[component]
+pub(crate) fn LockToggles(
+    repo: Repository<FetchTransport>,
+    target: LockTarget,
+    attrs: RwSignal<ChangeableAttributes>,
+    /// Names the group for screen readers and tests ("tag", "manifest", "repository").
+    #[prop(into)]
+    what: String,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<(bool, String)>);
+    let repo = StoredValue::new_local(repo);
+    let target = StoredValue::new(target);
+    let save = move |field: Field, on: bool| {
+        busy.set(true);
+        message.set(None);
+        let change = field.only(on);
+        spawn_local(async move {
+            let repo = repo.get_value();
+            let result = match target.get_value() {
+                LockTarget::Tag(tag) => repo
+                    .artifact(TagOrDigest::Tag(tag.clone()))
+                    .update_tag_properties(&tag, &change)
+                    .await
+                    .map(|p| p.changeable_attributes),
+                LockTarget::Manifest(reference) => repo
+                    .artifact(reference)
+                    .update_manifest_properties(&change)
+                    .await
+                    .map(|p| p.changeable_attributes),
+                LockTarget::Repository => repo
+                    .update_properties(&change)
+                    .await
+                    .map(|p| p.changeable_attributes),
+            };
+            busy.set(false);
+            match result {
+                Ok(a) => {
+                    let now = field.get(&a);
+                    attrs.set(a);
+                    message.set(Some((
+                        true,
+                        format!(
+                            "Saved: {} is now {}.",
+                            field.label(),
+                            if now { "on" } else { "off" }
+                        ),
+                    )));
+                }
+                Err(e) => message.set(Some((false, format!("Not saved: {}", explain(&e))))),
+            }
+        });
+    };
+    let toggles = [Field::Write, Field::Delete, Field::Read, Field::List]
+        .into_iter()
+        .map(|field| {
+            view! {
+                <label class="lock-toggle">
+                    <input
+                        type="checkbox"
+                        role="switch"
+                        data-lock=field.label()
+                        prop:checked=move || attrs.with(|a| field.get(a))
+                        disabled=move || busy.get()
+                        on:change=move |ev| save(field, event_target_checked(&ev))
+                    />
+                    " "
+                    {field.label()}
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <span class="locks-edit" role="group" aria-label=format!("Locks of the {what}")>
+            {toggles}
+            {move || {
+                message
+                    .get()
+                    .map(|(ok, text)| {
+                        view! {
+                            <span class=if ok { "result-ok" } else { "error-message" } role="status">
+                                {text}
+                            </span>
+                        }
+                    })
+            }}
+        </span>
+    }
+}
