@@ -173,13 +173,6 @@ fn seed(options: &Options) -> Result<usize, String> {
         println!("{name}: {} images", tags.len());
     }
 
-    let web = repo(&client, "apps/web");
-    let image = push_image(&web, "1.0.0", 600, "amd64", 60, Some(3 * 1024 * 1024))?;
-    push_image(&web, "0.9.0", 601, "amd64", 55, None)?;
-    push_referrers(&web, &image)?;
-    count += 2;
-    println!("apps/web: 1.0.0 with a signature and an SBOM as referrers");
-
     // Repositories the dashboard's end-to-end tests delete from (pushing again restores them).
     let prune = repo(&client, "sandbox/prune");
     for i in 0..6u64 {
@@ -201,6 +194,13 @@ fn seed(options: &Options) -> Result<usize, String> {
     push_image(&del, "three", 712, "amd64", 82, None)?;
     count += 4;
     println!("sandbox/delete: one and one-alias (one manifest), two, three");
+
+    let web = repo(&client, "apps/web");
+    let image = push_image(&web, "1.0.0", 600, "amd64", 60, Some(3 * 1024 * 1024))?;
+    push_image(&web, "0.9.0", 601, "amd64", 55, None)?;
+    push_referrers(&web, &image)?;
+    count += 2;
+    println!("apps/web: 1.0.0 with a signature and an SBOM as referrers");
 
     push_hostile(&repo(&client, "hostile/content"))?;
     count += 2;

@@ -85,6 +85,8 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                             _ => break,
                         }
                     }
+                    // A repository nothing was pushed to yet (the upload's target) has no tags.
+                    Err(e) if e.code() == "NAME_UNKNOWN" => break,
                     Err(e) => {
                         error.set(Some(e));
                         break;

@@ -1,0 +1,247 @@
+// End-to-end tests of the dashboard's second part (upload, push as artifact, delete, locks) in
+// headless Chromium against the test kit's real registry and ACR emulator, seeded by
+// porthole-seed (sandbox/prune and sandbox/delete are there to be deleted from). Same
+// environment as dashboard.test.mjs: PORTHOLE_E2E_JSON, PORTHOLE_E2E_DIST, PORTHOLE_E2E_OUT.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startSite } from './server.mjs';
+
+const kit = JSON.parse(process.env.PORTHOLE_E2E_JSON ?? '{}');
+const dist = process.env.PORTHOLE_E2E_DIST ?? 'target/e2e/dist';
+const out = process.env.PORTHOLE_E2E_OUT ?? 'target/e2e';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let browser;
+let site;
+const pageErrors = [];
+
+before(async () => {
+  assert.ok(kit.anonymous, 'PORTHOLE_E2E_JSON must hold the test kit line');
+  fs.mkdirSync(out, { recursive: true });
+  site = await startSite(path.resolve(dist), kit.anonymous);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  const page = await context.newPage();
+  page.on('dialog', (d) => { pageErrors.push(`dialog: ${d.message()}`); d.dismiss(); });
+  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+}
+
+function noErrors() {
+  assert.deepEqual(pageErrors.splice(0), [], 'the page raised errors or dialogs');
+}
+
+const sha256 = (bytes) => `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+
+function randomBytes(size, seed) {
+  // Deterministic, incompressible enough: a SHA-256 counter stream.
+  const out = Buffer.alloc(size);
+  for (let off = 0, n = 0; off < size; n++) {
+    const block = crypto.createHash('sha256').update(`${seed}:${n}`).digest();
+    off += block.copy(out, off);
+  }
+  return out;
+}
+
+async function tagsOf(repo) {
+  const r = await fetch(`${kit.anonymous}/v2/${repo}/tags/list`);
+  if (r.status === 404) return [];
+  return (await r.json()).tags ?? [];
+}
+
+test('upload two files, push them as an artifact, read it back with skopeo', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  await page.getByTestId('dropzone').waitFor();
+  const big = randomBytes(6 * 1024 * 1024 + 123, 'big');
+  const small = Buffer.from('hello from porthole\n');
+  await page.getByLabel('Choose files to upload').setInputFiles([
+    { name: 'data.bin', mimeType: 'application/octet-stream', buffer: big },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: small },
+  ]);
+  for (const [name, bytes] of [['data.bin', big], ['notes.txt', small]]) {
+    const row = page.locator(`li.upload-row[data-file="${name}"]`);
+    await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+    assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
+  }
+  await shot(page, 'upload-done');
+
+  const form = page.getByRole('form', { name: 'Push as artifact' });
+  assert.equal(await form.getByLabel('Artifact type').inputValue(), 'application/vnd.porthole.files');
+  await form.getByLabel('Tag').fill('files-1');
+  await form.getByLabel(/Annotations/).fill('org.example.note=dropped in a browser\nbuild=42');
+  await form.getByRole('button', { name: 'Push as artifact' }).click();
+  await page.waitForURL(/\/manifest\/sandbox\/upload:files-1$/, { timeout: 30_000 });
+  await page.getByText('application/vnd.porthole.files').first().waitFor();
+  await page.getByText('dropped in a browser').first().waitFor();
+  await shot(page, 'artifact-manifest');
+
+  // skopeo talks to the registry itself, not through the page's proxy.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-oci-'));
+  try {
+    const host = new URL(kit.anonymous).host;
+    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${host}/sandbox/upload:files-1`, `oci:${dir}:files-1`], { stdio: 'pipe' });
+    const blob = (d) => fs.readFileSync(path.join(dir, 'blobs', ...d.split(':')));
+    const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(blob(index.manifests[0].digest));
+    assert.equal(manifest.artifactType, 'application/vnd.porthole.files');
+    assert.equal(manifest.config.mediaType, 'application/vnd.oci.empty.v1+json');
+    assert.equal(manifest.annotations.build, '42');
+    const files = Object.fromEntries(manifest.layers.map((l) => [l.annotations['org.opencontainers.image.title'], blob(l.digest)]));
+    assert.ok(files['data.bin'].equals(big), 'data.bin comes back the same');
+    assert.ok(files['notes.txt'].equals(small), 'notes.txt comes back the same');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  noErrors();
+  await page.context().close();
+});
+
+test('cancel an upload mid-way: no session is left on the registry', async () => {
+  const page = await newPage();
+  let sessionUrl;
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let caught;
+  const caughtPatch = new Promise((r) => { caught = r; });
+  // Hold the first chunk on its way, so the cancel lands while it is in flight.
+  await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
+    if (route.request().method() === 'PATCH' && !sessionUrl) {
+      sessionUrl = route.request().url();
+      caught();
+      await held;
+      try { await route.abort(); } catch { /* the page aborted it already */ }
+      return;
+    }
+    await route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  await page.getByLabel('Choose files to upload').setInputFiles([
+    { name: 'cancel-me.bin', mimeType: 'application/octet-stream', buffer: randomBytes(20 * 1024 * 1024, 'cancel') },
+  ]);
+  await caughtPatch;
+  const direct = new URL(sessionUrl);
+  const onRegistry = `${kit.anonymous}${direct.pathname}${direct.search}`;
+  assert.equal((await fetch(onRegistry)).status, 204, 'the session is open while the chunk is held');
+  const row = page.locator('li.upload-row[data-file="cancel-me.bin"]');
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await row.locator('[data-state="cancelled"]').waitFor();
+  release();
+  let status;
+  for (let i = 0; i < 50; i++) {
+    status = (await fetch(onRegistry)).status;
+    if (status === 404) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 404, 'the upload session was cancelled on the registry');
+  await row.getByRole('button', { name: 'Retry' }).waitFor();
+  await shot(page, 'upload-cancelled');
+  noErrors();
+  await page.context().close();
+});
+
+test('delete a tag: the confirmation lists every tag of its manifest', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/delete`);
+  await page.getByLabel('Select one', { exact: true }).check();
+  await page.locator('table.tags').getByText(/^sha256:/).first().waitFor();
+  await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.getByText('one, one-alias').waitFor();
+  await dialog.getByText(/a tag cannot be deleted alone/).waitFor();
+  await shot(page, 'delete-confirm');
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.locator('.outcome .result-ok').getByText(/deleted/).waitFor();
+  await page.getByText('2 tags').first().waitFor();
+  assert.deepEqual((await tagsOf('sandbox/delete')).sort(), ['three', 'two']);
+  await shot(page, 'delete-done');
+  noErrors();
+  await page.context().close();
+});
+
+test('keep the newest three: a preview, then the older ones are deleted', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/prune`);
+  await page.getByText('6 tags').first().waitFor();
+  await page.getByLabel('How many of the newest tags to keep').fill('3');
+  await page.getByRole('button', { name: 'Preview deletion' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.getByText('Keep the newest 3 of 6 tags').waitFor({ timeout: 30_000 });
+  assert.equal(await dialog.locator('li[data-digest]').count(), 3);
+  const listed = await dialog.innerText();
+  for (const t of ['v1', 'v2', 'v3']) assert.ok(listed.includes(`tags: ${t}`), listed);
+  for (const t of ['v4', 'v5', 'v6']) assert.ok(!listed.includes(`tags: ${t}`), listed);
+  await shot(page, 'keep-newest-preview');
+  assert.equal((await tagsOf('sandbox/prune')).length, 6, 'nothing is deleted before the confirmation');
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByText('3 tags').first().waitFor();
+  assert.deepEqual((await tagsOf('sandbox/prune')).sort(), ['v4', 'v5', 'v6']);
+  await shot(page, 'keep-newest-done');
+  noErrors();
+  await page.context().close();
+});
+
+test('ACR: lock a tag against deletes, the emulator refuses, unlock, delete', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/`);
+  await page.getByLabel('Registry address').fill(kit.acr);
+  await page.getByLabel('ACR with an Entra ID token').check();
+  await page.locator('input[name="secret"]').fill(kit.acr_auth.aad_tokens.owner);
+  await page.getByLabel(/Keep the secret/).check();
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+  const reg = new URL(page.url()).pathname.split('/')[2];
+
+  await page.goto(`${site.url}/r/${reg}/manifest/sandbox/delete:two`);
+  const tagLocks = page.getByRole('group', { name: 'Locks of the tag' });
+  const canDelete = tagLocks.locator('input[data-lock="can delete"]');
+  await page.getByTestId('tag-locks').getByText('no locks').waitFor();
+  assert.equal(await canDelete.isChecked(), true);
+  await canDelete.uncheck();
+  await tagLocks.getByText('Saved: can delete is now off.').waitFor();
+  await page.getByTestId('tag-locks').getByText('delete locked').waitFor();
+  await shot(page, 'acr-lock-toggled');
+
+  // The emulator enforces it: untagging through the dashboard is refused, in words.
+  await page.goto(`${site.url}/r/${reg}/repo/sandbox/delete`);
+  await page.getByLabel('Select two', { exact: true }).check();
+  await page.getByLabel(/untag only/).check();
+  await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.locator('.outcome .error-message').getByText(/locked/).waitFor();
+  await shot(page, 'acr-delete-refused');
+
+  // Unlock, and the same delete goes through.
+  await page.goto(`${site.url}/r/${reg}/manifest/sandbox/delete:two`);
+  await page.getByTestId('tag-locks').getByText('delete locked').waitFor();
+  await page.getByRole('group', { name: 'Locks of the tag' }).locator('input[data-lock="can delete"]').check();
+  await page.getByText('Saved: can delete is now on.').waitFor();
+  await page.goto(`${site.url}/r/${reg}/repo/sandbox/delete`);
+  await page.getByLabel('Select two', { exact: true }).check();
+  await page.getByLabel(/untag only/).check();
+  await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+  await page.getByRole('dialog', { name: 'Confirm deletion' }).getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.locator('.outcome .result-ok').getByText('Tag two deleted.').waitFor();
+  noErrors();
+  await page.context().close();
+});
