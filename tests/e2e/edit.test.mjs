@@ -116,6 +116,26 @@ test('upload two files, push them as an artifact, read it back with skopeo', asy
   await page.context().close();
 });
 
+test('files dropped on the page (a synthetic drop) are uploaded', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  const zone = page.getByTestId('dropzone');
+  await zone.waitFor();
+  const text = 'dropped, not picked\n'.repeat(1000);
+  const transfer = await page.evaluateHandle((t) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([t], 'dropped.txt', { type: 'text/plain' }));
+    return dt;
+  }, text);
+  await zone.dispatchEvent('dragover', { dataTransfer: transfer });
+  await zone.dispatchEvent('drop', { dataTransfer: transfer });
+  const row = page.locator('li.upload-row[data-file="dropped.txt"]');
+  await row.locator('[data-state="done"]').waitFor({ timeout: 30_000 });
+  assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(Buffer.from(text)));
+  noErrors();
+  await page.context().close();
+});
+
 test('cancel an upload mid-way: no session is left on the registry', async () => {
   const page = await newPage();
   let sessionUrl;
@@ -174,6 +194,18 @@ test('delete a tag: the confirmation lists every tag of its manifest', async () 
   await page.getByText('2 tags').first().waitFor();
   assert.deepEqual((await tagsOf('sandbox/delete')).sort(), ['three', 'two']);
   await shot(page, 'delete-done');
+
+  // From a manifest page: the registry cannot untag, the page says why and offers the manifest.
+  await page.goto(`${site.url}/r/here/manifest/sandbox/delete:three`);
+  const card = page.getByTestId('delete-card');
+  await card.getByText(/deleting by tag is unsupported/).waitFor();
+  await shot(page, 'delete-from-manifest');
+  await card.getByRole('link', { name: 'Delete the manifest and all its tags…' }).click();
+  const again = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await again.locator('li[data-digest]').getByText('tags: three').waitFor({ timeout: 30_000 });
+  await again.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.locator('.outcome .result-ok').getByText(/deleted/).waitFor();
+  assert.deepEqual(await tagsOf('sandbox/delete'), ['two']);
   noErrors();
   await page.context().close();
 });

@@ -192,6 +192,41 @@ fn ManifestBody(
     let subject_digest = manifest.digest.clone();
     let is_acr = conn.is_acr();
     let reference_for_acr = reference.clone();
+    let delete_view = Tag::parse(&reference).ok().map(|tag| {
+        let base = repo_href(&reg, &name);
+        let t = porthole_core::url::percent_encode(tag.as_str());
+        let whole = format!("{base}?delete={t}");
+        let only = format!("{base}?delete={t}&untag=1");
+        view! {
+            <section class="card" aria-labelledby="delete-title" data-testid="delete-card">
+                <h2 id="delete-title">"Delete"</h2>
+                {if is_acr {
+                    view! {
+                        <p>
+                            <a class="btn" href=only>{format!("Delete tag {tag} only…")}</a>
+                            " "
+                            <a class="btn danger" href=whole>"Delete the manifest and all its tags…"</a>
+                        </p>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <p class="muted">
+                            {format!(
+                                "A tag cannot be deleted alone on this registry: the distribution API \
+                                 deletes manifests by digest (deleting by tag is unsupported). You can \
+                                 delete the manifest {tag} points at, with every tag on it.",
+                            )}
+                        </p>
+                        <p>
+                            <a class="btn danger" href=whole>"Delete the manifest and all its tags…"</a>
+                        </p>
+                    }
+                    .into_any()
+                }}
+            </section>
+        }
+    });
 
     view! {
         <div class="facts card">
@@ -226,6 +261,7 @@ fn ManifestBody(
             view! { <Referrers conn=conn repo=repo subject=subject_digest reg=reg.clone() name=name.clone() /> }
         }
         {annotations_view}
+        {delete_view}
         <section class="card" aria-labelledby="raw-title">
             <h2 id="raw-title">"Raw JSON"</h2>
             <Show
@@ -300,18 +336,18 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
             if let Some(tag) = tag {
                 let p = artifact.get_tag_properties(&tag).await;
                 if let Ok(p) = &p {
-                    tag_attrs.set(p.changeable_attributes.clone());
+                    tag_attrs.set(p.changeable_attributes);
                 }
                 tag_props.set(Some(p));
             }
             let p = artifact.get_manifest_properties().await;
             if let Ok(p) = &p {
-                manifest_attrs.set(p.changeable_attributes.clone());
+                manifest_attrs.set(p.changeable_attributes);
             }
             manifest_props.set(Some(p));
             let p = repo.get_properties().await;
             if let Ok(p) = &p {
-                repo_attrs.set(p.changeable_attributes.clone());
+                repo_attrs.set(p.changeable_attributes);
             }
             repo_props.set(Some(p));
         });

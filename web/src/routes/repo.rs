@@ -18,6 +18,11 @@ use crate::routes::{manifest_href, param, repos_href, use_conn, Crumbs, NeedConn
 use crate::state::Conn;
 use crate::util::{date_millis, human_size, natural_cmp, short_date, short_digest};
 
+/// Why deleting a tag takes its manifest on distribution.
+const DISTRIBUTION_NOTE: &str = "On this registry a tag cannot be deleted alone: the distribution \
+     API deletes manifests by digest (deleting by tag is unsupported), so each manifest goes with \
+     every tag on it.";
+
 /// Rows per page of the table.
 const PAGE_ROWS: usize = 100;
 
@@ -233,6 +238,9 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     let plan = RwSignal::new(None::<Plan>);
     let keep_n = RwSignal::new(3usize);
     let keep_pending = RwSignal::new(None::<usize>);
+    let conn_acr = StoredValue::new_local(conn.clone());
+    // Selected tags waiting for every tag's manifest to be known (to list all tags of each).
+    let selected_pending = RwSignal::new(None::<Vec<String>>);
     let untag_only = RwSignal::new(false);
     // Keep-newest-N waits for every tag's date, then shows its preview.
     Effect::new(move |_| {
@@ -248,13 +256,29 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             plan.set(Some(meta.with(|m| plan_manifests(m, &drop, &keep, title))));
         }
     });
-    let delete_selected = move || {
-        let chosen: Vec<String> = {
-            let mut v: Vec<String> = selected.get_untracked().into_iter().collect();
-            v.sort_by(|a, b| natural_cmp(a, b));
-            v
+    Effect::new(move |_| {
+        let Some(chosen) = selected_pending.get() else {
+            return;
         };
-        if acr.get_untracked() && untag_only.get_untracked() {
+        if !done.get() {
+            return;
+        }
+        let all = tags.get();
+        if !meta.with(|m| all.iter().all(|t| m.contains_key(t))) {
+            return;
+        }
+        selected_pending.set(None);
+        let title = format!("Delete the manifests of {} selected tag(s)", chosen.len());
+        let mut p = meta.with(|m| plan_manifests(m, &chosen, &HashSet::new(), title));
+        if !acr.get_untracked() && !conn_acr.with_value(Conn::is_acr) {
+            p.notes.insert(0, DISTRIBUTION_NOTE.into());
+        }
+        plan.set(Some(p));
+    });
+    let delete_tags = move |chosen: Vec<String>, untag: bool| {
+        plan.set(None);
+        let is_acr = acr.get_untracked() || conn_acr.with_value(Conn::is_acr);
+        if is_acr && untag {
             plan.set(Some(Plan {
                 untag: chosen,
                 title: "Delete the selected tags".into(),
@@ -262,17 +286,42 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             }));
             return;
         }
-        let title = format!("Delete the manifests of {} selected tag(s)", chosen.len());
-        let mut p = meta.with_untracked(|m| plan_manifests(m, &chosen, &HashSet::new(), title));
-        if !acr.get_untracked() {
-            p.notes.insert(
-                0,
-                "On this registry a tag cannot be deleted alone: the distribution API deletes                  manifests by digest (deleting by tag is unsupported), so each manifest goes                  with every tag on it."
-                    .into(),
-            );
-        }
-        plan.set(Some(p));
+        // Every tag's manifest, so that the preview names all the tags that go with each.
+        loader.with_value(|l| l.want(tags.get_untracked(), false));
+        selected_pending.set(Some(chosen));
     };
+    let delete_selected = move || {
+        let mut chosen: Vec<String> = selected.get_untracked().into_iter().collect();
+        chosen.sort_by(|a, b| natural_cmp(a, b));
+        delete_tags(chosen, untag_only.get_untracked());
+    };
+    // `?delete=<tag>` (and `&untag=1`), from the manifest page's delete buttons.
+    {
+        let search = window().location().search().unwrap_or_default();
+        let mut asked = None;
+        let mut untag = false;
+        for kv in search.trim_start_matches('?').split('&') {
+            if let Some(t) = kv.strip_prefix("delete=") {
+                asked = Some(porthole_core::url::percent_decode(t));
+            } else if kv == "untag=1" {
+                untag = true;
+            }
+        }
+        if let Some(tag) = asked {
+            selected.update(|s| {
+                s.insert(tag.clone());
+            });
+            untag_only.set(untag);
+            Effect::new(move |ran: Option<bool>| {
+                if ran == Some(true) || !done.get() {
+                    return ran.unwrap_or(false);
+                }
+                // ACR is known once its listing came (acr is set with the dates).
+                delete_tags(vec![tag.clone()], untag);
+                true
+            });
+        }
+    }
     let conn_delete = conn.clone();
     let name_delete = name.clone();
 
@@ -388,8 +437,10 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                 >
                     "Preview deletion"
                 </button>
-                <Show when=move || keep_pending.with(Option::is_some)>
-                    <span class="muted" role="status">"Reading every tag's date for the preview…"</span>
+                <Show when=move || {
+                    keep_pending.with(Option::is_some) || selected_pending.with(Option::is_some)
+                }>
+                    <span class="muted" role="status">"Reading every tag's manifest for the preview…"</span>
                 </Show>
             </div>
             <ConfirmDelete
