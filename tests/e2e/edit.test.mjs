@@ -136,6 +136,32 @@ test('files dropped on the page (a synthetic drop) are uploaded', async () => {
   await page.context().close();
 });
 
+test('a chunk lost on the network is resumed, the blob lands whole', async () => {
+  const page = await newPage();
+  let failed = 0;
+  await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
+    if (route.request().method() === 'PATCH' && failed === 0) {
+      failed += 1;
+      await route.abort('connectionreset');
+      return;
+    }
+    await route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  const bytes = randomBytes(20 * 1024 * 1024 + 7, 'resume');
+  await page.getByLabel('Choose files to upload').setInputFiles([
+    { name: 'resumed.bin', mimeType: 'application/octet-stream', buffer: bytes },
+  ]);
+  const row = page.locator('li.upload-row[data-file="resumed.bin"]');
+  await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+  assert.equal(failed, 1, 'one chunk was lost on the way');
+  assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
+  const check = await fetch(`${kit.anonymous}/v2/sandbox/upload/blobs/${sha256(bytes)}`, { method: 'HEAD' });
+  assert.equal(check.status, 200);
+  noErrors();
+  await page.context().close();
+});
+
 test('cancel an upload mid-way: no session is left on the registry', async () => {
   const page = await newPage();
   let sessionUrl;
