@@ -1395,8 +1395,8 @@ impl<T: Transport> Repository<T> {
         }
     }
 
-    /// Reads `range` from the source in slices and feeds it to the upload's hasher; only one
-    /// slice is in memory at a time.
+    /// Reads `range` from the source in slices and feeds it to the upload's hasher; at most two
+    /// slices (the one hashed and the one being read) are in memory at a time.
     async fn hash_range<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
         upload: &mut BlobUpload,
