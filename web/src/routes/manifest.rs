@@ -370,11 +370,9 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
                                 <span class="muted">{format!(" · created {} · updated {}", short_date(&p.created_on), short_date(&p.last_updated_on))}</span>
                             }.into_any(),
                         }}
-                    </dd>
-                    <dd>
-                        {tag_target.map(|t| view! {
+                        <div class="locks-row">{tag_target.map(|t| view! {
                             <LockToggles repo=repo_t target=LockTarget::Tag(t) attrs=tag_attrs what="tag" />
-                        })}
+                        })}</div>
                     </dd>
                 })}
                 <dt>"Manifest"</dt>
@@ -387,9 +385,7 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
                             <span class="muted">{format!(" · tags: {}", p.tags.join(", "))}</span>
                         }.into_any(),
                     }}
-                </dd>
-                <dd>
-                    <LockToggles repo=repo_m target=LockTarget::Manifest(target_ref) attrs=manifest_attrs what="manifest" />
+                    <div class="locks-row"><LockToggles repo=repo_m target=LockTarget::Manifest(target_ref) attrs=manifest_attrs what="manifest" /></div>
                 </dd>
                 <dt>"Repository"</dt>
                 <dd data-testid="repository-locks">
@@ -401,9 +397,7 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
                             <span class="muted">{format!(" · {} manifests, {} tags", p.manifest_count, p.tag_count)}</span>
                         }.into_any(),
                     }}
-                </dd>
-                <dd>
-                    <LockToggles repo=repo_r target=LockTarget::Repository attrs=repo_attrs what="repository" />
+                    <div class="locks-row"><LockToggles repo=repo_r target=LockTarget::Repository attrs=repo_attrs what="repository" /></div>
                 </dd>
             </dl>
         </section>
