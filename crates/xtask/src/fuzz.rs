@@ -105,6 +105,9 @@ pub(crate) fn print_reliability_figures(root: &Path) {
     }
 }
 
+/// The cargo-fuzz release tested here (pinned so a newer one cannot ask for a newer rustc).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 fn ensure_cargo_fuzz() -> Result<(), String> {
     let installed = Command::new("cargo")
         .args(["fuzz", "--version"])
@@ -113,8 +116,16 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
     if installed {
         return Ok(());
     }
-    println!("fuzz: installing cargo-fuzz (cargo install --locked cargo-fuzz)");
-    cmd::run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))
+    println!(
+        "fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION} (about 2 minutes on 2 cores; once per machine)"
+    );
+    cmd::run(Command::new("cargo").args([
+        "install",
+        "--locked",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+    ]))
 }
 
 #[cfg(test)]
