@@ -13,7 +13,7 @@ use crate::auth::{
 use crate::digest::Digest;
 use crate::error::{parse_error_body, Error, OciErrorCode, Result};
 use crate::headers::{self, parse_www_authenticate, Challenge};
-use crate::join::join;
+use crate::join::{join, try_join};
 use crate::manifest::{Descriptor, ImageIndex, Manifest, MAX_MANIFEST_BYTES};
 use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
@@ -1274,6 +1274,8 @@ impl<T: Transport> Repository<T> {
         self.commit(upload, req, total, &op).await
     }
 
+    /// A chunked upload: the chunks go out one after the other while a separate pass hashes the
+    /// whole source beside them (neither waits for the other; the closing PUT waits for both).
     async fn upload_chunks<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
         upload: &mut BlobUpload,
@@ -1281,9 +1283,35 @@ impl<T: Transport> Repository<T> {
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<Digest> {
         let op = format!("uploading a blob to {}", self.name);
+        upload.hash_separately();
+        let mut hasher = upload.new_hasher();
+        let hash_pass = async {
+            self.read_slices(source, 0..source.size(), &op, |bytes| {
+                hasher.update(bytes);
+                Ok(())
+            })
+            .await?;
+            Ok(hasher.finish())
+        };
+        let (digest, ()) =
+            try_join(hash_pass, self.send_chunks(upload, source, progress, &op)).await?;
+        upload.set_digest(digest);
+        let req = upload.commit_request()?;
+        self.commit(upload, req, source.size(), &op).await
+    }
+
+    /// Sends every chunk, resuming from the session's status after a failure and opening a new
+    /// session when the registry lost this one.
+    async fn send_chunks<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        source: &S,
+        progress: &mut dyn FnMut(UploadProgress),
+        op: &str,
+    ) -> Result<()> {
         let (mut failures, mut restarts) = (0, 0);
         while let Some(range) = upload.next_chunk() {
-            match self.send_chunk(upload, source, range, &op).await? {
+            match self.send_chunk(upload, source, range, op).await? {
                 ChunkOutcome::Acknowledged => {
                     failures = 0;
                     progress(upload.progress());
@@ -1296,7 +1324,7 @@ impl<T: Transport> Repository<T> {
                     let seed = self.client.transport().now_millis() ^ u64::from(restarts);
                     let wait = self.client.inner.options.retry.backoff_ms(failures, seed);
                     self.client.transport().sleep(wait).await;
-                    match self.resume(upload, source, &op).await {
+                    match self.resume(upload, source, op).await {
                         Ok(()) => {}
                         // The session is gone. distribution cancels a session asked about with
                         // a stale Location, and a stale one is all a client has after a chunk
@@ -1315,8 +1343,7 @@ impl<T: Transport> Repository<T> {
                 }
             }
         }
-        let req = upload.commit_request()?;
-        self.commit(upload, req, source.size(), &op).await
+        Ok(())
     }
 
     /// Sends the closing `PUT`. When it fails after the registry may have stored the blob (a
@@ -1350,8 +1377,8 @@ impl<T: Transport> Repository<T> {
         Err(error)
     }
 
-    /// Sends one chunk (the source's native body: a `Blob` slice in the browser) while reading
-    /// and hashing the same bytes, so hashing never adds to the transfer time.
+    /// Sends one chunk: the source's native body (a `Blob` slice in the browser), so the bytes
+    /// never pass through wasm.
     async fn send_chunk<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
         upload: &mut BlobUpload,
@@ -1361,23 +1388,7 @@ impl<T: Transport> Repository<T> {
     ) -> Result<ChunkOutcome> {
         let req = upload.chunk_request(range.clone(), source.body(range.start, range.end))?;
         let url = req.url.clone();
-        let scopes = self.scopes(Method::Patch);
-        let (sent, hashed) = join(
-            self.client.send(op, &scopes, req),
-            self.hash_range(upload, source, range, op),
-        )
-        .await;
-        if let Err(e) = hashed {
-            // The registry may have stored the chunk all the same: follow its newest Location so
-            // that cancelling reaches the session (distribution refuses a stale upload URL).
-            if let Ok(resp) = &sent {
-                if resp.status == 202 || resp.status == 201 {
-                    let _ = upload.follow_location(&resp.headers, &url);
-                }
-            }
-            return Err(e);
-        }
-        let resp = match sent {
+        let resp = match self.client.send(op, &self.scopes(Method::Patch), req).await {
             Ok(resp) => resp,
             Err(e) if e.is_retryable() => return Ok(ChunkOutcome::Retry(e)),
             Err(e) => return Err(e),
@@ -1386,6 +1397,8 @@ impl<T: Transport> Repository<T> {
             upload.handle_chunk(resp.status, &resp.headers, &url)?;
             return Ok(ChunkOutcome::Acknowledged);
         }
+        // Keep the newest Location even from an error, so that cancelling reaches the session.
+        let _ = upload.follow_location(&resp.headers, &url);
         let retryable = resp.status == 416 || resp.status == 429 || resp.status >= 500;
         let error = self.client.error_from(resp, op).await;
         if retryable {
@@ -1395,8 +1408,8 @@ impl<T: Transport> Repository<T> {
         }
     }
 
-    /// Reads `range` from the source in slices and feeds it to the upload's hasher; at most two
-    /// slices (the one hashed and the one being read) are in memory at a time.
+    /// Reads `range` from the source in slices and feeds it to the upload's own hasher (the
+    /// monolithic path, and re-hashing after a resume).
     async fn hash_range<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
         upload: &mut BlobUpload,
@@ -1404,8 +1417,20 @@ impl<T: Transport> Repository<T> {
         range: std::ops::Range<u64>,
         op: &str,
     ) -> Result<()> {
-        // Read ahead: the next slice is read (by the browser, off this thread) while the current
-        // one is hashed, so the reads never stall the hashing.
+        self.read_slices(source, range, op, |bytes| upload.hash_next(bytes))
+            .await
+    }
+
+    /// Reads `range` from the source in slices and hands each to `consume`, in order. The next
+    /// slice is read (by the browser, off this thread) while the current one is consumed, so
+    /// reads never stall the hashing; at most two slices are in memory at a time.
+    async fn read_slices<S: BlobSource<T::NativeBody> + ?Sized>(
+        &self,
+        source: &S,
+        range: std::ops::Range<u64>,
+        op: &str,
+        mut consume: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         let read = |start: u64| {
             let end = (start + HASH_SLICE).min(range.end);
             async move {
@@ -1428,12 +1453,12 @@ impl<T: Transport> Repository<T> {
         let mut current = read(range.start).await?;
         let mut offset = range.start + current.len() as u64;
         while offset < range.end {
-            let (next, hashed) = join(read(offset), async { upload.hash_next(&current) }).await;
-            hashed?;
+            let (next, consumed) = join(read(offset), async { consume(&current) }).await;
+            consumed?;
             current = next?;
             offset += current.len() as u64;
         }
-        upload.hash_next(&current)
+        consume(&current)
     }
 
     /// Asks the session how much it holds, rewinds the upload there and re-hashes any part of

@@ -33,9 +33,56 @@ pub(crate) async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Out
     }
 }
 
+/// Polls both fallible futures until both succeed, or returns the first error at once (the
+/// other future is dropped: an upload that failed stops hashing, a failed hash stops sending).
+pub(crate) async fn try_join<A, B, T, U, E>(a: A, b: B) -> Result<(T, U), E>
+where
+    A: Future<Output = Result<T, E>>,
+    B: Future<Output = Result<U, E>>,
+{
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut out_a, mut out_b) = (None, None);
+    poll_fn(|cx| {
+        if out_a.is_none() {
+            match a.as_mut().poll(cx) {
+                Poll::Ready(Ok(v)) => out_a = Some(v),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if out_b.is_none() {
+            match b.as_mut().poll(cx) {
+                Poll::Ready(Ok(v)) => out_b = Some(v),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if out_a.is_some() && out_b.is_some() {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await?;
+    match (out_a, out_b) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => unreachable!("poll_fn only returns Ok once both outputs are set"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn try_join_returns_the_first_error_without_waiting() {
+        use futures::executor::block_on;
+        let never = std::future::pending::<Result<u8, &str>>();
+        let failed = async { Err::<u8, &str>("boom") };
+        assert_eq!(block_on(try_join(never, failed)), Err("boom"));
+        let both = block_on(try_join(async { Ok::<_, ()>(1) }, async { Ok::<_, ()>(2) }));
+        assert_eq!(both, Ok((1, 2)));
+    }
 
     #[test]
     fn joins_both() {

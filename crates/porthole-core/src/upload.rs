@@ -91,6 +91,10 @@ pub struct BlobUpload {
     state: State,
     /// True when the last response's headers were filtered by the browser (CORS).
     headers_filtered: bool,
+    /// The caller hashes the whole source in a pass of its own, beside the chunks (see
+    /// [`BlobUpload::hash_separately`]); the digest arrives with [`BlobUpload::set_digest`].
+    hash_separately: bool,
+    external_digest: Option<Digest>,
 }
 
 impl BlobUpload {
@@ -113,14 +117,40 @@ impl BlobUpload {
             hashed: 0,
             state: State::AwaitingSession,
             headers_filtered: false,
+            hash_separately: false,
+            external_digest: None,
         }
+    }
+
+    /// Lets the caller hash the whole source in a pass of its own, running beside the chunk
+    /// uploads, instead of chunk by chunk: the bytes of a blob do not depend on which chunks the
+    /// network lost, so the two need not wait for each other, and a resumed chunk needs no
+    /// re-hashing. The digest must be given with [`Self::set_digest`] before committing.
+    pub fn hash_separately(&mut self) {
+        self.hash_separately = true;
+    }
+
+    /// The digest of the whole source, from the caller's own hashing pass.
+    pub fn set_digest(&mut self, digest: Digest) {
+        self.external_digest = Some(digest);
+    }
+
+    /// A hasher for this upload's digest algorithm (that of the expected digest, else SHA-256).
+    pub fn new_hasher(&self) -> Hasher {
+        self.options
+            .expected_digest
+            .as_ref()
+            .and_then(Digest::hasher)
+            .unwrap_or_default()
     }
 
     /// Rewinds to the first byte, for a new session when the registry lost this one (after a
     /// failed chunk its status answers 404). Open it with [`Self::start_request`] and
     /// [`Self::handle_session`] as at the start.
     pub fn restart(&mut self) {
+        let hash_separately = self.hash_separately;
         *self = Self::new(self.repository.clone(), self.total, self.options.clone());
+        self.hash_separately = hash_separately;
     }
 
     /// The repository.
@@ -296,13 +326,17 @@ impl BlobUpload {
                 )));
             }
         }
-        if self.hashed != range.end {
+        if self.hashed != range.end && !self.hash_separately {
             return Err(Error::protocol(
                 "internal: a chunk was acknowledged before it was hashed",
             ));
         }
         self.location = Some(self.require_location(headers, url, "uploading a chunk")?);
-        self.confirm(range.end);
+        if self.hash_separately {
+            self.confirmed = range.end;
+        } else {
+            self.confirm(range.end);
+        }
         self.state = State::Uploading { in_flight: None };
         Ok(())
     }
@@ -362,6 +396,11 @@ impl BlobUpload {
         if let Some(location) = headers::location(headers, url)? {
             self.location = Some(location);
         }
+        if self.hash_separately {
+            self.confirmed = held;
+            self.state = State::Uploading { in_flight: None };
+            return Ok(None);
+        }
         if held == self.hashed {
             self.confirm(held);
             self.state = State::Uploading { in_flight: None };
@@ -394,7 +433,15 @@ impl BlobUpload {
                 self.confirmed, self.total
             )));
         }
-        let digest = self.hasher_confirmed.clone().finish();
+        let digest = match (&self.external_digest, self.hash_separately) {
+            (Some(d), true) => d.clone(),
+            (None, true) => {
+                return Err(Error::protocol(
+                    "internal: committing before the separate hashing pass gave its digest",
+                ))
+            }
+            (_, false) => self.hasher_confirmed.clone().finish(),
+        };
         if let Some(expected) = &self.options.expected_digest {
             if expected != &digest {
                 return Err(Error::DigestMismatch {
@@ -806,6 +853,84 @@ mod tests {
         up.chunk_request::<NoNativeBody>(range, Body::Bytes(vec![0; 10]))
             .unwrap();
         assert!(up.hash_next(&[0; 11]).is_err());
+    }
+
+    #[test]
+    fn hashing_separately_decouples_chunks_from_the_digest() {
+        let data: Vec<u8> = (0..25u8).collect();
+        let mut up = upload(25, 10);
+        up.hash_separately();
+        open(&mut up);
+        // A chunk is acknowledged without being hashed here.
+        let range = up.next_chunk().unwrap();
+        let req = up
+            .chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data[..10].to_vec()))
+            .unwrap();
+        up.handle_chunk(
+            202,
+            &headers(&[("Location", "/u1"), ("Range", "0-9")]),
+            &req.url,
+        )
+        .unwrap();
+        // A failed chunk the registry kept part of resumes with nothing to re-hash.
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range, Body::Bytes(data[10..20].to_vec()))
+            .unwrap();
+        let rehash = up
+            .handle_status(
+                204,
+                &headers(&[("Range", "0-13"), ("Location", "/u2")]),
+                &url("/u"),
+            )
+            .unwrap();
+        assert_eq!(rehash, None);
+        assert_eq!(up.next_chunk(), Some(14..24));
+        let range = up.next_chunk().unwrap();
+        let req = up
+            .chunk_request::<NoNativeBody>(range, Body::Bytes(data[14..24].to_vec()))
+            .unwrap();
+        up.handle_chunk(
+            202,
+            &headers(&[("Location", "/u3"), ("Range", "0-23")]),
+            &req.url,
+        )
+        .unwrap();
+        let range = up.next_chunk().unwrap();
+        let req = up
+            .chunk_request::<NoNativeBody>(range, Body::Bytes(data[24..].to_vec()))
+            .unwrap();
+        up.handle_chunk(
+            202,
+            &headers(&[("Location", "/u4"), ("Range", "0-24")]),
+            &req.url,
+        )
+        .unwrap();
+        // The digest comes from the caller's own pass; committing without it is refused.
+        assert!(up.commit_request::<NoNativeBody>().is_err());
+        up.set_digest(Digest::sha256_of(&data));
+        let commit: Request<NoNativeBody> = up.commit_request().unwrap();
+        assert_eq!(
+            commit.url.query_param("digest").unwrap(),
+            Digest::sha256_of(&data).as_str()
+        );
+        assert_eq!(commit.url.path(), "/u4");
+    }
+
+    #[test]
+    fn a_separate_digest_is_still_checked_against_the_expected_one() {
+        let mut up = BlobUpload::new(
+            RepositoryName::parse("app").unwrap(),
+            0,
+            UploadOptions {
+                expected_digest: Some(Digest::sha256_of(b"x")),
+                ..UploadOptions::default()
+            },
+        );
+        up.hash_separately();
+        open(&mut up);
+        up.set_digest(Digest::sha256_of(b""));
+        let e = up.commit_request::<NoNativeBody>().unwrap_err();
+        assert_eq!(e.code(), "DIGEST_MISMATCH");
     }
 
     #[test]

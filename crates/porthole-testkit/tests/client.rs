@@ -876,10 +876,11 @@ fn a_source_that_fails_midway_cancels_the_session() {
             err.to_string().contains("simulated read failure"),
             "the source's error reaches the caller: {err}"
         );
-        assert_eq!(
-            confirmed,
-            [MIB as u64, 2 * MIB as u64],
-            "two chunks went first"
+        // The whole source is hashed in its own pass beside the chunks, so the failing read may
+        // come before or after some chunks went out; the upload must stop short of the end.
+        assert!(
+            confirmed.iter().all(|&c| c < 5 * MIB as u64),
+            "the upload stopped before the end: {confirmed:?}"
         );
         assert_eq!(env.uploads_left(name), Vec::<String>::new());
         assert_eq!(
