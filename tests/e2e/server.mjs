@@ -1,7 +1,9 @@
 // A tiny static server for the dashboard's build with a same-origin proxy to a registry (what
 // `trunk serve` and deploy/nginx.conf do), and a proxy that strips CORS headers (a registry that
-// does not allow the page). Used by dashboard.test.mjs.
+// does not allow the page), one that hides the response headers from the page, and an https
+// server for the site. Used by the *.test.mjs files here.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -16,7 +18,7 @@ const TYPES = {
 
 const PROXIED = ['/v2/', '/acr/', '/oauth2/'];
 
-function proxy(req, res, backend, { stripCors = false } = {}) {
+function proxy(req, res, backend, { stripCors = false, exposeNothing = false } = {}) {
   const target = new URL(req.url, backend);
   const headers = { ...req.headers };
   const upstream = http.request(
@@ -29,6 +31,7 @@ function proxy(req, res, backend, { stripCors = false } = {}) {
           if (name.startsWith('access-control-')) delete out[name];
         }
       }
+      if (exposeNothing) delete out['access-control-expose-headers'];
       res.writeHead(up.statusCode, out);
       up.pipe(res);
     },
@@ -73,6 +76,25 @@ export async function startSite(dist, registry) {
 export async function startNoCors(registry) {
   const server = http.createServer((req, res) => proxy(req, res, registry, { stripCors: true }));
   const url = await listen(server);
+  return { url, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+}
+
+/**
+ * A proxy to `registry` that keeps its CORS allowance but drops Access-Control-Expose-Headers:
+ * the page may read the answers, but none of the headers the protocol needs (WWW-Authenticate,
+ * Location, Docker-Content-Digest, Link).
+ */
+export async function startExposeNothing(registry) {
+  const server = http.createServer((req, res) => proxy(req, res, registry, { exposeNothing: true }));
+  const url = await listen(server);
+  return { url, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+}
+
+/** Serves `dist` over https on 127.0.0.1 with the given PEM key and certificate (no proxy). */
+export async function startHttpsSite(dist, { key, cert }) {
+  const server = https.createServer({ key, cert }, (req, res) => serveFile(req, res, dist));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `https://127.0.0.1:${server.address().port}`;
   return { url, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
 }
 

@@ -1,0 +1,121 @@
+// End-to-end tests of the two connection diagnoses dashboard.test.mjs does not reach: a registry
+// whose CORS allows the page but exposes none of the headers the protocol needs, and an https page
+// calling a plain-http registry (mixed content). Same environment as dashboard.test.mjs
+// (PORTHOLE_E2E_JSON, PORTHOLE_E2E_DIST, PORTHOLE_E2E_OUT, set by `cargo xtask test`).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startSite, startExposeNothing, startHttpsSite } from './server.mjs';
+
+const kit = JSON.parse(process.env.PORTHOLE_E2E_JSON ?? '{}');
+const dist = path.resolve(process.env.PORTHOLE_E2E_DIST ?? 'target/e2e/dist');
+const out = process.env.PORTHOLE_E2E_OUT ?? 'target/e2e';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const closers = [];
+
+before(() => {
+  assert.ok(kit.anonymous && kit.basic_front, 'PORTHOLE_E2E_JSON must hold the test kit line');
+  fs.mkdirSync(out, { recursive: true });
+});
+
+after(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+async function launch(extra = []) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: [...ARGS, ...extra] });
+  closers.push(() => browser.close());
+  return browser;
+}
+
+/** Fills the connect form at `siteUrl` and submits it; returns the diagnosis element. */
+async function connect(page, siteUrl, { url, auth, username, secret }) {
+  await page.goto(`${siteUrl}/`);
+  await page.getByLabel('Registry address').fill(url);
+  await page.getByLabel(auth).check();
+  if (username) await page.getByRole('textbox', { name: 'Username' }).fill(username);
+  if (secret) await page.locator('input[name="secret"]').fill(secret);
+  await page.getByRole('button', { name: 'Connect' }).click();
+  const verdict = page.locator('[data-diagnosis]');
+  await verdict.waitFor({ timeout: 30_000 });
+  return verdict;
+}
+
+test('a registry that hides the protocol headers is diagnosed as unexposed headers', async () => {
+  // The kit's basic-auth registry (behind its front, which answers the preflight) allows any
+  // origin; the proxy keeps that but drops Access-Control-Expose-Headers.
+  const hidden = await startExposeNothing(kit.basic_front);
+  closers.push(hidden.close);
+  const site = await startSite(dist, kit.anonymous);
+  closers.push(site.close);
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  // Sanity: the proxy answers with CORS allowed and nothing exposed.
+  const probe = await fetch(`${hidden.url}/v2/`, { headers: { Origin: site.url } });
+  assert.equal(probe.status, 401);
+  assert.ok(probe.headers.get('access-control-allow-origin'));
+  assert.equal(probe.headers.get('access-control-expose-headers'), null);
+  assert.ok(probe.headers.get('www-authenticate'));
+
+  for (const c of [
+    { tag: 'password', url: hidden.url, auth: 'username and password', username: 'alice', secret: kit.users.alice.password },
+    { tag: 'anonymous', url: hidden.url, auth: 'anonymous' },
+  ]) {
+    const verdict = await connect(page, site.url, c);
+    const text = await verdict.innerText();
+    assert.equal(await verdict.getAttribute('data-diagnosis'), 'unexposed-headers', `${c.tag}: ${text}`);
+    assert.match(text, /hides the headers/);
+    assert.match(text, /WWW-Authenticate/);
+    await page.getByRole('heading', { name: 'Fix' }).waitFor();
+    // The fix names the header setting and every header the client needs.
+    assert.match(text, /Access-Control-Expose-Headers:/);
+    for (const h of ['Docker-Content-Digest', 'WWW-Authenticate', 'Link', 'Location']) {
+      assert.match(text.split('Access-Control-Expose-Headers:')[1], new RegExp(h), `fix lacks ${h}`);
+    }
+    assert.match(text, /deploy\/nginx\.conf/);
+    if (c.tag === 'password') await page.screenshot({ path: path.join(out, 'diagnosis-unexposed-headers.png'), fullPage: true });
+  }
+  assert.deepEqual(errors, []);
+});
+
+test('an https page calling a plain-http registry is diagnosed as mixed content', async () => {
+  // Chromium lets an https page call http://127.0.0.1 and http://localhost (potentially
+  // trustworthy), so the registry is reached by a name mapped to loopback.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-tls-'));
+  closers.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k'),
+    '-out', path.join(dir, 'c'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const site = await startHttpsSite(dist, { key: fs.readFileSync(path.join(dir, 'k')), cert: fs.readFileSync(path.join(dir, 'c')) });
+  closers.push(site.close);
+  const browser = await launch(['--host-resolver-rules=MAP registry.test 127.0.0.1', '--ignore-certificate-errors']);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const registry = `http://registry.test:${new URL(kit.anonymous).port}`;
+
+  // The name resolves and the registry would answer the page (no CORS problem): only the
+  // scheme stands in the way.
+  await page.goto(`${registry}/v2/`);
+  assert.equal(await page.evaluate(() => document.body.innerText.trim()), '{}');
+
+  const verdict = await connect(page, site.url, { url: registry, auth: 'anonymous' });
+  const text = await verdict.innerText();
+  assert.equal(await verdict.getAttribute('data-diagnosis'), 'mixed-content', text);
+  assert.match(text, /Mixed content/);
+  assert.ok(text.includes(site.url), `the detail names the page's origin: ${text}`);
+  assert.ok(text.includes(registry), `the detail names the registry: ${text}`);
+  await page.getByRole('heading', { name: 'Fix' }).waitFor();
+  assert.match(text, /https address/);
+  assert.match(text, /deploy\/nginx\.conf/);
+  await page.screenshot({ path: path.join(out, 'diagnosis-mixed-content.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
