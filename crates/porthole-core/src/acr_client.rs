@@ -9,7 +9,7 @@ use crate::acr::{
     RepositoryProperties, TagProperties,
 };
 use crate::auth::Scope;
-use crate::client::{Page, PageRequest, RegistryClient, Repository};
+use crate::client::{ListKind, Page, PageRequest, RegistryClient, Repository};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::reference::{Tag, TagOrDigest};
@@ -33,8 +33,7 @@ impl<T: Transport> RegistryClient<T> {
                 &[Scope::catalog()],
                 page,
                 |n, last| acr::list_repositories(&base, n, last),
-                acr::parse_repositories,
-                false,
+                ListKind::acr(acr::parse_repositories),
             )
             .await;
         match result {
@@ -134,8 +133,7 @@ impl<T: Transport> Repository<T> {
                 &[acr::metadata_scope(Method::Get, &self.name)],
                 page,
                 |n, _| acr::list_manifests(&base, &name, n, order),
-                acr::parse_manifest_list,
-                false,
+                ListKind::acr(acr::parse_manifest_list),
             )
             .await
     }
@@ -284,8 +282,7 @@ impl<T: Transport> Artifact<T> {
                 &[acr::metadata_scope(Method::Get, &name)],
                 page,
                 |n, _| acr::list_tags(&base, &name, n, order, Some(&digest)),
-                acr::parse_tag_list,
-                false,
+                ListKind::acr(acr::parse_tag_list),
             )
             .await
     }

@@ -117,6 +117,38 @@ pub struct Page<I> {
     pub continuation_token: Option<String>,
 }
 
+/// How a listing is parsed and paged.
+pub(crate) struct ListKind<I> {
+    /// Parses one page's body.
+    parse: fn(&[u8]) -> Result<Vec<I>>,
+    /// Whether to try big page sizes first (distribution's `/v2/` listings).
+    ladder: bool,
+    /// The `last=` value of an item, to page on when a cross-origin registry hides `Link`.
+    last_key: Option<fn(&I) -> &str>,
+}
+
+impl ListKind<String> {
+    /// A `/v2/` listing of names (catalog, tags).
+    pub(crate) fn v2(parse: fn(&[u8]) -> Result<Vec<String>>) -> Self {
+        Self {
+            parse,
+            ladder: true,
+            last_key: Some(String::as_str),
+        }
+    }
+}
+
+impl<I> ListKind<I> {
+    /// An ACR `/acr/v1` listing: pages only by `Link` (ACR is reached same-origin).
+    pub(crate) fn acr(parse: fn(&[u8]) -> Result<Vec<I>>) -> Self {
+        Self {
+            parse,
+            ladder: false,
+            last_key: None,
+        }
+    }
+}
+
 /// What `HEAD` on a manifest tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestInfo {
@@ -203,8 +235,7 @@ impl<T: Transport> RegistryClient<T> {
             &[Scope::catalog()],
             page,
             |n, last| api::catalog(&base, n, last),
-            api::parse_catalog,
-            true,
+            ListKind::v2(api::parse_catalog),
         )
         .await
     }
@@ -243,9 +274,13 @@ impl<T: Transport> RegistryClient<T> {
         scopes: &[Scope],
         page: &PageRequest,
         build: impl Fn(Option<u32>, Option<&str>) -> Request<T::NativeBody>,
-        parse: fn(&[u8]) -> Result<Vec<I>>,
-        ladder: bool,
+        kind: ListKind<I>,
     ) -> Result<Page<I>> {
+        let ListKind {
+            parse,
+            ladder,
+            last_key,
+        } = kind;
         loop {
             let (request, laddered) = match (&page.continuation_token, page.page_size) {
                 (Some(token), _) => (
@@ -275,7 +310,10 @@ impl<T: Transport> RegistryClient<T> {
             let mut resp = self.expect(resp, op, &[200]).await?;
             let body = self.read_json_body(&mut resp, op).await?;
             let items = parse(&body)?;
-            let next = headers::parse_next_link(resp.headers.get_all("link"), &url)?;
+            let mut next = headers::parse_next_link(resp.headers.get_all("link"), &url)?;
+            if next.is_none() && resp.headers_filtered {
+                next = hidden_link_fallback(&url, &items, last_key, &build);
+            }
             return Ok(Page {
                 items,
                 continuation_token: next.as_ref().map(api::continuation_token),
@@ -690,6 +728,20 @@ impl<T: Transport> RegistryClient<T> {
     }
 }
 
+/// When a cross-origin registry hides `Link` (not in `Access-Control-Expose-Headers`), a full
+/// page may still have a successor: continue after its last item with `last=`, which the spec
+/// defines for exactly this, rather than stopping silently after the first page.
+fn hidden_link_fallback<I, B>(
+    url: &Url,
+    items: &[I],
+    last_key: Option<fn(&I) -> &str>,
+    build: impl Fn(Option<u32>, Option<&str>) -> Request<B>,
+) -> Option<Url> {
+    let n: u32 = url.query_param("n")?.parse().ok()?;
+    let last = last_key?(items.last()?);
+    (n > 0 && items.len() >= n as usize).then(|| build(Some(n), Some(last)).url)
+}
+
 fn token_step(endpoint: &TokenEndpoint, scopes: &[Scope]) -> String {
     let scope_text: Vec<String> = scopes.iter().map(Scope::to_string).collect();
     format!(
@@ -764,8 +816,7 @@ impl<T: Transport> Repository<T> {
                 &self.scopes(Method::Get),
                 page,
                 |n, last| api::tags(&base, &name, n, last),
-                api::parse_tags,
-                true,
+                ListKind::v2(api::parse_tags),
             )
             .await
     }
@@ -1511,5 +1562,38 @@ impl Manifest {
             crate::manifest::ManifestKind::Other(_) => Default::default(),
         };
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::NoNativeBody;
+
+    #[test]
+    fn a_hidden_link_after_a_full_page_continues_after_its_last_item() {
+        let base = Url::parse("http://127.0.0.1:5000").unwrap();
+        let build = |n: Option<u32>, last: Option<&str>| -> Request<NoNativeBody> {
+            api::catalog(&base, n, last)
+        };
+        let full = vec!["a".to_string(), "b/c".to_string()];
+        let url = build(Some(2), None).url;
+        let next = hidden_link_fallback(&url, &full, Some(String::as_str), build).unwrap();
+        assert_eq!(next.query_param("last").as_deref(), Some("b/c"));
+        assert_eq!(next.query_param("n").as_deref(), Some("2"));
+        // A short page is the last one; without `n` nothing can be inferred.
+        assert_eq!(
+            hidden_link_fallback(&url, &full[..1], Some(String::as_str), build),
+            None
+        );
+        let no_n = build(None, None).url;
+        assert_eq!(
+            hidden_link_fallback(&no_n, &full, Some(String::as_str), build),
+            None
+        );
+        assert_eq!(
+            hidden_link_fallback::<String, _>(&url, &full, None, build),
+            None
+        );
     }
 }
