@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
-use porthole_core::{api, BodyStream, Digest, Error, Hasher, Method, Repository, Transport};
+use porthole_core::{BodyStream, Digest, Error, Hasher, Repository, Transport};
 use wasm_bindgen::prelude::*;
 use web_sys::{ReadableStream, ReadableStreamDefaultController};
 
@@ -163,16 +163,7 @@ where
     let repository = repository.clone();
     let what = format!("blob {}@{digest}", repository.name());
     let asked = digest.clone();
-    let opener = Box::pin(async move {
-        let client = repository.client();
-        let name = repository.name();
-        let op = format!("downloading blob {name}@{asked}");
-        let request = api::blob(client.base(), name, &asked, Method::Get);
-        let scopes = [api::scope_for(Method::Get, name)];
-        let response = client.send(&op, &scopes, request).await?;
-        let response = client.expect(response, &op, &[200]).await?;
-        Ok(response.body)
-    });
+    let opener = Box::pin(async move { Ok(repository.open_blob(&asked).await?.body) });
     pull_stream(opener, digest.clone(), what)
 }
 

@@ -1058,6 +1058,19 @@ impl<T: Transport> Repository<T> {
         ))
     }
 
+    /// Sends `GET` for a blob and returns the answer with its body unread (a registry error is
+    /// an [`Error`]). The bytes are not verified: read them through [`Self::download_blob`] or a
+    /// verifying stream.
+    pub async fn open_blob(&self, digest: &Digest) -> Result<Response<T::Stream>> {
+        let op = format!("downloading blob {}@{digest}", self.name);
+        let req = api::blob(self.base(), &self.name, digest, Method::Get);
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Get), req)
+            .await?;
+        self.client.expect(resp, &op, &[200]).await
+    }
+
     /// Streams a blob into `sink`, hashing as it goes; returns its size. When the bytes do not
     /// hash to `digest` the call fails at the end with [`Error::DigestMismatch`]: whatever the
     /// sink received must then be discarded.
@@ -1073,12 +1086,7 @@ impl<T: Transport> Repository<T> {
                 digest.algorithm().as_str()
             ))
         })?;
-        let req = api::blob(self.base(), &self.name, digest, Method::Get);
-        let resp = self
-            .client
-            .send(&op, &self.scopes(Method::Get), req)
-            .await?;
-        let mut resp = self.client.expect(resp, &op, &[200]).await?;
+        let mut resp = self.open_blob(digest).await?;
         let policy = self.client.inner.options.retry;
         let (mut size, mut skip, mut resumes) = (0u64, 0u64, 0u32);
         loop {

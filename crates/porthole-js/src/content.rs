@@ -4,9 +4,7 @@
 
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
 use porthole_browser::{verified_stream, BlobFileSource};
-use porthole_core::{
-    api, BlobSource, Digest, Manifest, Method, Repository, Tag, TagOrDigest, UploadOptions,
-};
+use porthole_core::{BlobSource, Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -182,18 +180,9 @@ impl ContainerRegistryContentClient {
         let digest = digest(digest_text);
         spawn(&opt_value(&options), async move {
             let digest = digest?;
-            let client = repository.client();
-            let name = repository.name();
-            let op = format!("downloading blob {name}@{digest}");
-            let request = api::blob(client.base(), name, &digest, Method::Get);
-            let scopes = [api::scope_for(Method::Get, name)];
-            let response = client.send(&op, &scopes, request).await.js()?;
-            let response = client.expect(response, &op, &[200]).await.js()?;
-            let stream = verified_stream(
-                response.body,
-                digest.clone(),
-                format!("blob {name}@{digest}"),
-            );
+            let response = repository.open_blob(&digest).await.js()?;
+            let what = format!("blob {}@{digest}", repository.name());
+            let stream = verified_stream(response.body, digest.clone(), what);
             let result = to_js(&DownloadBlobResult {
                 digest: digest.to_string(),
                 content: (),
