@@ -359,12 +359,7 @@ impl FaultProxy {
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // accept() blocks; a connection of our own wakes it up to see the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        crate::server::stop_accept_loop(&self.stop, self.addr, self.thread.take());
     }
 }
 

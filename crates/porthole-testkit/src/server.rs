@@ -166,12 +166,21 @@ impl HttpServer {
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // accept() blocks; a connection of our own wakes it up to see the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        stop_accept_loop(&self.stop, self.addr, self.thread.take());
+    }
+}
+
+/// Stops a listener thread blocked in `accept()`: sets its stop flag, then connects once so
+/// `accept()` returns and the thread sees the flag, and waits for it.
+pub(crate) fn stop_accept_loop(
+    stop: &AtomicBool,
+    addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+) {
+    stop.store(true, Ordering::SeqCst);
+    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    if let Some(thread) = thread {
+        let _ = thread.join();
     }
 }
 

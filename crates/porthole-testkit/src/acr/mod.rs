@@ -358,12 +358,7 @@ impl AcrEmulator {
 
 impl Drop for AcrEmulator {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // accept() blocks; a connection of our own wakes it up to see the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        crate::server::stop_accept_loop(&self.stop, self.addr, self.thread.take());
     }
 }
 
