@@ -62,6 +62,19 @@ export function uniqueRepo(prefix) {
 }
 
 /** Reads a ReadableStream to the end into one Uint8Array. */
+/** Reads a byte stream with a BYOB reader through one reused buffer of `size` bytes. */
+export async function readAllByob(stream, size = 65_537) {
+  const reader = stream.getReader({ mode: "byob" });
+  const chunks = [];
+  let buffer = new ArrayBuffer(size);
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (done) return Buffer.concat(chunks);
+    chunks.push(Buffer.from(value));
+    buffer = value.buffer;
+  }
+}
+
 export async function readAll(stream) {
   const chunks = [];
   for await (const chunk of stream) chunks.push(chunk);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { loadPackage, MiB, pseudoRandom, readAll, registries, sha256, uniqueRepo } from "./common.mjs";
+import { loadPackage, MiB, pseudoRandom, readAll, readAllByob, registries, sha256, uniqueRepo } from "./common.mjs";
 
 const R = registries();
 const { ContainerRegistryClient, ContainerRegistryContentClient, default: init } = await loadPackage();
@@ -72,6 +72,9 @@ describe("blobs", () => {
     assert.equal(digest, uploaded.digest);
     assert.ok(stream instanceof ReadableStream);
     assert.equal(sha256(await readAll(stream)), uploaded.digest);
+    // A byte stream: a BYOB reader gets the bytes in its own buffer.
+    const again = await content.downloadBlob(uploaded.digest);
+    assert.equal(sha256(await readAllByob(again.content)), uploaded.digest);
   });
 
   test("takes a Blob, an ArrayBuffer and a ReadableStream alike", async () => {
@@ -296,6 +299,8 @@ describe("errors", () => {
       });
       const { content: stream } = await content.downloadBlob(digest);
       await assert.rejects(readAll(stream), { name: "DigestMismatchError", code: "DIGEST_MISMATCH" });
+      const again = await content.downloadBlob(digest);
+      await assert.rejects(readAllByob(again.content), { name: "DigestMismatchError", code: "DIGEST_MISMATCH" });
     }, { onResponse: corrupt });
   });
 });

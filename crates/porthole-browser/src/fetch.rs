@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use porthole_core::{
     Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
     TransportErrorKind, Url,
@@ -11,8 +11,9 @@ use porthole_core::{
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortSignal, Blob, ReadableStreamDefaultReader, RequestCache, RequestInit, RequestMode,
-    RequestRedirect, ResponseType,
+    AbortSignal, Blob, ReadableStreamByobReader, ReadableStreamDefaultReader,
+    ReadableStreamGetReaderOptions, ReadableStreamReaderMode, RequestCache, RequestInit,
+    RequestMode, RequestRedirect, ResponseType,
 };
 
 use crate::js;
@@ -201,17 +202,12 @@ impl Transport for FetchTransport {
                 }
             }
         }
-        let reader = response.body().map(|stream| {
-            stream
-                .get_reader()
-                .unchecked_into::<ReadableStreamDefaultReader>()
-        });
         Ok(Response {
             status: response.status(),
             headers,
             url: Url::parse(&response.url()).ok(),
             headers_filtered: response.type_() == ResponseType::Cors,
-            body: FetchBody { reader, signal },
+            body: FetchBody::new(response.body(), signal),
         })
     }
 
@@ -224,33 +220,85 @@ impl Transport for FetchTransport {
     }
 }
 
-/// A `fetch` response body, read chunk by chunk with a `ReadableStreamDefaultReader` (never
-/// buffered whole). Dropping it before the end cancels the rest of the download.
+/// A `fetch` response body, read chunk by chunk (never buffered whole). Dropping it before the
+/// end cancels the rest of the download.
+///
+/// Where the browser offers it (every current engine), the body is read with a BYOB reader
+/// into one reused scratch buffer, so a long download allocates nothing per chunk.
 #[derive(Debug)]
 pub struct FetchBody {
-    reader: Option<ReadableStreamDefaultReader>,
+    reader: Option<Reader>,
+    /// The buffer BYOB reads land in (moved out during a read, handed back after it).
+    scratch: Option<ArrayBuffer>,
     signal: Option<AbortSignal>,
 }
 
-impl BodyStream for FetchBody {
-    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+/// How the response body is read.
+#[derive(Debug)]
+enum Reader {
+    /// Into the body's scratch buffer (no allocation per chunk).
+    Byob(ReadableStreamByobReader),
+    /// Chunks the browser allocates (engines without readable byte streams).
+    Default(ReadableStreamDefaultReader),
+}
+
+/// One chunk of a response body, as JS bytes.
+#[derive(Debug)]
+pub(crate) enum JsChunk {
+    /// Bytes in the body's scratch buffer: copy them out, then hand the buffer back with
+    /// [`FetchBody::keep_scratch`] before the next read.
+    Scratch(Uint8Array),
+    /// Bytes in a buffer of their own, which the caller may keep.
+    Owned(Uint8Array),
+}
+
+/// Size of the scratch buffer: a read returns what has arrived, up to this much.
+pub(crate) const SCRATCH_BYTES: u32 = 256 * 1024;
+
+impl FetchBody {
+    fn new(body: Option<web_sys::ReadableStream>, signal: Option<AbortSignal>) -> Self {
+        let reader = body.map(|stream| {
+            let options = ReadableStreamGetReaderOptions::new();
+            options.set_mode(ReadableStreamReaderMode::Byob);
+            match stream.get_reader_with_options(&options).dyn_into() {
+                Ok(byob) => Reader::Byob(byob),
+                Err(_) => Reader::Default(stream.get_reader().unchecked_into()),
+            }
+        });
+        Self {
+            reader,
+            scratch: None,
+            signal,
+        }
+    }
+
+    /// Reads the next non-empty chunk, at most `limit` bytes when it lands in the scratch
+    /// buffer (an [`JsChunk::Owned`] chunk is as long as the browser made it), or `None` at
+    /// the end.
+    pub(crate) async fn next_js_chunk(
+        &mut self,
+        limit: u32,
+    ) -> Result<Option<JsChunk>, TransportError> {
         loop {
-            let Some(reader) = &self.reader else {
-                return Ok(None);
-            };
-            let result = match JsFuture::from(reader.read()).await {
-                Ok(result) => result,
-                Err(error) => {
-                    self.reader = None;
-                    if is_abort(&error, self.signal.as_ref()) {
-                        return Err(aborted("while the answer was being read"));
-                    }
-                    let (_, message) = js::describe(&error);
-                    return Err(TransportError::new(
-                        TransportErrorKind::Network,
-                        format!("the connection broke while the answer was being read: {message}"),
-                    ));
+            let read = match &self.reader {
+                None => return Ok(None),
+                Some(Reader::Default(reader)) => reader.read(),
+                Some(Reader::Byob(reader)) => {
+                    let scratch = self
+                        .scratch
+                        .take()
+                        .unwrap_or_else(|| ArrayBuffer::new(SCRATCH_BYTES));
+                    let view = Uint8Array::new_with_byte_offset_and_length(
+                        &scratch,
+                        0,
+                        limit.clamp(1, SCRATCH_BYTES),
+                    );
+                    reader.read_with_array_buffer_view(&view)
                 }
+            };
+            let result = match JsFuture::from(read).await {
+                Ok(result) => result,
+                Err(error) => return Err(self.broken(&error)),
             };
             let done = Reflect::get(&result, &JsValue::from_str("done"))
                 .ok()
@@ -261,27 +309,67 @@ impl BodyStream for FetchBody {
                 return Ok(None);
             }
             let value = Reflect::get(&result, &JsValue::from_str("value")).unwrap_or_default();
-            let chunk = value
-                .dyn_into::<Uint8Array>()
-                .map_err(|_| {
-                    TransportError::new(
-                        TransportErrorKind::Body,
-                        "the response body gave a chunk that is not bytes",
-                    )
-                })?
-                .to_vec();
-            if !chunk.is_empty() {
-                return Ok(Some(chunk));
+            let chunk = value.dyn_into::<Uint8Array>().map_err(|_| {
+                TransportError::new(
+                    TransportErrorKind::Body,
+                    "the response body gave a chunk that is not bytes",
+                )
+            })?;
+            let in_scratch = matches!(self.reader, Some(Reader::Byob(_)));
+            if chunk.length() == 0 {
+                if in_scratch {
+                    self.keep_scratch(&chunk);
+                }
+                continue;
             }
+            return Ok(Some(if in_scratch {
+                JsChunk::Scratch(chunk)
+            } else {
+                JsChunk::Owned(chunk)
+            }));
         }
+    }
+
+    /// Takes back the scratch buffer a [`JsChunk::Scratch`] chunk lives in.
+    pub(crate) fn keep_scratch(&mut self, chunk: &Uint8Array) {
+        self.scratch = Some(chunk.buffer());
+    }
+
+    /// The error for a failed read; the body is finished after it.
+    fn broken(&mut self, error: &JsValue) -> TransportError {
+        self.reader = None;
+        if is_abort(error, self.signal.as_ref()) {
+            return aborted("while the answer was being read");
+        }
+        let (_, message) = js::describe(error);
+        TransportError::new(
+            TransportErrorKind::Network,
+            format!("the connection broke while the answer was being read: {message}"),
+        )
+    }
+}
+
+impl BodyStream for FetchBody {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        Ok(match self.next_js_chunk(SCRATCH_BYTES).await? {
+            Some(JsChunk::Scratch(chunk)) => {
+                let bytes = chunk.to_vec();
+                self.keep_scratch(&chunk);
+                Some(bytes)
+            }
+            Some(JsChunk::Owned(chunk)) => Some(chunk.to_vec()),
+            None => None,
+        })
     }
 }
 
 impl Drop for FetchBody {
     fn drop(&mut self) {
-        if let Some(reader) = self.reader.take() {
-            // Stop downloading what nobody will read. The promise's outcome does not matter.
-            let _ = reader.cancel();
+        // Stop downloading what nobody will read. The promise's outcome does not matter.
+        match self.reader.take() {
+            Some(Reader::Byob(reader)) => drop(reader.cancel()),
+            Some(Reader::Default(reader)) => drop(reader.cancel()),
+            None => {}
         }
     }
 }

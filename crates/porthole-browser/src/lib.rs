@@ -29,6 +29,9 @@ pub use fetch::{FetchBody, FetchTransport};
 #[cfg(target_arch = "wasm32")]
 pub use js::error_to_js;
 #[cfg(target_arch = "wasm32")]
-pub use sink::{download_blob_to_stream, download_blob_to_uint8array, verified_stream};
+pub use sink::{
+    download_blob_to_stream, download_blob_to_uint8array, verified_stream,
+    verified_stream_with_errors, ErrorToJs,
+};
 #[cfg(target_arch = "wasm32")]
 pub use source::BlobFileSource;

@@ -20,7 +20,10 @@ use porthole_core::{
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{AbortController, Blob, ReadableStream, ReadableStreamDefaultReader};
+use web_sys::{
+    AbortController, Blob, ReadableStream, ReadableStreamByobReader, ReadableStreamDefaultReader,
+    ReadableStreamGetReaderOptions, ReadableStreamReaderMode,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -123,6 +126,31 @@ async fn read_stream(stream: &ReadableStream) -> Result<Vec<u8>, JsValue> {
         }
         let chunk: Uint8Array = Reflect::get(&result, &"value".into())?.unchecked_into();
         out.extend(chunk.to_vec());
+    }
+}
+
+/// Reads a whole byte stream with a BYOB reader through one buffer of `buffer_len` bytes that
+/// moves from read to read (as a consumer writing a file piece by piece does).
+async fn read_stream_byob(stream: &ReadableStream, buffer_len: u32) -> Result<Vec<u8>, JsValue> {
+    let options = ReadableStreamGetReaderOptions::new();
+    options.set_mode(ReadableStreamReaderMode::Byob);
+    let reader: ReadableStreamByobReader = stream.get_reader_with_options(&options).dyn_into()?;
+    let mut buffer = js_sys::ArrayBuffer::new(buffer_len);
+    let mut out = Vec::new();
+    loop {
+        let view = Uint8Array::new(&buffer);
+        let result = JsFuture::from(reader.read_with_array_buffer_view(&view)).await?;
+        let chunk: Uint8Array = Reflect::get(&result, &"value".into())?.unchecked_into();
+        if Reflect::get(&result, &"done".into())?.as_bool() == Some(true) {
+            return Ok(out);
+        }
+        out.extend(chunk.to_vec());
+        buffer = chunk.buffer();
+        assert_eq!(
+            buffer.byte_length(),
+            buffer_len,
+            "the reader's buffer came back whole"
+        );
     }
 }
 
@@ -255,6 +283,29 @@ async fn downloads_a_blob_through_the_verified_stream() {
     let empty = push_bytes(&repo, b"").await;
     let got = read_stream(&download_blob_to_stream(&repo, &empty)).await;
     assert_eq!(got.unwrap(), Vec::<u8>::new());
+}
+
+#[wasm_bindgen_test]
+async fn a_byob_reader_gets_the_verified_bytes_in_its_own_buffer() {
+    let repo = anonymous().repository(unique_repo("download-byob"));
+    let bytes = pseudo_random(2 * MIB + 3, 12);
+    let digest = push_bytes(&repo, &bytes).await;
+
+    // A buffer smaller than the transport's reads and of an odd size, so reads split chunks.
+    let got = read_stream_byob(&download_blob_to_stream(&repo, &digest), 100_003).await;
+    assert!(got.unwrap() == bytes, "BYOB-read bytes differ");
+    let empty = push_bytes(&repo, b"").await;
+    let got = read_stream_byob(&download_blob_to_stream(&repo, &empty), 4096).await;
+    assert_eq!(got.unwrap(), Vec::<u8>::new());
+
+    // Wrong bytes are refused the same way through a BYOB reader.
+    let other = push_bytes(&repo, &pseudo_random(MIB, 13)).await;
+    let client = repo.client();
+    let request = api::blob(client.base(), repo.name(), &other, Method::Get);
+    let response = client.send("test", &[], request).await.unwrap();
+    let stream = verified_stream(response.body, digest.clone(), "blob byob");
+    let error = read_stream_byob(&stream, 65_536).await.unwrap_err();
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
 }
 
 #[wasm_bindgen_test]

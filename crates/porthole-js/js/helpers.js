@@ -62,34 +62,6 @@ export function errorName(code) {
   return "RegistryError";
 }
 
-/**
- * The same stream, with its errors named like the package's other errors (a digest mismatch at
- * the end of a download errors the stream with a DigestMismatchError).
- */
-export function withNamedErrors(stream) {
-  const reader = stream.getReader();
-  return new ReadableStream({
-    async pull(controller) {
-      let step;
-      try {
-        step = await reader.read();
-      } catch (error) {
-        if (error && typeof error === "object" && typeof error.code === "string") {
-          error.name = errorName(error.code);
-          error.details ??= [];
-        }
-        controller.error(error);
-        return;
-      }
-      if (step.done) controller.close();
-      else controller.enqueue(step.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-}
-
 /** Reads a ReadableStream into a Blob (the browser may keep a large one on disk). */
 export function streamToBlob(stream) {
   return new Response(stream).blob();

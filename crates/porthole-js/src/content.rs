@@ -3,15 +3,15 @@
 //! browsers too), plus `mountBlob`, `listReferrers` and `blobExists`.
 
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
-use porthole_browser::{verified_stream, BlobFileSource};
+use porthole_browser::{verified_stream_with_errors, BlobFileSource};
 use porthole_core::{BlobSource, Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStream};
 
-use crate::error::IntoJs;
-use crate::glue::{bytes_to_blob, get, set, stream_to_blob, to_js, type_error, with_named_errors};
+use crate::error::{to_js_error, IntoJs};
+use crate::glue::{bytes_to_blob, get, set, stream_to_blob, to_js, type_error};
 use crate::paging::{paged, Listing};
 use crate::registry::{make_client, opt_value, opts, repository_name, signal_of, spawn};
 use crate::transport::JsTransport;
@@ -160,9 +160,11 @@ impl ContainerRegistryContentClient {
         })
     }
 
-    /// Downloads a blob as a `ReadableStream` verified while it streams: at the end it errors
-    /// with a `DigestMismatchError` instead of closing when the bytes do not hash to `digest`.
-    /// The promise rejects if the registry refuses (404, 401, …).
+    /// Downloads a blob as a readable byte stream verified while it streams: at the end it
+    /// errors with a `DigestMismatchError` instead of closing when the bytes do not hash to
+    /// `digest`. Read it with a BYOB reader (`getReader({ mode: "byob" })`) to have the bytes
+    /// land in your own buffer with nothing allocated per chunk. The promise rejects if the
+    /// registry refuses (404, 401, …).
     ///
     /// ```js
     /// const { content } = await client.downloadBlob(digest);
@@ -182,12 +184,13 @@ impl ContainerRegistryContentClient {
             let digest = digest?;
             let response = repository.open_blob(&digest).await.js()?;
             let what = format!("blob {}@{digest}", repository.name());
-            let stream = verified_stream(response.body, digest.clone(), what);
+            let stream =
+                verified_stream_with_errors(response.body, digest.clone(), what, to_js_error);
             let result = to_js(&DownloadBlobResult {
                 digest: digest.to_string(),
                 content: (),
             });
-            set(&result, "content", &with_named_errors(&stream));
+            set(&result, "content", &stream);
             Ok(result)
         })
     }
@@ -223,7 +226,7 @@ impl ContainerRegistryContentClient {
         let digest = digest(digest_text);
         spawn(&opt_value(&options), async move {
             match repository.delete_blob(&digest?).await {
-                Err(e) if !e.is_not_found() => Err(crate::error::to_js_error(&e)),
+                Err(e) if !e.is_not_found() => Err(to_js_error(&e)),
                 _ => Ok(JsValue::UNDEFINED),
             }
         })

@@ -19,10 +19,6 @@ extern "C" {
     #[wasm_bindgen(js_name = errorName)]
     pub(crate) fn error_name(code: &str) -> String;
 
-    /// The stream with its errors named like the package's other errors.
-    #[wasm_bindgen(js_name = withNamedErrors)]
-    pub(crate) fn with_named_errors(stream: &web_sys::ReadableStream) -> web_sys::ReadableStream;
-
     /// A `Blob` holding everything a `ReadableStream` gives.
     #[wasm_bindgen(js_name = streamToBlob)]
     pub(crate) fn stream_to_blob(stream: &JsValue) -> Promise;
