@@ -23,6 +23,8 @@ const root = path.resolve(here, "../..");
 
 // ---------------------------------------------------------------- arguments and settings
 
+const SUITES = ["upload", "download", "sha", "list", "memory", "sizes"];
+
 function parseArgs(argv) {
   const args = { smoke: false };
   for (let i = 0; i < argv.length; i++) {
@@ -32,6 +34,11 @@ function parseArgs(argv) {
     else throw new Error(`unknown argument ${a}`);
   }
   if (args.render) return args; // --render <dir>: only re-renders <dir>/latest.md from its JSON
+  // --only upload,download,sha,list,memory,sizes: a subset of the suites (while iterating).
+  args.only = args.only ? new Set(args.only.split(",")) : null;
+  for (const suite of args.only ?? []) {
+    if (!SUITES.includes(suite)) throw new Error(`--only: unknown suite ${suite} (known: ${SUITES.join(", ")})`);
+  }
   for (const key of ["registry", "pkg", "out"]) {
     if (!args[key]) throw new Error(`missing --${key}`);
   }
@@ -39,6 +46,7 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv.slice(2));
+const wanted = (suite) => !args.only || args.only.has(suite);
 const REGISTRY = (args.registry ?? "").replace(/\/+$/, "");
 const OUT = path.resolve(root, args.out ?? args.render);
 const PKG = path.resolve(root, args.pkg ?? ".");
@@ -472,31 +480,53 @@ async function listSuite(page) {
   return { t, counts };
 }
 
-/** Peak wasm memory and JS heap while Porthole uploads / downloads `p`, each in a fresh page. */
+/**
+ * Peak wasm memory and JS heap while Porthole uploads / downloads `p`, each in a fresh page.
+ * Downloads are read twice: with a BYOB reader through one reused buffer (the figure with a
+ * target: what a consumer writing the bytes away piece by piece does) and with a default reader
+ * (a new chunk per read, so the heap holds whatever garbage the GC has not swept yet); the
+ * same two reads of a plain fetch give the browser's own floor.
+ */
 async function memorySuite(context, pageUrl, payloads, which) {
   const p = payloads[which];
   const out = { uploadWasm: [], uploadHeap: [], downloadWasm: [], downloadHeap: [], uploadMs: [], downloadMs: [],
-    uploadRetained: [], downloadRetained: [] };
+    uploadRetained: [], downloadRetained: [], defaultHeap: [], plainByobHeap: [], plainDefaultHeap: [] };
+  const inFreshPage = async (fn, ...argv) => {
+    const { page } = await openPage(context, pageUrl, payloads);
+    try {
+      return await call(page, fn, ...argv);
+    } finally {
+      await page.close();
+    }
+  };
+  const download = async (fn, reader) => {
+    const r = await inFreshPage(fn, REGISTRY, REPO_MEMORY, p.digest, reader);
+    if (r.bytes !== p.size) throw new Error(`${fn} (${reader}) gave ${r.bytes} bytes`);
+    return r;
+  };
   for (let run = 0; run < S.memoryRuns; run++) {
     await deleteBlob(REPO_MEMORY, p.digest);
-    let { page } = await openPage(context, pageUrl, payloads);
-    const up = await call(page, "memoryUpload", REGISTRY, REPO_MEMORY, which);
+    const up = await inFreshPage("memoryUpload", REGISTRY, REPO_MEMORY, which);
     if (up.digest !== p.digest) throw new Error(`memory upload gave ${up.digest}`);
-    await page.close();
-    ({ page } = await openPage(context, pageUrl, payloads));
-    const down = await call(page, "memoryDownload", REGISTRY, REPO_MEMORY, p.digest);
-    if (down.bytes !== p.size) throw new Error(`memory download gave ${down.bytes} bytes`);
-    await page.close();
+    const down = await download("memoryDownload", "byob");
+    const byDefault = await download("memoryDownload", "default");
+    const plainByob = await download("memoryPlainDownload", "byob");
+    const plainDefault = await download("memoryPlainDownload", "default");
     out.uploadWasm.push(up.peakWasm / MiB);
     out.uploadHeap.push(up.peakHeap / MiB);
-    out.downloadWasm.push(down.peakWasm / MiB);
+    out.downloadWasm.push(Math.max(down.peakWasm, byDefault.peakWasm) / MiB);
     out.downloadHeap.push(down.peakHeap / MiB);
+    out.defaultHeap.push(byDefault.peakHeap / MiB);
+    out.plainByobHeap.push(plainByob.peakHeap / MiB);
+    out.plainDefaultHeap.push(plainDefault.peakHeap / MiB);
     out.uploadRetained.push((up.heapAfterGc - up.before.heap) / MiB);
     out.downloadRetained.push((down.heapAfterGc - down.before.heap) / MiB);
     out.uploadMs.push(up.ms);
     out.downloadMs.push(down.ms);
-    log(`memory ${p.label} run ${run + 1}: upload wasm ${(up.peakWasm / MiB).toFixed(1)} MiB heap ${(up.peakHeap / MiB).toFixed(1)} MiB; ` +
-      `download wasm ${(down.peakWasm / MiB).toFixed(1)} MiB heap ${(down.peakHeap / MiB).toFixed(1)} MiB; ` +
+    const mib = (x) => (x / MiB).toFixed(1);
+    log(`memory ${p.label} run ${run + 1}: upload wasm ${mib(up.peakWasm)} heap ${mib(up.peakHeap)}; ` +
+      `download wasm ${mib(down.peakWasm)} heap byob ${mib(down.peakHeap)} default ${mib(byDefault.peakHeap)}; ` +
+      `plain fetch heap byob ${mib(plainByob.peakHeap)} default ${mib(plainDefault.peakHeap)} MiB; ` +
       `heap after GC: upload ${((up.heapAfterGc - up.before.heap) / MiB).toFixed(2)}, download ${((down.heapAfterGc - down.before.heap) / MiB).toFixed(2)} MiB`);
   }
   await deleteBlob(REPO_MEMORY, p.digest);
@@ -570,7 +600,8 @@ async function main() {
     cpus: os.cpus().length,
     cpu: os.cpus()[0]?.model ?? "?",
     load_start: os.loadavg().map((x) => x.toFixed(2)).join(" "),
-    mode: args.smoke ? "SMOKE (tiny sizes, 1 run: not figures)" : "full",
+    mode: (args.smoke ? "SMOKE (tiny sizes, 1 run: not figures)" : "full") +
+      (args.only ? `, only ${[...args.only].join(", ")}` : ""),
     registry: `registry ${REGISTRY} (${version("/usr/bin/docker-registry", ["--version"]) || "docker-registry"})`,
     curl: version("curl", ["--version"]).split(" ").slice(0, 2).join(" "),
     openssl: version("openssl", ["version"]).split(" ").slice(0, 2).join(" "),
@@ -588,85 +619,99 @@ async function main() {
     log(`page ${pageUrl}, registry ${REGISTRY}, wasm memory at start ${(ready.wasm / MiB).toFixed(2)} MiB`);
 
     const small = payloads.small;
-    log("seeding the listing fixtures");
-    await seedListings(S.seed);
+    if (wanted("list")) {
+      log("seeding the listing fixtures");
+      await seedListings(S.seed);
+    }
 
-    log(`upload suite: ${S.transferRuns} rounds of ${small.size / MiB} MiB`);
-    warm(small.file);
-    const up = await uploadSuite(page, small);
-    row({ name: "upload_vs_curl", unit: "MiB/s", samples: up.porthole, referenceSamples: up.curl, higher: true,
-      reference: "curl POST + PUT -T (monolithic)", target: atLeast(0.9),
-      description: "Porthole upload of the file as a Blob (default options: 64 MiB chunks, hashed beside the send) in headless Chromium, against curl's monolithic upload of the same file" });
-    row({ name: "upload_vs_fetch", unit: "MiB/s", samples: up.porthole, referenceSamples: up.plain, higher: true,
-      reference: "browser fetch POST + PUT of the Blob (digest known)", target: atLeast(0.95),
-      description: "the same Porthole upload against the browser's own monolithic upload of the same Blob, interleaved in each round" });
-    row({ name: "upload_porthole_single_chunk", unit: "MiB/s", samples: up.portholeOne, referenceSamples: up.plain, higher: true,
-      reference: "browser fetch POST + PUT", description: "informative: Porthole with chunk_size = the whole file (POST, 1 PATCH hashed beside the send, PUT)" });
-    row({ name: "upload_porthole_4mib_chunks", unit: "MiB/s", samples: up.porthole4, referenceSamples: up.curlChunked, higher: true,
-      reference: "curl 4 MiB chunks", description: "informative: Porthole with 4 MiB chunks (what the Azure SDKs send) against curl with the same chunks" });
-    row({ name: "upload_fetch_while_hashing", unit: "MiB/s", samples: up.plainHash, referenceSamples: up.plain, higher: true,
-      reference: "browser fetch POST + PUT", description: "diagnostic: the plain fetch upload while the page hashes the same File in wasm as an upload does (sha256_blob), both at once: the ceiling of hashing beside the send on this machine" });
-    row({ name: "upload_curl_monolithic", unit: "MiB/s", samples: up.curl, higher: true, description: "reference: curl POST + PUT -T file (streamed)" });
-    row({ name: "upload_curl_4mib_chunks", unit: "MiB/s", samples: up.curlChunked, higher: true, description: "reference: curl POST + PATCH per pre-split 4 MiB piece (newest Location each time) + PUT; one curl process per request" });
-    row({ name: "upload_browser_fetch", unit: "MiB/s", samples: up.plain, higher: true, description: "reference: browser fetch POST + PUT with the Blob as body, digest known beforehand" });
-
-    log(`download suite: ${S.transferRuns} rounds`);
-    const down = await downloadSuite(page, small);
-    row({ name: "download_vs_fetch", unit: "MiB/s", samples: down.stream, referenceSamples: down.plain, higher: true,
-      reference: "browser fetch reader loop counting bytes", target: atLeast(0.9),
-      description: "Porthole's verified download stream (porthole-browser download_blob_to_stream: hashed as it streams, errors on mismatch) read to the end in the page, against a plain fetch read of the same blob" });
-    row({ name: "download_porthole_core", unit: "MiB/s", samples: down.core, referenceSamples: down.plain, higher: true,
-      reference: "browser fetch reader loop", description: "informative: porthole-core Repository::download_blob (verified) into a counting sink inside wasm; no stream back to JS" });
-    row({ name: "download_browser_fetch", unit: "MiB/s", samples: down.plain, higher: true, description: "reference: fetch GET, body.getReader() loop counting bytes" });
-    row({ name: "download_curl", unit: "MiB/s", samples: down.curl, higher: true, description: "reference: curl GET > /dev/null" });
-
-    log(`sha256 suite: ${S.shaRuns} rounds`);
-    warm(small.file);
-    const sha = await shaSuite(page, small);
-    row({ name: "sha256_vs_openssl", unit: "MiB/s", samples: sha.wasm, referenceSamples: sha.openssl, higher: true,
-      reference: "openssl dgst -sha256 file", target: atLeast(0.25),
-      description: "porthole_core::Hasher (RustCrypto sha2, opt-level 3) in wasm over a Uint8Array in 4 MiB pieces, against native openssl on the same bytes (process start included)" });
-    row({ name: "sha256_wasm_vs_subtle", unit: "MiB/s", samples: sha.wasm, referenceSamples: sha.subtle, higher: true,
-      reference: "crypto.subtle.digest (one-shot)", description: "informative: the same wasm hashing against WebCrypto on the same ArrayBuffer" });
-    row({ name: "sha256_wasm_blob", unit: "MiB/s", samples: sha.blob, referenceSamples: sha.wasm, higher: true,
-      reference: "wasm over a Uint8Array", description: "informative: hashing the Blob as an upload does (BlobFileSource 8 MiB slice reads into wasm, then hash)" });
-    row({ name: "sha256_openssl", unit: "MiB/s", samples: sha.openssl, higher: true, description: "reference: openssl dgst -sha256 (page-cached file)" });
-    row({ name: "sha256_subtle", unit: "MiB/s", samples: sha.subtle, higher: true, description: "reference: crypto.subtle.digest('SHA-256') of the whole ArrayBuffer" });
-
-    log(`listing suite: ${S.listRuns} rounds`);
-    const list = await listSuite(page);
-    row({ name: "list_repos_vs_curl", unit: "s", samples: list.t.repos, referenceSamples: list.t.curlRepos, higher: false,
-      reference: `curl loop, n=${CATALOG_N}, following Link`, target: atMost(1.2),
-      description: `listing all ${list.counts.repositories} repositories with a fresh Porthole client (its page-size ladder: n=10000, refused, then 1000), against a curl loop (one process per page) following Link at n=${CATALOG_N}` });
-    row({ name: "list_tags_vs_curl", unit: "s", samples: list.t.tags, referenceSamples: list.t.curlTags, higher: false,
-      reference: `curl loop, n=${CATALOG_N}`, target: atMost(1.2),
-      description: `listing the ${list.counts.tags} tags of ${REPO_TAGS} with a fresh Porthole client, against a curl loop (distribution ignores n on tags: one request)` });
+    if (wanted("upload")) {
+      log(`upload suite: ${S.transferRuns} rounds of ${small.size / MiB} MiB`);
+      warm(small.file);
+      const up = await uploadSuite(page, small);
+      row({ name: "upload_vs_curl", unit: "MiB/s", samples: up.porthole, referenceSamples: up.curl, higher: true,
+        reference: "curl POST + PUT -T (monolithic)", target: atLeast(0.9),
+        description: "Porthole upload of the file as a Blob (default options: 64 MiB chunks, hashed beside the send) in headless Chromium, against curl's monolithic upload of the same file" });
+      row({ name: "upload_vs_fetch", unit: "MiB/s", samples: up.porthole, referenceSamples: up.plain, higher: true,
+        reference: "browser fetch POST + PUT of the Blob (digest known)", target: atLeast(0.95),
+        description: "the same Porthole upload against the browser's own monolithic upload of the same Blob, interleaved in each round" });
+      row({ name: "upload_porthole_single_chunk", unit: "MiB/s", samples: up.portholeOne, referenceSamples: up.plain, higher: true,
+        reference: "browser fetch POST + PUT", description: "informative: Porthole with chunk_size = the whole file (POST, 1 PATCH hashed beside the send, PUT)" });
+      row({ name: "upload_porthole_4mib_chunks", unit: "MiB/s", samples: up.porthole4, referenceSamples: up.curlChunked, higher: true,
+        reference: "curl 4 MiB chunks", description: "informative: Porthole with 4 MiB chunks (what the Azure SDKs send) against curl with the same chunks" });
+      row({ name: "upload_fetch_while_hashing", unit: "MiB/s", samples: up.plainHash, referenceSamples: up.plain, higher: true,
+        reference: "browser fetch POST + PUT", description: "diagnostic: the plain fetch upload while the page hashes the same File in wasm as an upload does (sha256_blob), both at once: the ceiling of hashing beside the send on this machine" });
+      row({ name: "upload_curl_monolithic", unit: "MiB/s", samples: up.curl, higher: true, description: "reference: curl POST + PUT -T file (streamed)" });
+      row({ name: "upload_curl_4mib_chunks", unit: "MiB/s", samples: up.curlChunked, higher: true, description: "reference: curl POST + PATCH per pre-split 4 MiB piece (newest Location each time) + PUT; one curl process per request" });
+      row({ name: "upload_browser_fetch", unit: "MiB/s", samples: up.plain, higher: true, description: "reference: browser fetch POST + PUT with the Blob as body, digest known beforehand" });
+    }
+    if (wanted("download")) {
+      log(`download suite: ${S.transferRuns} rounds`);
+      const down = await downloadSuite(page, small);
+      row({ name: "download_vs_fetch", unit: "MiB/s", samples: down.stream, referenceSamples: down.plain, higher: true,
+        reference: "browser fetch reader loop counting bytes", target: atLeast(0.9),
+        description: "Porthole's verified download stream (porthole-browser download_blob_to_stream: hashed as it streams, errors on mismatch) read to the end in the page, against a plain fetch read of the same blob" });
+      row({ name: "download_porthole_core", unit: "MiB/s", samples: down.core, referenceSamples: down.plain, higher: true,
+        reference: "browser fetch reader loop", description: "informative: porthole-core Repository::download_blob (verified) into a counting sink inside wasm; no stream back to JS" });
+      row({ name: "download_browser_fetch", unit: "MiB/s", samples: down.plain, higher: true, description: "reference: fetch GET, body.getReader() loop counting bytes" });
+      row({ name: "download_curl", unit: "MiB/s", samples: down.curl, higher: true, description: "reference: curl GET > /dev/null" });
+    }
+    if (wanted("sha")) {
+      log(`sha256 suite: ${S.shaRuns} rounds`);
+      warm(small.file);
+      const sha = await shaSuite(page, small);
+      row({ name: "sha256_vs_openssl", unit: "MiB/s", samples: sha.wasm, referenceSamples: sha.openssl, higher: true,
+        reference: "openssl dgst -sha256 file", target: atLeast(0.25),
+        description: "porthole_core::Hasher (RustCrypto sha2, opt-level 3) in wasm over a Uint8Array in 4 MiB pieces, against native openssl on the same bytes (process start included)" });
+      row({ name: "sha256_wasm_vs_subtle", unit: "MiB/s", samples: sha.wasm, referenceSamples: sha.subtle, higher: true,
+        reference: "crypto.subtle.digest (one-shot)", description: "informative: the same wasm hashing against WebCrypto on the same ArrayBuffer" });
+      row({ name: "sha256_wasm_blob", unit: "MiB/s", samples: sha.blob, referenceSamples: sha.wasm, higher: true,
+        reference: "wasm over a Uint8Array", description: "informative: hashing the Blob as an upload does (BlobFileSource 8 MiB slice reads into wasm, then hash)" });
+      row({ name: "sha256_openssl", unit: "MiB/s", samples: sha.openssl, higher: true, description: "reference: openssl dgst -sha256 (page-cached file)" });
+      row({ name: "sha256_subtle", unit: "MiB/s", samples: sha.subtle, higher: true, description: "reference: crypto.subtle.digest('SHA-256') of the whole ArrayBuffer" });
+    }
+    if (wanted("list")) {
+      log(`listing suite: ${S.listRuns} rounds`);
+      const list = await listSuite(page);
+      row({ name: "list_repos_vs_curl", unit: "s", samples: list.t.repos, referenceSamples: list.t.curlRepos, higher: false,
+        reference: `curl loop, n=${CATALOG_N}, following Link`, target: atMost(1.2),
+        description: `listing all ${list.counts.repositories} repositories with a fresh Porthole client (its page-size ladder: n=10000, refused, then 1000), against a curl loop (one process per page) following Link at n=${CATALOG_N}` });
+      row({ name: "list_tags_vs_curl", unit: "s", samples: list.t.tags, referenceSamples: list.t.curlTags, higher: false,
+        reference: `curl loop, n=${CATALOG_N}`, target: atMost(1.2),
+        description: `listing the ${list.counts.tags} tags of ${REPO_TAGS} with a fresh Porthole client, against a curl loop (distribution ignores n on tags: one request)` });
+    }
     await page.close();
 
-    log(`memory suite: ${S.memoryRuns} runs per size, each operation in a fresh page`);
-    const memSmall = await memorySuite(context, pageUrl, payloads, "small");
-    const memLarge = await memorySuite(context, pageUrl, payloads, "large");
-    const growths = {
-      "upload wasm": median(memLarge.uploadWasm) - median(memSmall.uploadWasm),
-      "upload JS heap": median(memLarge.uploadHeap) - median(memSmall.uploadHeap),
-      "download wasm": median(memLarge.downloadWasm) - median(memSmall.downloadWasm),
-      "download JS heap": median(memLarge.downloadHeap) - median(memSmall.downloadHeap),
-    };
-    const [worst, growth] = Object.entries(growths).sort((a, b) => b[1] - a[1])[0];
-    row({ name: "memory_growth_mib", unit: "MiB", samples: [growth], higher: false, target: below(16, "MiB"), check: "value",
-      description: `largest growth of a median peak from ${S.small / MiB} MiB to ${S.large / MiB} MiB among wasm memory and JS heap, upload and download (${Object.entries(growths).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")} MiB); worst: ${worst}` });
-    const sizeLabel = (p) => p.label.replace("m", " MiB").replace("g", " GiB");
-    for (const [label, m, p] of [["small", memSmall, payloads.small], ["large", memLarge, payloads.large]]) {
-      const tag = p.label;
-      row({ name: `memory_upload_${tag}_wasm_peak`, unit: "MiB", samples: m.uploadWasm, higher: false, description: `peak wasm memory (memory.buffer.byteLength) uploading ${sizeLabel(p)} with Porthole, fresh page` });
-      row({ name: `memory_upload_${tag}_js_heap_peak`, unit: "MiB", samples: m.uploadHeap, higher: false, description: `peak performance.memory.usedJSHeapSize uploading ${sizeLabel(p)} (sampled every 10 ms)` });
-      row({ name: `memory_download_${tag}_wasm_peak`, unit: "MiB", samples: m.downloadWasm, higher: false, description: `peak wasm memory during the verified download stream of ${sizeLabel(p)}` });
-      row({ name: `memory_download_${tag}_js_heap_peak`, unit: "MiB", samples: m.downloadHeap, higher: false, description: `peak JS heap during the verified download stream of ${sizeLabel(p)}` });
-      row({ name: `memory_upload_${tag}_js_heap_retained`, unit: "MiB", samples: m.uploadRetained, higher: false, description: `JS heap after a forced full GC at the end of the ${sizeLabel(p)} upload, minus before it (garbage excluded)` });
-      row({ name: `memory_download_${tag}_js_heap_retained`, unit: "MiB", samples: m.downloadRetained, higher: false, description: `JS heap after a forced full GC at the end of the ${sizeLabel(p)} download, minus before it` });
-      if (label === "large") {
-        row({ name: `upload_porthole_${tag}`, unit: "MiB/s", samples: m.uploadMs.map((ms) => mibps(p.size, ms)), higher: true, description: `informative: Porthole upload of ${sizeLabel(p)} during the memory runs (sampling on)` });
-        row({ name: `download_porthole_${tag}`, unit: "MiB/s", samples: m.downloadMs.map((ms) => mibps(p.size, ms)), higher: true, description: `informative: Porthole verified download stream of ${sizeLabel(p)} during the memory runs` });
+    if (wanted("memory")) {
+      log(`memory suite: ${S.memoryRuns} runs per size, each operation in a fresh page`);
+      const memSmall = await memorySuite(context, pageUrl, payloads, "small");
+      const memLarge = await memorySuite(context, pageUrl, payloads, "large");
+      const growths = {
+        "upload wasm": median(memLarge.uploadWasm) - median(memSmall.uploadWasm),
+        "upload JS heap": median(memLarge.uploadHeap) - median(memSmall.uploadHeap),
+        "download wasm": median(memLarge.downloadWasm) - median(memSmall.downloadWasm),
+        "download JS heap (BYOB reader)": median(memLarge.downloadHeap) - median(memSmall.downloadHeap),
+      };
+      const defaultGrowth = median(memLarge.defaultHeap) - median(memSmall.defaultHeap);
+      const plainDefaultGrowth = median(memLarge.plainDefaultHeap) - median(memSmall.plainDefaultHeap);
+      const [worst, growth] = Object.entries(growths).sort((a, b) => b[1] - a[1])[0];
+      row({ name: "memory_growth_mib", unit: "MiB", samples: [growth], higher: false, target: below(16, "MiB"), check: "value",
+        description: `largest growth of a median peak from ${S.small / MiB} MiB to ${S.large / MiB} MiB among wasm memory and JS heap, upload and download read with a BYOB reader (${Object.entries(growths).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")} MiB); worst: ${worst}. Read with a default reader instead, the download's JS heap peak grew ${defaultGrowth.toFixed(1)} MiB and a plain fetch's ${plainDefaultGrowth.toFixed(1)} MiB: garbage chunks the GC had not swept yet, not held memory (see the retained rows)` });
+      const sizeLabel = (p) => p.label.replace("m", " MiB").replace("g", " GiB");
+      for (const [label, m, p] of [["small", memSmall, payloads.small], ["large", memLarge, payloads.large]]) {
+        const tag = p.label;
+        row({ name: `memory_upload_${tag}_wasm_peak`, unit: "MiB", samples: m.uploadWasm, higher: false, description: `peak wasm memory (memory.buffer.byteLength) uploading ${sizeLabel(p)} with Porthole, fresh page` });
+        row({ name: `memory_upload_${tag}_js_heap_peak`, unit: "MiB", samples: m.uploadHeap, higher: false, description: `peak performance.memory.usedJSHeapSize uploading ${sizeLabel(p)} (sampled every 10 ms)` });
+        row({ name: `memory_download_${tag}_wasm_peak`, unit: "MiB", samples: m.downloadWasm, higher: false, description: `peak wasm memory during the verified download stream of ${sizeLabel(p)}` });
+        row({ name: `memory_download_${tag}_js_heap_peak`, unit: "MiB", samples: m.downloadHeap, higher: false, description: `peak JS heap during the verified download stream of ${sizeLabel(p)}, read with a BYOB reader through one reused 1 MiB buffer` });
+        row({ name: `memory_download_${tag}_default_reader_js_heap_peak`, unit: "MiB", samples: m.defaultHeap, higher: false, description: `peak JS heap during the verified download stream of ${sizeLabel(p)} read with a default reader (a new chunk per read)` });
+        row({ name: `memory_download_${tag}_plain_fetch_byob_js_heap_peak`, unit: "MiB", samples: m.plainByobHeap, higher: false, description: `reference: peak JS heap while a plain fetch body of the same ${sizeLabel(p)} blob is read with a BYOB reader through one reused 1 MiB buffer (no Porthole code)` });
+        row({ name: `memory_download_${tag}_plain_fetch_js_heap_peak`, unit: "MiB", samples: m.plainDefaultHeap, higher: false, description: `reference: peak JS heap while a plain fetch body of the same ${sizeLabel(p)} blob is read with a default reader (no Porthole code)` });
+        row({ name: `memory_upload_${tag}_js_heap_retained`, unit: "MiB", samples: m.uploadRetained, higher: false, description: `JS heap after a forced full GC at the end of the ${sizeLabel(p)} upload, minus before it (garbage excluded)` });
+        row({ name: `memory_download_${tag}_js_heap_retained`, unit: "MiB", samples: m.downloadRetained, higher: false, description: `JS heap after a forced full GC at the end of the ${sizeLabel(p)} download, minus before it` });
+        if (label === "large") {
+          row({ name: `upload_porthole_${tag}`, unit: "MiB/s", samples: m.uploadMs.map((ms) => mibps(p.size, ms)), higher: true, description: `informative: Porthole upload of ${sizeLabel(p)} during the memory runs (sampling on)` });
+          row({ name: `download_porthole_${tag}`, unit: "MiB/s", samples: m.downloadMs.map((ms) => mibps(p.size, ms)), higher: true, description: `informative: Porthole verified download stream of ${sizeLabel(p)} during the memory runs` });
+        }
       }
     }
     await context.close();
@@ -675,21 +720,23 @@ async function main() {
     server.close();
   }
 
-  for (const [name, dir, exts, limit, issue] of [
-    ["npm_gzip_kib", path.join(root, "target/npm/porthole"), [".wasm", ".js"], 80, "issue 4"],
-    ["dashboard_gzip_kib", path.join(root, "dist"), [".wasm", ".js", ".css", ".html"], 250, "issue 5"],
-  ]) {
-    const files = artifactSizes(dir, exts);
-    if (!files) {
-      row({ name, unit: "KiB", samples: [], higher: false, target: noMore(limit, "KiB gzip"), check: "value",
-        note: `not built yet: ${issue}; measured from ${path.relative(root, dir)}/ once it exists`,
-        description: `gzip -9 size of every ${exts.join("/")} in ${path.relative(root, dir)}/` });
-      rows.at(-1).met = false;
-      continue;
+  if (wanted("sizes")) {
+    for (const [name, dir, exts, limit, issue] of [
+      ["npm_gzip_kib", path.join(root, "target/npm/porthole"), [".wasm", ".js"], 80, "issue 4"],
+      ["dashboard_gzip_kib", path.join(root, "dist"), [".wasm", ".js", ".css", ".html"], 250, "issue 5"],
+    ]) {
+      const files = artifactSizes(dir, exts);
+      if (!files) {
+        row({ name, unit: "KiB", samples: [], higher: false, target: noMore(limit, "KiB gzip"), check: "value",
+          note: `not built yet: ${issue}; measured from ${path.relative(root, dir)}/ once it exists`,
+          description: `gzip -9 size of every ${exts.join("/")} in ${path.relative(root, dir)}/` });
+        rows.at(-1).met = false;
+        continue;
+      }
+      const sum = (k) => files.reduce((a, f) => a + f[k], 0) / 1024;
+      row({ name, unit: "KiB", samples: [sum("gzip")], higher: false, target: noMore(limit, "KiB gzip"), check: "value",
+        description: `built ${new Date(Math.max(...files.map((f) => fs.statSync(path.join(root, f.file)).mtimeMs))).toISOString().slice(0, 16)}Z; gzip -9 total of ${files.map((f) => `${f.file} (raw ${(f.raw / 1024).toFixed(1)}, gzip ${(f.gzip / 1024).toFixed(1)}, brotli ${(f.brotli / 1024).toFixed(1)} KiB)`).join(", ")}; raw ${sum("raw").toFixed(1)} KiB, brotli -q 11 ${sum("brotli").toFixed(1)} KiB` });
     }
-    const sum = (k) => files.reduce((a, f) => a + f[k], 0) / 1024;
-    row({ name, unit: "KiB", samples: [sum("gzip")], higher: false, target: noMore(limit, "KiB gzip"), check: "value",
-      description: `built ${new Date(Math.max(...files.map((f) => fs.statSync(path.join(root, f.file)).mtimeMs))).toISOString().slice(0, 16)}Z; gzip -9 total of ${files.map((f) => `${f.file} (raw ${(f.raw / 1024).toFixed(1)}, gzip ${(f.gzip / 1024).toFixed(1)}, brotli ${(f.brotli / 1024).toFixed(1)} KiB)`).join(", ")}; raw ${sum("raw").toFixed(1)} KiB, brotli -q 11 ${sum("brotli").toFixed(1)} KiB` });
   }
 
   meta.load_end = os.loadavg().map((x) => x.toFixed(2)).join(" ");

@@ -36,6 +36,21 @@ async function readCounting(stream) {
   }
 }
 
+/** Reads a byte stream to the end with a BYOB reader through one reused buffer; counts bytes. */
+async function readCountingByob(stream) {
+  const reader = stream.getReader({ mode: "byob" });
+  let buffer = new ArrayBuffer(MiB);
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (done) return bytes;
+    bytes += value.byteLength;
+    buffer = value.buffer;
+  }
+}
+
+const readers = { default: readCounting, byob: readCountingByob };
+
 /**
  * Samples wasm memory and the JS heap every 10 ms while `fn` runs; returns the peaks, and the JS
  * heap after a full GC at the end (what the operation retained, garbage excluded).
@@ -173,9 +188,20 @@ window.bench = {
     return { ms: r.ms, digest: r.value, before: r.before, peakWasm: r.peakWasm, peakHeap: r.peakHeap, heapAfterGc: r.heapAfterGc };
   },
 
-  async memoryDownload(registry, repo, digest) {
-    const r = await sampled(() => readCounting(porthole.download_stream(registry, repo, digest)));
+  /** `reader`: "byob" (one reused 1 MiB buffer) or "default" (a chunk per read). */
+  async memoryDownload(registry, repo, digest, reader) {
+    const r = await sampled(() => readers[reader](porthole.download_stream(registry, repo, digest)));
     return { ms: r.ms, bytes: r.value, before: r.before, peakWasm: r.peakWasm, peakHeap: r.peakHeap, heapAfterGc: r.heapAfterGc };
+  },
+
+  /** The browser's own floor for the download rows: a plain fetch read, same sampling. */
+  async memoryPlainDownload(registry, repo, digest, reader) {
+    const r = await sampled(async () => {
+      const response = await fetch(`${registry}/v2/${repo}/blobs/${digest}`, { cache: "no-store" });
+      if (response.status !== 200) throw new Error(`GET answered ${response.status}`);
+      return readers[reader](response.body);
+    });
+    return { ms: r.ms, bytes: r.value, peakHeap: r.peakHeap };
   },
 
   MiB,

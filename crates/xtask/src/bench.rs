@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--smoke]`: builds the benchmark wasm (crates/porthole-bench), starts the
+//! `cargo xtask bench [--smoke] [--only SUITES]`: builds the benchmark wasm (crates/porthole-bench), starts the
 //! test kit's registries, runs the Node driver (tests/bench/bench.mjs) against the anonymous
 //! one, stops everything and prints the table. A full run also writes the table into
 //! BENCHMARKS.md between its markers. Never part of `cargo xtask test`: speed is measured here,
@@ -20,17 +20,51 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const BEGIN: &str = "<!-- bench:begin -->";
 const END: &str = "<!-- bench:end -->";
 
-/// Runs the benchmarks; `smoke` uses tiny sizes and one run, writes to target/bench/smoke and
-/// leaves BENCHMARKS.md alone.
-pub(crate) fn run(root: &Path, smoke: bool) -> Result<(), String> {
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Options {
+    /// Tiny sizes and one run: checks the harness, gives no figures.
+    smoke: bool,
+    /// Comma-separated suites of tests/bench/bench.mjs to run instead of all of them.
+    only: Option<String>,
+}
+
+impl Options {
+    /// Only a full run of every suite replaces the table in BENCHMARKS.md.
+    fn is_full(&self) -> bool {
+        !self.smoke && self.only.is_none()
+    }
+}
+
+/// Parses `[--smoke] [--only SUITES]`.
+pub(crate) fn parse_args(args: &[&str]) -> Result<Options, String> {
+    let mut options = Options::default();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match *arg {
+            "--smoke" => options.smoke = true,
+            "--only" => match rest.next() {
+                Some(suites) => options.only = Some((*suites).to_owned()),
+                None => return Err("bench --only needs a list, e.g. --only memory,sizes".into()),
+            },
+            other => return Err(format!("bench: unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+/// Runs the benchmarks. A smoke run uses tiny sizes and one run and writes to
+/// target/bench/smoke; a run of some suites writes to target/bench/partial; only a full run
+/// writes the table into BENCHMARKS.md.
+pub(crate) fn run(root: &Path, options: &Options) -> Result<(), String> {
     let started = Instant::now();
     check_tools(root)?;
     let target = target_dir(root);
     let pkg = target.join("bench/pkg");
-    let out = if smoke {
-        target.join("bench/smoke")
-    } else {
-        target.join("bench")
+    let out = match (options.smoke, &options.only) {
+        (true, _) => target.join("bench/smoke"),
+        (false, Some(_)) => target.join("bench/partial"),
+        (false, None) => target.join("bench"),
     };
 
     cmd::run(cmd::cargo().args([
@@ -59,9 +93,17 @@ pub(crate) fn run(root: &Path, smoke: bool) -> Result<(), String> {
         .arg("--out")
         .arg(&out)
         .arg("--payloads")
-        .arg(&out);
-    if smoke {
+        // Payloads are generated once and reused by every kind of run.
+        .arg(if options.smoke {
+            out.clone()
+        } else {
+            target.join("bench")
+        });
+    if options.smoke {
         driver.arg("--smoke");
+    }
+    if let Some(suites) = &options.only {
+        driver.args(["--only", suites]);
     }
     let result = cmd::run(&mut driver);
     drop(registries);
@@ -70,9 +112,9 @@ pub(crate) fn run(root: &Path, smoke: bool) -> Result<(), String> {
     let table = fs::read_to_string(out.join("latest.md"))
         .map_err(|err| format!("the driver wrote no table ({}): {err}", out.display()))?;
     println!("\n{table}");
-    if smoke {
+    if !options.is_full() {
         println!(
-            "smoke run (tiny sizes, not figures): {} and latest.md; BENCHMARKS.md left alone",
+            "partial or smoke run: {} and latest.md; BENCHMARKS.md left alone",
             out.join("latest.json").display()
         );
     } else {
@@ -158,6 +200,17 @@ mod tests {
             format!("# B\n\nbefore\n{BEGIN}\n| new |\n{END}\nafter\n")
         );
         assert_eq!(replace_between_markers(&new, "| new |").unwrap(), new);
+    }
+
+    #[test]
+    fn parses_smoke_and_only() {
+        assert_eq!(parse_args(&[]).unwrap(), Options::default());
+        let options = parse_args(&["--only", "memory,sizes", "--smoke"]).unwrap();
+        assert!(options.smoke);
+        assert_eq!(options.only.as_deref(), Some("memory,sizes"));
+        assert!(!options.is_full());
+        assert!(parse_args(&["--only"]).is_err());
+        assert!(parse_args(&["--fast"]).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - `test [--quick]`: setup, then every test layer, ending with a summary table.
 //! - `fmt`: formats the workspace.
 //! - `fuzz [--seconds N]`: every cargo-fuzz target of fuzz/ for N s (default 30).
-//! - `bench [--smoke]`: benchmarks against a real registry, side by side with curl and the
+//! - `bench [--smoke] [--only SUITES]`: benchmarks against a real registry, side by side with curl and the
 //!   browser's own limits; writes target/bench/latest.json and the table in BENCHMARKS.md.
 //! - `dev [--registry URL]`: the dashboard through `trunk serve` with a same-origin proxy to a
 //!   sample registry (or to URL).
@@ -45,7 +45,9 @@ commands:
   dist           build the dashboard as a static site into dist/ (see deploy/nginx.conf)
   bench          benchmarks against a real registry beside curl, openssl and the browser's
                  own fetch (~5 min); writes target/bench/latest.json and BENCHMARKS.md
-  bench --smoke  the same harness with tiny sizes and one run (~20 s), no figures";
+  bench --smoke  the same harness with tiny sizes and one run (~20 s), no figures
+  bench --only upload,download,sha,list,memory,sizes   some suites only (while
+                 iterating); writes target/bench/partial/, leaves BENCHMARKS.md alone";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,8 +69,9 @@ fn main() -> ExitCode {
         ["fuzz", rest @ ..] => exit_code(fuzz::parse_args(rest).and_then(|s| fuzz::run(&root, s))),
         ["dev", rest @ ..] => exit_code(dev::run(&root, rest)),
         ["dist"] => exit_code(dist::run(&root)),
-        ["bench"] => exit_code(bench::run(&root, false)),
-        ["bench", "--smoke"] => exit_code(bench::run(&root, true)),
+        ["bench", rest @ ..] => {
+            exit_code(bench::parse_args(rest).and_then(|o| bench::run(&root, &o)))
+        }
         [] | ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
