@@ -10,6 +10,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd;
+use crate::dist;
+use crate::npm;
 use crate::serve::Registries;
 use crate::setup;
 
@@ -33,6 +35,16 @@ impl Options {
     /// Only a full run of every suite replaces the table in BENCHMARKS.md.
     fn is_full(&self) -> bool {
         !self.smoke && self.only.is_none()
+    }
+
+    /// Whether the run measures the npm package and the dashboard, which it then builds first
+    /// (a smoke run measures whatever was built last).
+    fn builds_artifacts(&self) -> bool {
+        !self.smoke
+            && self
+                .only
+                .as_deref()
+                .is_none_or(|suites| suites.split(',').any(|s| s.trim() == "sizes"))
     }
 }
 
@@ -82,6 +94,13 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<(), String> {
             .arg(&pkg)
             .arg(&wasm),
     )?;
+
+    if options.builds_artifacts() {
+        // Sizes are of what this commit builds, never of a stale dist/ or package.
+        println!("bench: building the npm package and the dashboard to measure them (~3 min)");
+        npm::build(root)?;
+        dist::build(root, &root.join("dist"))?;
+    }
 
     let registries = Registries::start()?;
     let mut driver = Command::new("node");
@@ -209,6 +228,10 @@ mod tests {
         assert!(options.smoke);
         assert_eq!(options.only.as_deref(), Some("memory,sizes"));
         assert!(!options.is_full());
+        assert!(!options.builds_artifacts());
+        assert!(parse_args(&["--only", "upload, sizes"]).unwrap().builds_artifacts());
+        assert!(!parse_args(&["--only", "upload"]).unwrap().builds_artifacts());
+        assert!(parse_args(&[]).unwrap().builds_artifacts());
         assert!(parse_args(&["--only"]).is_err());
         assert!(parse_args(&["--fast"]).is_err());
     }
