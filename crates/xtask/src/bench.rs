@@ -229,8 +229,12 @@ mod tests {
         assert_eq!(options.only.as_deref(), Some("memory,sizes"));
         assert!(!options.is_full());
         assert!(!options.builds_artifacts());
-        assert!(parse_args(&["--only", "upload, sizes"]).unwrap().builds_artifacts());
-        assert!(!parse_args(&["--only", "upload"]).unwrap().builds_artifacts());
+        assert!(parse_args(&["--only", "upload, sizes"])
+            .unwrap()
+            .builds_artifacts());
+        assert!(!parse_args(&["--only", "upload"])
+            .unwrap()
+            .builds_artifacts());
         assert!(parse_args(&[]).unwrap().builds_artifacts());
         assert!(parse_args(&["--only"]).is_err());
         assert!(parse_args(&["--fast"]).is_err());
