@@ -252,6 +252,30 @@ pub(crate) enum JsChunk {
     Owned(Uint8Array),
 }
 
+impl JsChunk {
+    /// The bytes.
+    pub(crate) fn bytes(&self) -> &Uint8Array {
+        match self {
+            Self::Scratch(bytes) | Self::Owned(bytes) => bytes,
+        }
+    }
+
+    /// The same chunk without its first `count` bytes (a view on the same buffer).
+    pub(crate) fn without_first(self, count: u32) -> Self {
+        match self {
+            Self::Scratch(bytes) => Self::Scratch(bytes.subarray(count, bytes.length())),
+            Self::Owned(bytes) => Self::Owned(bytes.subarray(count, bytes.length())),
+        }
+    }
+
+    /// Hands a scratch chunk's buffer back to `body` (an owned chunk is simply dropped).
+    pub(crate) fn give_back(self, body: &mut FetchBody) {
+        if let Self::Scratch(bytes) = self {
+            body.keep_scratch(&bytes);
+        }
+    }
+}
+
 /// Size of the scratch buffer: a read returns what has arrived, up to this much.
 pub(crate) const SCRATCH_BYTES: u32 = 256 * 1024;
 

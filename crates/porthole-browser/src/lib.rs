@@ -30,7 +30,7 @@ pub use fetch::{FetchBody, FetchTransport};
 pub use js::error_to_js;
 #[cfg(target_arch = "wasm32")]
 pub use sink::{
-    download_blob_to_stream, download_blob_to_uint8array, verified_stream,
+    download_blob_to_stream, download_blob_to_uint8array, resumable_blob_stream, verified_stream,
     verified_stream_with_errors, ErrorToJs,
 };
 #[cfg(target_arch = "wasm32")]

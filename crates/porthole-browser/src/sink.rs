@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Object, Promise, Reflect, Uint8Array};
-use porthole_core::{Digest, Error, Hasher, Repository, Transport};
+use porthole_core::{Digest, Error, Hasher, Repository, Transport, TransportError};
 use wasm_bindgen::prelude::*;
 use web_sys::{ReadableByteStreamController, ReadableStream, ReadableStreamByobRequest};
 
@@ -16,12 +16,30 @@ use crate::js::error_to_js;
 
 type Opener = Pin<Box<dyn Future<Output = Result<FetchBody, Error>>>>;
 
+/// Asks for the rest of a download whose body broke: `(offset, error, attempt)` to the new body
+/// and how many of its leading bytes were had already ([`Repository::resume_blob`]).
+type Resumer = Rc<
+    dyn Fn(
+        u64,
+        TransportError,
+        u32,
+    ) -> Pin<Box<dyn Future<Output = Result<(FetchBody, u64), Error>>>>,
+>;
+
 /// The state one stream's `pull` and `cancel` share.
 struct Pull {
     /// Sends the request; taken on the first pull.
     opener: Option<Opener>,
     /// The response body (taken out while a read is pending).
     body: Option<FetchBody>,
+    /// Asks for the rest after a broken body (none: a body that cannot be asked for again).
+    resumer: Option<Resumer>,
+    /// Bytes hashed and handed on so far.
+    received: u64,
+    /// Leading bytes of the current body that were had already (a resume answered 200).
+    skip: u64,
+    /// Resumes so far.
+    resumes: u32,
     hasher: Option<Hasher>,
     /// The piece of wasm memory chunks are copied into to be hashed (reused).
     hash_buffer: Vec<u8>,
@@ -39,7 +57,20 @@ impl Pull {
     fn finish(&mut self) {
         self.opener = None;
         self.body = None;
+        self.resumer = None;
         self.hasher = None;
+    }
+
+    /// `chunk` without the bytes a resume sent again; `None` when all of it was had already.
+    fn drop_resent(&mut self, chunk: JsChunk, body: &mut FetchBody) -> Option<JsChunk> {
+        let len = u64::from(chunk.bytes().length());
+        let dropped = self.skip.min(len);
+        self.skip -= dropped;
+        if dropped == len {
+            chunk.give_back(body);
+            return None;
+        }
+        Some(chunk.without_first(dropped as u32))
     }
 
     /// Feeds JS bytes to the hasher, through the reused wasm buffer.
@@ -113,9 +144,6 @@ async fn pull_once(
         let body = opener.await?;
         state.borrow_mut().body = Some(body);
     }
-    let Some(mut body) = state.borrow_mut().body.take() else {
-        return Ok(Step::End);
-    };
     let request = controller.byob_request().and_then(|request| {
         let view = bytes_of(&request.view()?)?;
         Some((request, view))
@@ -123,35 +151,70 @@ async fn pull_once(
     let limit = request
         .as_ref()
         .map_or(SCRATCH_BYTES, |(_, view)| view.length());
-    let next = body.next_js_chunk(limit).await;
-    let mut st = state.borrow_mut();
-    if st.cancelled {
-        return Ok(Step::End);
-    }
-    match next {
-        Ok(Some(chunk)) => {
-            match &chunk {
-                JsChunk::Scratch(bytes) | JsChunk::Owned(bytes) => st.hash(bytes),
-            }
-            // Only fails when the consumer went away meanwhile; nobody is listening then.
-            let _ = deliver(controller, request, chunk, &mut body);
-            st.body = Some(body);
-            Ok(Step::Delivered)
+    loop {
+        let Some(mut body) = state.borrow_mut().body.take() else {
+            return Ok(Step::End);
+        };
+        let next = body.next_js_chunk(limit).await;
+        if state.borrow().cancelled {
+            return Ok(Step::End);
         }
-        Ok(None) => match st.hasher.take() {
-            Some(hasher) => hasher
-                .finish_and_check(&st.what, &st.expected)
-                .map(|()| Step::End),
-            None => Ok(Step::End),
-        },
-        Err(source) => Err(Error::Transport {
-            operation: st.what.clone(),
-            source,
-        }),
+        match next {
+            Ok(Some(chunk)) => {
+                let mut st = state.borrow_mut();
+                let Some(chunk) = st.drop_resent(chunk, &mut body) else {
+                    st.body = Some(body);
+                    continue;
+                };
+                st.hash(chunk.bytes());
+                st.received += u64::from(chunk.bytes().length());
+                // Only fails when the consumer went away meanwhile; nobody is listening then.
+                let _ = deliver(controller, request, chunk, &mut body);
+                st.body = Some(body);
+                return Ok(Step::Delivered);
+            }
+            Ok(None) => {
+                let mut st = state.borrow_mut();
+                return match st.hasher.take() {
+                    Some(hasher) => hasher
+                        .finish_and_check(&st.what, &st.expected)
+                        .map(|()| Step::End),
+                    None => Ok(Step::End),
+                };
+            }
+            // The connection broke inside the body: ask for the rest, as the core download does.
+            Err(source) => {
+                let (resumer, offset, attempt) = {
+                    let mut st = state.borrow_mut();
+                    st.resumes += 1;
+                    (st.resumer.clone(), st.received, st.resumes)
+                };
+                let Some(resumer) = resumer else {
+                    let what = state.borrow().what.clone();
+                    return Err(Error::Transport {
+                        operation: what,
+                        source,
+                    });
+                };
+                let (body, skip) = resumer(offset, source, attempt).await?;
+                let mut st = state.borrow_mut();
+                if st.cancelled {
+                    return Ok(Step::End);
+                }
+                st.body = Some(body);
+                st.skip = skip;
+            }
+        }
     }
 }
 
-fn pull_stream(opener: Opener, expected: Digest, what: String, to_js: ErrorToJs) -> ReadableStream {
+fn pull_stream(
+    opener: Opener,
+    resumer: Option<Resumer>,
+    expected: Digest,
+    what: String,
+    to_js: ErrorToJs,
+) -> ReadableStream {
     let hasher = expected.hasher();
     let unverifiable = hasher.is_none().then(|| Error::Protocol {
         message: format!(
@@ -162,6 +225,10 @@ fn pull_stream(opener: Opener, expected: Digest, what: String, to_js: ErrorToJs)
     let state = Rc::new(RefCell::new(Pull {
         opener: Some(opener),
         body: None,
+        resumer,
+        received: 0,
+        skip: 0,
+        resumes: 0,
         hasher,
         hash_buffer: vec![0; SCRATCH_BYTES as usize],
         expected,
@@ -248,6 +315,7 @@ pub fn verified_stream_with_errors(
 ) -> ReadableStream {
     pull_stream(
         Box::pin(async move { Ok(body) }),
+        None,
         expected,
         what.into(),
         to_js,
@@ -256,17 +324,60 @@ pub fn verified_stream_with_errors(
 
 /// Downloads a blob as a verified `ReadableStream` (see [`verified_stream`]): the request is sent
 /// at once, the body is read as the consumer pulls, and the stream errors instead of closing if
-/// the bytes do not hash to `digest`. A registry error (404, 401, ...) or a network failure also
-/// errors the stream, with the same message the client would give.
+/// the bytes do not hash to `digest`. A body whose connection breaks is resumed with a `Range`
+/// request from the byte it reached, within the client's retry policy
+/// ([`Repository::resume_blob`]). A registry error (404, 401, ...) or a network failure that
+/// retries cannot mend errors the stream, with the same message the client would give.
 pub fn download_blob_to_stream<T>(repository: &Repository<T>, digest: &Digest) -> ReadableStream
 where
     T: Transport<Stream = FetchBody> + 'static,
 {
-    let repository = repository.clone();
     let what = format!("blob {}@{digest}", repository.name());
-    let asked = digest.clone();
-    let opener = Box::pin(async move { Ok(repository.open_blob(&asked).await?.body) });
-    pull_stream(opener, digest.clone(), what, error_to_js)
+    let opener = {
+        let (repository, asked) = (repository.clone(), digest.clone());
+        Box::pin(async move { Ok(repository.open_blob(&asked).await?.body) })
+    };
+    let resumer = resumer_for(repository, digest);
+    pull_stream(opener, Some(resumer), digest.clone(), what, error_to_js)
+}
+
+/// [`download_blob_to_stream`] for a blob whose `GET` was already answered (by
+/// [`Repository::open_blob`], so a caller can report a refusal before handing out a stream):
+/// `body` is that answer's body, and a broken body is resumed from where it broke. Errors are
+/// made by `to_js`.
+pub fn resumable_blob_stream<T>(
+    repository: &Repository<T>,
+    digest: &Digest,
+    body: FetchBody,
+    to_js: ErrorToJs,
+) -> ReadableStream
+where
+    T: Transport<Stream = FetchBody> + 'static,
+{
+    pull_stream(
+        Box::pin(async move { Ok(body) }),
+        Some(resumer_for(repository, digest)),
+        digest.clone(),
+        format!("blob {}@{digest}", repository.name()),
+        to_js,
+    )
+}
+
+/// Asks `repository` for the rest of blob `digest` ([`Repository::resume_blob`]).
+fn resumer_for<T>(repository: &Repository<T>, digest: &Digest) -> Resumer
+where
+    T: Transport<Stream = FetchBody> + 'static,
+{
+    let (repository, digest) = (repository.clone(), digest.clone());
+    Rc::new(move |offset, error, attempt| {
+        let (repository, digest) = (repository.clone(), digest.clone());
+        Box::pin(async move {
+            let (response, skip) = repository
+                .resume_blob(&digest, offset, error, attempt)
+                .await?;
+            Ok((response.body, skip))
+        })
+    })
 }
 
 /// Downloads a whole blob into a `Uint8Array`, returned only after it is verified against

@@ -308,6 +308,31 @@ async fn a_byob_reader_gets_the_verified_bytes_in_its_own_buffer() {
     assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
 }
 
+/// Through the kit's fault proxy, every other GET of a `broken-body` repository loses its
+/// connection halfway through the body (GET 1, 3, 5, ...; the resumes go through).
+#[wasm_bindgen_test]
+async fn a_download_whose_connection_breaks_is_resumed_and_verified() {
+    let url = field(&registries(), &["anonymous_broken_bodies"]);
+    let client = client_for(&url, Credential::Anonymous);
+    let repo = client.repository(unique_repo("broken-body"));
+    let bytes = pseudo_random(3 * MIB + 5, 31);
+    let digest = push_bytes(&repo, &bytes).await;
+
+    // GET 1 breaks, 2 resumes; then 3 and 4; then 5 and 6.
+    let got = read_stream(&download_blob_to_stream(&repo, &digest)).await;
+    assert!(got.unwrap() == bytes, "default reader: bytes differ");
+    let got = read_stream_byob(&download_blob_to_stream(&repo, &digest), 100_003).await;
+    assert!(got.unwrap() == bytes, "BYOB reader: bytes differ");
+    assert!(repo.get_blob(&digest).await.unwrap() == bytes);
+
+    // GET 7 breaks too: a stream over a bare body cannot ask again, so it errors. This shows
+    // the breaks above really happened.
+    let request = api::blob(client.base(), repo.name(), &digest, Method::Get);
+    let response = client.send("test", &[], request).await.unwrap();
+    let error = stream_error(&verified_stream(response.body, digest.clone(), "blob")).await;
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("NETWORK_ERROR"));
+}
+
 #[wasm_bindgen_test]
 async fn a_missing_blob_errors_the_stream_with_the_registry_error() {
     let repo = anonymous().repository(unique_repo("missing"));

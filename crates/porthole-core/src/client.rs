@@ -19,7 +19,7 @@ use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::retry::{Failure, RetryPolicy};
 use crate::transport::{
-    read_body_limited, BlobSource, BodyStream, Method, Request, Response, Transport,
+    read_body_limited, BlobSource, BodyStream, Method, Request, Response, Transport, TransportError,
 };
 use crate::upload::{BlobUpload, UploadOptions, UploadProgress};
 use crate::url::Url;
@@ -1087,27 +1087,17 @@ impl<T: Transport> Repository<T> {
             ))
         })?;
         let mut resp = self.open_blob(digest).await?;
-        let policy = self.client.inner.options.retry;
         let (mut size, mut skip, mut resumes) = (0u64, 0u64, 0u32);
         loop {
             let chunk = match resp.body.next_chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 // The connection broke inside the body: ask for the rest with a Range request.
-                Err(e)
-                    if Failure::Transport(e.kind).is_retryable(Method::Get)
-                        && resumes + 1 < policy.max_attempts =>
-                {
+                Err(e) => {
                     resumes += 1;
-                    let seed = self.client.transport().now_millis();
-                    self.client
-                        .transport()
-                        .sleep(policy.backoff_ms(resumes, seed))
-                        .await;
-                    (resp, skip) = self.resume_download(digest, size, &op).await?;
+                    (resp, skip) = self.resume_blob(digest, size, e, resumes).await?;
                     continue;
                 }
-                Err(e) => return Err(Error::transport(&op, e)),
             };
             // After a resume answered 200 (Range ignored), the bytes already had are skipped.
             let dropped = skip.min(chunk.len() as u64) as usize;
@@ -1121,18 +1111,38 @@ impl<T: Transport> Repository<T> {
         Ok(size)
     }
 
-    /// Asks for a blob from byte `offset` on; returns the response and how many leading bytes
-    /// of it to skip (all of `offset` when the registry ignored the Range and sent everything).
-    async fn resume_download(
+    /// After the body of a blob download broke with `error` once `offset` bytes had arrived,
+    /// waits the retry policy's back-off and asks for the rest with a `Range` request. Returns
+    /// the new answer and how many of its leading bytes to skip (all of `offset` when the
+    /// registry ignored the Range and sent everything). `attempt` counts the resumes of this
+    /// download, 1 for the first; when the policy's attempts are spent, or the failure is not one
+    /// a retry can mend, `error` comes back as the download's error.
+    pub async fn resume_blob(
         &self,
         digest: &Digest,
         offset: u64,
-        op: &str,
+        error: TransportError,
+        attempt: u32,
     ) -> Result<(Response<T::Stream>, u64)> {
+        let op = format!("downloading blob {}@{digest}", self.name);
+        let policy = self.client.inner.options.retry;
+        if !Failure::Transport(error.kind).is_retryable(Method::Get)
+            || attempt >= policy.max_attempts
+        {
+            return Err(Error::transport(&op, error));
+        }
+        let seed = self.client.transport().now_millis();
+        self.client
+            .transport()
+            .sleep(policy.backoff_ms(attempt, seed))
+            .await;
         let req = api::blob::<T::NativeBody>(self.base(), &self.name, digest, Method::Get)
             .header("Range", format!("bytes={offset}-"));
-        let resp = self.client.send(op, &self.scopes(Method::Get), req).await?;
-        let resp = self.client.expect(resp, op, &[200, 206]).await?;
+        let resp = self
+            .client
+            .send(&op, &self.scopes(Method::Get), req)
+            .await?;
+        let resp = self.client.expect(resp, &op, &[200, 206]).await?;
         if resp.status == 200 {
             return Ok((resp, offset));
         }

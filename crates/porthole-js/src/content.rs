@@ -3,7 +3,7 @@
 //! browsers too), plus `mountBlob`, `listReferrers` and `blobExists`.
 
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
-use porthole_browser::{verified_stream_with_errors, BlobFileSource};
+use porthole_browser::{resumable_blob_stream, BlobFileSource};
 use porthole_core::{BlobSource, Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -183,9 +183,7 @@ impl ContainerRegistryContentClient {
         spawn(&opt_value(&options), async move {
             let digest = digest?;
             let response = repository.open_blob(&digest).await.js()?;
-            let what = format!("blob {}@{digest}", repository.name());
-            let stream =
-                verified_stream_with_errors(response.body, digest.clone(), what, to_js_error);
+            let stream = resumable_blob_stream(&repository, &digest, response.body, to_js_error);
             let result = to_js(&DownloadBlobResult {
                 digest: digest.to_string(),
                 content: (),

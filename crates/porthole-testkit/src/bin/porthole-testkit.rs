@@ -8,14 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_testkit::{AcrEmulator, AuthMode, KitError, Registry};
+use porthole_testkit::{AcrEmulator, AuthMode, Fault, FaultProxy, KitError, Registry, Rule};
 use serde_json::{json, Map, Value};
 
 const USAGE: &str = "usage: porthole-testkit serve [--no-stdin]
 
 Starts an anonymous, a basic-auth and a token-auth registry, nginx CORS fronts for the two
-auth registries, and an ACR emulator. Prints one JSON line on stdout:
-  {\"anonymous\",\"basic\",\"token\",\"basic_front\",\"token_front\",\"token_realm\",\"service\",\"users\",
+auth registries, an ACR emulator, and a fault proxy in front of the anonymous registry that
+breaks the first of every two GETs of a repository named with `broken-body` halfway through
+its body. Prints one JSON line on stdout:
+  {\"anonymous\",\"anonymous_broken_bodies\",\"basic\",\"token\",\"basic_front\",\"token_front\",\"token_realm\",\"service\",\"users\",
    \"acr\",\"acr_auth\":{\"service\",\"audience\",\"aad_tokens\":{\"owner\",\"reader\"},\"admin\":{\"username\",\"password\"}}}
 and runs until stdin closes (or, with --no-stdin, until SIGTERM/SIGINT/SIGHUP).";
 
@@ -62,6 +64,16 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
             .map_err(|e| KitError::new(format!("cannot handle signal {signal}: {e}")))?;
     }
     let anonymous = Registry::start(AuthMode::Anonymous)?;
+    // Resumed downloads in the browser: GET 1, 3, 5, ... of `broken-body` repositories lose
+    // their connection halfway through the body; the resume (2, 4, 6, ...) goes through.
+    let broken_bodies = FaultProxy::start(
+        &anonymous.url(),
+        vec![Rule::new(Fault::ResetInResponseBody)
+            .method("GET")
+            .path_contains("broken-body")
+            .every(2)
+            .first(1)],
+    )?;
     let basic = Registry::start(AuthMode::Basic)?;
     let token = Registry::start(AuthMode::Token)?;
     let basic_front = basic.start_front()?;
@@ -78,6 +90,7 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
         .collect();
     let line = json!({
         "anonymous": anonymous.url(),
+        "anonymous_broken_bodies": broken_bodies.url(),
         "basic": basic.url(),
         "token": token.url(),
         "basic_front": basic_front.url(),
