@@ -118,7 +118,12 @@ fn transport_hint(kind: TransportErrorKind) -> &'static str {
              answers OPTIONS itself), or configure its Access-Control-Allow-Origin, \
              -Allow-Methods, -Allow-Headers and -Expose-Headers"
         }
-        TransportErrorKind::Network => " (check that the registry address is right and reachable)",
+        // Covers both a registry that cannot be reached and a connection that dropped midway
+        // (after the retries and resumes the client already made).
+        TransportErrorKind::Network => {
+            " (the registry could not be reached or the connection dropped: check that the \
+             address is right and the registry is up, then try again)"
+        }
         _ => "",
     }
 }
