@@ -236,6 +236,63 @@ test('delete a tag: the confirmation lists every tag of its manifest', async () 
   await page.context().close();
 });
 
+/** Pushes a tiny image manifest (its config is `config`) into `repo` under each of `tags` (none:
+ *  by digest only); returns the manifest's digest. */
+async function pushManifest(repo, config, tags) {
+  const configBytes = Buffer.from(config);
+  const post = await fetch(`${kit.anonymous}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  assert.equal(post.status, 202);
+  const upload = new URL(post.headers.get('location'), kit.anonymous);
+  upload.searchParams.set('digest', sha256(configBytes));
+  const put = await fetch(upload, { method: 'PUT', body: configBytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBytes), size: configBytes.length },
+    layers: [],
+  }));
+  const digest = sha256(manifest);
+  for (const ref of tags.length ? tags : [digest]) {
+    const r = await fetch(`${kit.anonymous}/v2/${repo}/manifests/${ref}`, {
+      method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    assert.equal(r.status, 201, `manifest PUT ${ref}`);
+  }
+  return digest;
+}
+
+test('delete a manifest opened by digest: untagged, then one that carries two tags', async () => {
+  const repo = 'sandbox/by-digest';
+  const untagged = await pushManifest(repo, '{"n":1}', []);
+  const tagged = await pushManifest(repo, '{"n":2}', ['a1', 'a2']);
+  await pushManifest(repo, '{"n":3}', ['stays']);
+  const manifestStatus = async (digest) =>
+    // distribution answers 404 for an OCI manifest to a client that does not accept OCI.
+    (await fetch(`${kit.anonymous}/v2/${repo}/manifests/${digest}`, {
+      method: 'HEAD', headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+    })).status;
+
+  const page = await newPage();
+  for (const [digest, tagText] of [[untagged, 'tags: (none)'], [tagged, 'tags: a1, a2']]) {
+    await page.goto(`${site.url}/r/here/manifest/${repo}@${digest}`);
+    const card = page.getByTestId('delete-card');
+    await card.getByText(/also removes every tag that points at it/).waitFor();
+    await card.getByRole('link', { name: 'Delete this manifest…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+    await dialog.locator(`li[data-digest="${digest}"]`).getByText(tagText).waitFor({ timeout: 30_000 });
+    assert.equal(await dialog.locator('li[data-digest]').count(), 1, 'only that manifest is in the plan');
+    if (digest === tagged) await shot(page, 'delete-by-digest');
+    assert.equal(await manifestStatus(digest), 200, 'nothing is deleted before the confirmation');
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.locator('.outcome .result-ok').getByText(/deleted/).waitFor();
+    assert.equal(await manifestStatus(digest), 404);
+  }
+  assert.deepEqual(await tagsOf(repo), ['stays']);
+  noErrors();
+  await page.context().close();
+});
+
 test('keep the newest three: a preview, then the older ones are deleted', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/sandbox/prune`);

@@ -1,5 +1,6 @@
-//! Deleting from the repository page: the selected tags, or all but the newest N, always as a
-//! preview of every manifest and every tag that goes with it, confirmed once.
+//! Deleting from the repository page: the selected tags, all but the newest N, or one manifest
+//! by digest, always as a preview of every manifest and every tag that goes with it, confirmed
+//! once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -100,6 +101,18 @@ pub(crate) fn plan_manifests(
         }
         plan.manifests.insert(m.digest.clone(), all);
     }
+    plan
+}
+
+/// The plan for deleting the manifest `digest` (opened by digest), with every tag on it that
+/// this listing knows.
+pub(crate) fn plan_digest(meta: &HashMap<String, TagMeta>, digest: &str) -> Plan {
+    let tags = by_digest(meta).remove(digest).unwrap_or_default();
+    let mut plan = Plan {
+        title: format!("Delete manifest {}", short_digest(digest)),
+        ..Plan::default()
+    };
+    plan.manifests.insert(digest.to_owned(), tags);
     plan
 }
 

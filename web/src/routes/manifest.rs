@@ -192,6 +192,26 @@ fn ManifestBody(
     let subject_digest = manifest.digest.clone();
     let is_acr = conn.is_acr();
     let reference_for_acr = reference.clone();
+    let delete_by_digest = Tag::parse(&reference).is_err().then(|| {
+        let href = format!(
+            "{}?delete-digest={}",
+            repo_href(&reg, &name),
+            porthole_core::url::percent_encode(&digest)
+        );
+        view! {
+            <section class="card" aria-labelledby="delete-title" data-testid="delete-card">
+                <h2 id="delete-title">"Delete"</h2>
+                <p class="muted">
+                    "Deleting this manifest also removes every tag that points at it; the \
+                     preview names them. An index that lists it keeps pointing at a manifest \
+                     that is gone."
+                </p>
+                <p>
+                    <a class="btn danger" href=href>"Delete this manifest…"</a>
+                </p>
+            </section>
+        }
+    });
     let delete_view = Tag::parse(&reference).ok().map(|tag| {
         let base = repo_href(&reg, &name);
         let t = porthole_core::url::percent_encode(tag.as_str());
@@ -262,6 +282,7 @@ fn ManifestBody(
         }
         {annotations_view}
         {delete_view}
+        {delete_by_digest}
         <section class="card" aria-labelledby="raw-title">
             <h2 id="raw-title">"Raw JSON"</h2>
             <Show

@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use porthole_core::acr::ArtifactOrder;
 use porthole_core::PageRequest;
 
-use crate::components::delete::{all_but_newest, plan_manifests, ConfirmDelete, Plan};
+use crate::components::delete::{all_but_newest, plan_digest, plan_manifests, ConfirmDelete, Plan};
 use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
 use crate::meta::{MetaLoader, TagMeta};
@@ -295,17 +295,47 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         chosen.sort_by(|a, b| natural_cmp(a, b));
         delete_tags(chosen, untag_only.get_untracked());
     };
-    // `?delete=<tag>` (and `&untag=1`), from the manifest page's delete buttons.
+    // A manifest opened by digest: its plan waits for every tag's manifest (to name its tags).
+    let digest_pending = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let Some(digest) = digest_pending.get() else {
+            return;
+        };
+        if !done.get() {
+            return;
+        }
+        let all = tags.get();
+        if !meta.with(|m| all.iter().all(|t| m.contains_key(t))) {
+            return;
+        }
+        digest_pending.set(None);
+        plan.set(Some(meta.with(|m| plan_digest(m, &digest))));
+    });
+    // `?delete=<tag>` (and `&untag=1`) or `?delete-digest=<digest>`, from the manifest page's
+    // delete buttons.
     {
         let search = window().location().search().unwrap_or_default();
         let mut asked = None;
+        let mut asked_digest = None;
         let mut untag = false;
         for kv in search.trim_start_matches('?').split('&') {
             if let Some(t) = kv.strip_prefix("delete=") {
                 asked = Some(porthole_core::url::percent_decode(t));
+            } else if let Some(d) = kv.strip_prefix("delete-digest=") {
+                asked_digest = Some(porthole_core::url::percent_decode(d));
             } else if kv == "untag=1" {
                 untag = true;
             }
+        }
+        if let Some(digest) = asked_digest {
+            Effect::new(move |ran: Option<bool>| {
+                if ran == Some(true) || !done.get() {
+                    return ran.unwrap_or(false);
+                }
+                loader.with_value(|l| l.want(tags.get_untracked(), false));
+                digest_pending.set(Some(digest.clone()));
+                true
+            });
         }
         if let Some(tag) = asked {
             selected.update(|s| {
@@ -438,7 +468,9 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     "Preview deletion"
                 </button>
                 <Show when=move || {
-                    keep_pending.with(Option::is_some) || selected_pending.with(Option::is_some)
+                    keep_pending.with(Option::is_some)
+                        || selected_pending.with(Option::is_some)
+                        || digest_pending.with(Option::is_some)
                 }>
                     <span class="muted" role="status">"Reading every tag's manifest for the preview…"</span>
                 </Show>
