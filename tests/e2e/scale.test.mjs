@@ -142,3 +142,37 @@ test('repositories: 10,000 load, group and filter without stalling the page', as
   await status.filter({ hasText: new RegExp(`^${COUNT} repositories$`) }).waitFor({ timeout: 5_000 });
   assert.deepEqual(errors, []);
 });
+
+test('repositories: a thousand more namespaces draw 200 at a time', async () => {
+  // 1,000 namespaces of one repository each, beside the 20 big ones: sorted first.
+  const EXTRA = 1_000;
+  const extra = (i) => `ns-${String(i).padStart(4, '0')}/app`;
+  const blob = Buffer.from('{}');
+  const digest = `sha256:${crypto.createHash('sha256').update(blob).digest('hex')}`;
+  await pool(EXTRA, 16, (i) =>
+    api('POST', `${registry}/v2/${extra(i)}/blobs/uploads/?mount=${digest}&from=${name(0)}`, 201));
+  const total = COUNT + EXTRA;
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${site.url}/r/here`);
+  const status = page.getByRole('status').filter({ hasText: /repositories/ });
+  await status.filter({ hasText: new RegExp(`^${total} repositories$`) }).waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('.group-toggle').count(), 200, 'only the first 200 namespaces are drawn');
+  assert.equal(await page.locator('a[data-row]').count(), 200);
+  const more = page.getByRole('button', { name: /^Show more namespaces/ });
+  assert.equal(await more.textContent(), `Show more namespaces (${EXTRA + GROUPS - 200} more, ${total - 200} repositories)`);
+  await more.click();
+  await page.locator('.group-toggle').nth(399).waitFor();
+  assert.equal(await page.locator('.group-toggle').count(), 400);
+  assert.equal(await more.textContent(), `Show more namespaces (${EXTRA + GROUPS - 400} more, ${total - 400} repositories)`);
+
+  // A filter searches all namespaces, drawn or not, and starts again from the first 200.
+  await page.getByLabel('Filter repositories').fill('service-04242');
+  await status.filter({ hasText: new RegExp(`^1 of ${total} repositories$`) }).waitFor({ timeout: 5_000 });
+  assert.equal(await page.locator('.group-toggle').count(), 1);
+  assert.equal(await more.count(), 0);
+  await page.screenshot({ path: path.join(out, 'repositories-many-namespaces.png') });
+  assert.deepEqual(errors, []);
+});

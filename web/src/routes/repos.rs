@@ -1,5 +1,6 @@
 //! `/r/<reg>`: the repositories, listed page by page (following `Link`), filtered as you type,
-//! grouped by namespace, and rendered a slice at a time so 10,000 names stay fast.
+//! grouped by namespace, and rendered a slice at a time so 10,000 names stay fast: each group
+//! draws its first rows, and only the first namespaces are drawn until asked for more.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +18,12 @@ use crate::state::Conn;
 const FIRST_ROWS: usize = 100;
 /// Rows added by each "show more".
 const MORE_ROWS: usize = 500;
+/// Namespaces drawn before "show more namespaces" (a registry with thousands of namespaces
+/// would otherwise draw a group for each), and by how many each click adds.
+const FIRST_GROUPS: usize = 200;
+/// Rows the drawn groups may hold in all before "show more namespaces" (counting each group's
+/// first rows), and by how many each click adds.
+const FIRST_GROUP_ROWS: usize = 2_000;
 
 /// The repositories page.
 #[component]
@@ -119,6 +126,23 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
         })
     });
     let shown_count = move || groups.with(|g| g.iter().map(|(_, l)| l.len()).sum::<usize>());
+    // How many times "show more namespaces" was clicked (reset by a new filter).
+    let more_groups = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        filter.track();
+        more_groups.set(0);
+    });
+    let drawn_groups = Memo::new(move |_| {
+        let steps = more_groups.get() + 1;
+        groups.with(|g| groups_to_draw(g, FIRST_GROUPS * steps, FIRST_GROUP_ROWS * steps))
+    });
+    let hidden = move || {
+        let drawn = drawn_groups.get();
+        groups.with(|g| {
+            let rest = &g[drawn.min(g.len())..];
+            (rest.len(), rest.iter().map(|(_, l)| l.len()).sum::<usize>())
+        })
+    };
 
     let label = conn.saved.label.clone();
     let reg_for_rows = StoredValue::new(reg.clone());
@@ -175,7 +199,7 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
             </Show>
             <div class="groups">
                 <For
-                    each=move || groups.get()
+                    each=move || groups.with(|g| g[..drawn_groups.get().min(g.len())].to_vec())
                     key=|(ns, list)| (ns.clone(), list.len(), list.first().cloned())
                     children=move |(ns, list)| {
                         let ns_key = ns.clone();
@@ -255,6 +279,33 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                     }
                 />
             </div>
+            {move || {
+                let (namespaces, repositories) = hidden();
+                (namespaces > 0).then(|| view! {
+                    <p class="more-groups">
+                        <button
+                            type="button"
+                            class="btn more"
+                            on:click=move |_| more_groups.update(|n| *n += 1)
+                        >
+                            {format!("Show more namespaces ({namespaces} more, {repositories} repositories)")}
+                        </button>
+                    </p>
+                })
+            }}
         </section>
     }
+}
+
+/// How many of `groups` (in order) to draw: at most `max_groups`, and no more than make their
+/// first rows (each group's first [`FIRST_ROWS`]) pass `max_rows`; always at least one.
+fn groups_to_draw(groups: &[(String, Vec<String>)], max_groups: usize, max_rows: usize) -> usize {
+    let mut rows = 0;
+    for (drawn, (_, list)) in groups.iter().enumerate() {
+        rows += list.len().min(FIRST_ROWS);
+        if drawn > 0 && (drawn >= max_groups || rows > max_rows) {
+            return drawn;
+        }
+    }
+    groups.len()
 }
