@@ -139,11 +139,17 @@ test('files dropped on the page (a synthetic drop) are uploaded', async () => {
 test('a chunk lost on the network is resumed, the blob lands whole', async () => {
   const page = await newPage();
   let failed = 0;
+  let patches = 0;
   await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
-    if (route.request().method() === 'PATCH' && failed === 0) {
-      failed += 1;
-      await route.abort('connectionreset');
-      return;
+    if (route.request().method() === 'PATCH') {
+      patches += 1;
+      if (patches === 1) {
+        failed += 1;
+        await route.abort('connectionreset');
+        return;
+      }
+      // Hold the resent chunk a moment, so the row's "resuming" state is there to be seen.
+      if (patches === 2) await new Promise((r) => setTimeout(r, 1500));
     }
     await route.continue();
   });
@@ -153,6 +159,7 @@ test('a chunk lost on the network is resumed, the blob lands whole', async () =>
     { name: 'resumed.bin', mimeType: 'application/octet-stream', buffer: bytes },
   ]);
   const row = page.locator('li.upload-row[data-file="resumed.bin"]');
+  await row.locator('[data-state="resuming"]').getByText('resuming after a network error…').waitFor({ timeout: 30_000 });
   await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
   assert.equal(failed, 1, 'one chunk was lost on the way');
   assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));

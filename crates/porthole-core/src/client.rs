@@ -1390,6 +1390,9 @@ impl<T: Transport> Repository<T> {
                     if failures > upload.options().max_resumes_per_chunk {
                         return Err(error);
                     }
+                    // Tell the caller at once: the back-off and the resume take a while.
+                    upload.note_interruption();
+                    progress(upload.progress());
                     let seed = self.client.transport().now_millis() ^ u64::from(restarts);
                     let wait = self.client.inner.options.retry.backoff_ms(failures, seed);
                     self.client.transport().sleep(wait).await;

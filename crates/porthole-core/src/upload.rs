@@ -54,6 +54,9 @@ pub struct UploadProgress {
     pub sent: u64,
     /// The blob's size.
     pub total: u64,
+    /// Chunks that failed so far and were (or are being) sent again: when it rises, the upload
+    /// is resuming after a failure.
+    pub interruptions: u32,
 }
 
 /// What the upload waits for.
@@ -95,6 +98,8 @@ pub struct BlobUpload {
     /// [`BlobUpload::hash_separately`]); the digest arrives with [`BlobUpload::set_digest`].
     hash_separately: bool,
     external_digest: Option<Digest>,
+    /// Chunks that failed so far ([`UploadProgress::interruptions`]).
+    interruptions: u32,
 }
 
 impl BlobUpload {
@@ -119,6 +124,7 @@ impl BlobUpload {
             headers_filtered: false,
             hash_separately: false,
             external_digest: None,
+            interruptions: 0,
         }
     }
 
@@ -148,9 +154,15 @@ impl BlobUpload {
     /// failed chunk its status answers 404). Open it with [`Self::start_request`] and
     /// [`Self::handle_session`] as at the start.
     pub fn restart(&mut self) {
-        let hash_separately = self.hash_separately;
+        let (hash_separately, interruptions) = (self.hash_separately, self.interruptions);
         *self = Self::new(self.repository.clone(), self.total, self.options.clone());
         self.hash_separately = hash_separately;
+        self.interruptions = interruptions;
+    }
+
+    /// Counts a chunk that failed and will be sent again (reported in [`Self::progress`]).
+    pub fn note_interruption(&mut self) {
+        self.interruptions += 1;
     }
 
     /// The repository.
@@ -534,6 +546,7 @@ impl BlobUpload {
             confirmed: self.confirmed,
             sent,
             total: self.total,
+            interruptions: self.interruptions,
         }
     }
 
@@ -738,7 +751,10 @@ mod tests {
         up.chunk_request::<NoNativeBody>(range, Body::Bytes(data[10..20].to_vec()))
             .unwrap();
         up.hash_next(&data[10..20]).unwrap();
+        assert_eq!(up.progress().interruptions, 0);
+        up.note_interruption();
         up.restart();
+        assert_eq!(up.progress().interruptions, 1, "a restart keeps the count");
         assert_eq!(up.location(), None);
         assert_eq!(
             up.next_chunk(),

@@ -113,10 +113,15 @@ fn uploads_through_one_failure_in_five_all_land_and_leave_no_session() {
     let started = Instant::now();
     let mut landed = 0;
     let mut digests = Vec::new();
+    let mut interruptions = 0;
     for i in 0..UPLOADS {
         let data = blob_for(&base, i);
-        let digest = block_on(repo.upload_blob(&data[..], options.clone(), &mut |_| {}))
-            .unwrap_or_else(|e| panic!("upload {i} failed: {e}\n{:#?}", proxy.events()));
+        let mut reported = 0;
+        let digest = block_on(repo.upload_blob(&data[..], options.clone(), &mut |p| {
+            reported = reported.max(p.interruptions)
+        }))
+        .unwrap_or_else(|e| panic!("upload {i} failed: {e}\n{:#?}", proxy.events()));
+        interruptions += reported;
         assert_eq!(digest, Digest::sha256_of(&data), "upload {i}");
         digests.push(digest);
         landed += 1;
@@ -145,13 +150,17 @@ fn uploads_through_one_failure_in_five_all_land_and_leave_no_session() {
         proxy.summary()
     );
     assert_eq!(open, Vec::<String>::new(), "upload sessions left open");
+    // Failed chunks are reported to the caller as they happen (the rest failed elsewhere:
+    // session POSTs, status GETs and closing PUTs, which are retried without a resume).
+    assert!(interruptions > 0, "no interruption was reported");
     report(
         "uploads",
         &[
             format!(
                 "{landed}/{UPLOADS} uploads of 3 MiB (1 MiB chunks) landed through one failed \
                  request in five; {verified}/{UPLOADS} stored with the right size and digest; \
-                 {} open upload sessions left; {:.1} s",
+                 {} open upload sessions left; {interruptions} failed chunks reported to \
+                 the progress callback as they happened; {:.1} s",
                 open.len(),
                 elapsed.as_secs_f64()
             ),

@@ -32,7 +32,8 @@ const FILE_MEDIA_TYPE: &str = "application/octet-stream";
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Status {
     Uploading,
-    /// The transfer went backwards: a chunk failed and the core resumes it.
+    /// A chunk failed and the core resumes it (`UploadProgress::interruptions` rose), until a
+    /// chunk lands again.
     Resuming,
     Done(String),
     Failed(String),
@@ -273,15 +274,17 @@ fn start(conn: Conn, repo_name: String, job: Job) {
     spawn_local(async move {
         let source = BlobFileSource::new(job.file.clone().unchecked_into());
         let began = now();
-        let mut last_sent = 0u64;
+        // (interruptions seen, bytes confirmed when the last one was reported)
+        let mut interrupted = (0u32, 0u64);
         let (sent, speed, status) = (job.sent, job.speed, job.status);
         let mut on_progress = move |p: UploadProgress| {
-            if p.sent < last_sent {
+            if p.interruptions > interrupted.0 {
+                interrupted = (p.interruptions, p.confirmed);
                 status.set(Status::Resuming);
-            } else if status.get_untracked() == Status::Resuming && p.confirmed >= last_sent {
+            } else if status.get_untracked() == Status::Resuming && p.confirmed > interrupted.1 {
+                // A chunk landed after the resume.
                 status.set(Status::Uploading);
             }
-            last_sent = p.sent;
             sent.set(p.sent.min(p.total));
             let seconds = (now() - began) / 1000.0;
             if seconds > 0.0 {
