@@ -3,7 +3,8 @@
 //!
 //! Layout: `app.rs` (providers, router, header), `routes/` (one page per file), `components/`
 //! (reusable parts), `state.rs` (saved registries, secrets, the connected client), `meta.rs`
-//! (lazy tag metadata), `diagnose.rs` (why connecting failed), `util.rs`.
+//! (lazy tag metadata), `diagnose.rs` (why connecting failed), `util.rs`, and `pure.rs` (helpers
+//! without browser or Leptos, compiled on every target so `cargo test` runs their tests).
 
 // `#[component]` expands to items the lint takes for unreachable `pub`s; a binary exports none.
 #![allow(unreachable_pub)]
@@ -16,6 +17,9 @@ mod components;
 mod diagnose;
 #[cfg(target_arch = "wasm32")]
 mod meta;
+// On every target: its tests run natively (`cargo test -p porthole-dashboard`).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod pure;
 #[cfg(target_arch = "wasm32")]
 mod routes;
 #[cfg(target_arch = "wasm32")]

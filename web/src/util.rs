@@ -1,7 +1,5 @@
 //! Small helpers: sizes, dates, natural sort, clipboard, verified downloads to a file.
 
-use std::cmp::Ordering;
-
 use porthole_browser::FetchTransport;
 use porthole_core::{Digest, Repository};
 use wasm_bindgen::{JsCast, JsValue};
@@ -39,42 +37,6 @@ pub(crate) fn short_date(date: &str) -> String {
         }
         None => date.chars().take(40).collect(),
     }
-}
-
-/// Compares names so that `build-9` comes before `build-10`.
-pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    loop {
-        match (a.first(), b.first()) {
-            (None, None) => return Ordering::Equal,
-            (None, _) => return Ordering::Less,
-            (_, None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let na = a.iter().take_while(|c| c.is_ascii_digit()).count();
-                let nb = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                let (da, db) = (trim_zeros(&a[..na]), trim_zeros(&b[..nb]));
-                let ord = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                a = &a[na..];
-                b = &b[nb..];
-            }
-            (Some(x), Some(y)) => {
-                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                a = &a[1..];
-                b = &b[1..];
-            }
-        }
-    }
-}
-
-fn trim_zeros(digits: &[u8]) -> &[u8] {
-    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
-    &digits[zeros.min(digits.len().saturating_sub(1))..]
 }
 
 /// Copies text to the clipboard.
@@ -144,16 +106,4 @@ pub(crate) fn blob_file_name(title: Option<&str>, digest: &str) -> String {
         .map(|c| if c.is_control() { '_' } else { c })
         .take(200)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn natural_order() {
-        assert_eq!(natural_cmp("build-9", "build-10"), Ordering::Less);
-        assert_eq!(natural_cmp("build-0010", "build-9"), Ordering::Greater);
-        assert_eq!(natural_cmp("a", "B"), Ordering::Less);
-    }
 }

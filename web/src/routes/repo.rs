@@ -14,9 +14,10 @@ use crate::components::delete::{all_but_newest, plan_digest, plan_manifests, Con
 use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
 use crate::meta::{MetaLoader, TagMeta};
+use crate::pure::natural_cmp;
 use crate::routes::{manifest_href, param, repos_href, use_conn, Crumbs, NeedConnection};
 use crate::state::Conn;
-use crate::util::{date_millis, human_size, natural_cmp, short_date, short_digest};
+use crate::util::{date_millis, human_size, short_date, short_digest};
 
 /// Why deleting a tag takes its manifest on distribution.
 const DISTRIBUTION_NOTE: &str = "On this registry a tag cannot be deleted alone: the distribution \

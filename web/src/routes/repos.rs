@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 use porthole_core::PageRequest;
 
 use crate::components::{ErrorView, Loading};
+use crate::pure::groups_to_draw;
 use crate::routes::{repo_href, use_conn, Crumbs, NeedConnection};
 use crate::state::Conn;
 
@@ -134,7 +135,14 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
     });
     let drawn_groups = Memo::new(move |_| {
         let steps = more_groups.get() + 1;
-        groups.with(|g| groups_to_draw(g, FIRST_GROUPS * steps, FIRST_GROUP_ROWS * steps))
+        groups.with(|g| {
+            groups_to_draw(
+                g,
+                FIRST_ROWS,
+                FIRST_GROUPS * steps,
+                FIRST_GROUP_ROWS * steps,
+            )
+        })
     });
     let hidden = move || {
         let drawn = drawn_groups.get();
@@ -295,17 +303,4 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
             }}
         </section>
     }
-}
-
-/// How many of `groups` (in order) to draw: at most `max_groups`, and no more than make their
-/// first rows (each group's first [`FIRST_ROWS`]) pass `max_rows`; always at least one.
-fn groups_to_draw(groups: &[(String, Vec<String>)], max_groups: usize, max_rows: usize) -> usize {
-    let mut rows = 0;
-    for (drawn, (_, list)) in groups.iter().enumerate() {
-        rows += list.len().min(FIRST_ROWS);
-        if drawn > 0 && (drawn >= max_groups || rows > max_rows) {
-            return drawn;
-        }
-    }
-    groups.len()
 }

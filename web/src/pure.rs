@@ -1,0 +1,243 @@
+//! The dashboard's pure helpers (no browser, no Leptos): compiled on every target, so the
+//! native `cargo test` runs their tests.
+
+use std::cmp::Ordering;
+
+/// Compares names so that `build-9` comes before `build-10`.
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let na = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let nb = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (da, db) = (trim_zeros(&a[..na]), trim_zeros(&b[..nb]));
+                let ord = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[zeros.min(digits.len().saturating_sub(1))..]
+}
+
+/// How many of `groups` (in order) to draw: at most `max_groups`, and no more than make their
+/// first rows (each group's first `first_rows`) pass `max_rows`; always at least one.
+pub(crate) fn groups_to_draw(
+    groups: &[(String, Vec<String>)],
+    first_rows: usize,
+    max_groups: usize,
+    max_rows: usize,
+) -> usize {
+    let mut rows = 0;
+    for (drawn, (_, list)) in groups.iter().enumerate() {
+        rows += list.len().min(first_rows);
+        if drawn > 0 && (drawn >= max_groups || rows > max_rows) {
+            return drawn;
+        }
+    }
+    groups.len()
+}
+
+/// The kind of a JSON token, for highlighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tok {
+    Key,
+    Str,
+    Num,
+    Lit,
+    Punct,
+    Space,
+}
+
+impl Tok {
+    pub(crate) fn class(self) -> &'static str {
+        match self {
+            Self::Key => "j-key",
+            Self::Str => "j-str",
+            Self::Num => "j-num",
+            Self::Lit => "j-lit",
+            Self::Punct => "j-p",
+            Self::Space => "",
+        }
+    }
+}
+
+pub(crate) type Line = Vec<(Tok, String)>;
+
+/// Re-indents JSON text (two spaces) into tokenized lines, keeping key order and the exact
+/// text of strings and numbers. Invalid JSON still comes out, token by token.
+pub(crate) fn tokenize(text: &str) -> Vec<Line> {
+    let mut lines: Vec<Line> = vec![Vec::new()];
+    let mut stack: Vec<u8> = Vec::new();
+    let mut expect_key = false;
+    let mut indent = 0usize;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let newline = |lines: &mut Vec<Line>, indent: usize| {
+        let mut line = Vec::new();
+        if indent > 0 {
+            line.push((Tok::Space, "  ".repeat(indent)));
+        }
+        lines.push(line);
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' | '\r' | '\n' => i += 1,
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                let mut j = i + 1;
+                while j < chars.len() && chars[j].is_whitespace() {
+                    j += 1;
+                }
+                let line = lines.last_mut().expect("there is always a line");
+                if chars.get(j) == Some(&close) {
+                    line.push((Tok::Punct, format!("{c}{close}")));
+                    i = j + 1;
+                    expect_key = false;
+                    continue;
+                }
+                line.push((Tok::Punct, c.to_string()));
+                stack.push(c as u8);
+                expect_key = c == '{';
+                indent += 1;
+                newline(&mut lines, indent);
+                i += 1;
+            }
+            '}' | ']' => {
+                stack.pop();
+                indent = indent.saturating_sub(1);
+                newline(&mut lines, indent);
+                lines
+                    .last_mut()
+                    .expect("there is always a line")
+                    .push((Tok::Punct, c.to_string()));
+                expect_key = false;
+                i += 1;
+            }
+            ',' => {
+                lines
+                    .last_mut()
+                    .expect("there is always a line")
+                    .push((Tok::Punct, ",".into()));
+                expect_key = stack.last() == Some(&b'{');
+                newline(&mut lines, indent);
+                i += 1;
+            }
+            ':' => {
+                lines
+                    .last_mut()
+                    .expect("there is always a line")
+                    .push((Tok::Punct, ": ".into()));
+                i += 1;
+            }
+            '"' => {
+                let start = i;
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i = (i + 1).min(chars.len());
+                let s: String = chars[start..i].iter().collect();
+                let kind = if expect_key { Tok::Key } else { Tok::Str };
+                expect_key = false;
+                lines
+                    .last_mut()
+                    .expect("there is always a line")
+                    .push((kind, s));
+            }
+            _ => {
+                let start = i;
+                while i < chars.len()
+                    && !matches!(chars[i], ',' | ':' | ']' | '}' | ' ' | '\t' | '\r' | '\n')
+                {
+                    i += 1;
+                }
+                let s: String = chars[start..i.max(start + 1)].iter().collect();
+                i = i.max(start + 1);
+                let kind = if c == '-' || c.is_ascii_digit() {
+                    Tok::Num
+                } else {
+                    Tok::Lit
+                };
+                lines
+                    .last_mut()
+                    .expect("there is always a line")
+                    .push((kind, s));
+            }
+        }
+    }
+    lines
+}
+
+pub(crate) fn line_text(line: &Line) -> String {
+    line.iter().map(|(_, s)| s.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        assert_eq!(natural_cmp("build-9", "build-10"), Ordering::Less);
+        assert_eq!(natural_cmp("build-0010", "build-9"), Ordering::Greater);
+        assert_eq!(natural_cmp("a", "B"), Ordering::Less);
+    }
+
+    #[test]
+    fn draws_groups_up_to_either_limit() {
+        let group = |n: usize| (format!("ns{n}"), vec![String::new(); n]);
+        let small: Vec<_> = (0..1_000).map(|_| group(1)).collect();
+        assert_eq!(groups_to_draw(&small, 100, 200, 2_000), 200);
+        assert_eq!(groups_to_draw(&small, 100, 400, 4_000), 400);
+        let big: Vec<_> = (0..30).map(|_| group(500)).collect();
+        // 20 groups draw 100 rows each: 2,000 rows, not more.
+        assert_eq!(groups_to_draw(&big, 100, 200, 2_000), 20);
+        assert_eq!(groups_to_draw(&big[..5], 100, 200, 2_000), 5);
+        // A first group bigger than the budget is still drawn.
+        assert_eq!(groups_to_draw(&big, 100, 200, 50), 1);
+        assert_eq!(groups_to_draw(&[], 100, 200, 2_000), 0);
+    }
+    #[test]
+    fn keeps_order_and_indents() {
+        let lines = tokenize(r#"{"z":1,"a":[true,"x"],"e":{}}"#);
+        let text: Vec<String> = lines.iter().map(line_text).collect();
+        assert_eq!(
+            text,
+            [
+                "{",
+                "  \"z\": 1,",
+                "  \"a\": [",
+                "    true,",
+                "    \"x\"",
+                "  ],",
+                "  \"e\": {}",
+                "}"
+            ]
+        );
+        assert_eq!(lines[1][1], (Tok::Key, "\"z\"".into()));
+    }
+}
