@@ -61,7 +61,7 @@ describe("blobs", () => {
     });
     assert.deepEqual(uploaded, { digest: sha256(bytes), sizeInBytes: bytes.length });
     assert.ok(progress.length >= 4, `progress was reported ${progress.length} times`);
-    assert.deepEqual(progress.at(-1), { loadedBytes: bytes.length, totalBytes: bytes.length });
+    assert.deepEqual(progress.at(-1), { loadedBytes: bytes.length, totalBytes: bytes.length, interruptions: 0 });
     assert.equal(await content.blobExists(uploaded.digest), true);
 
     const whole = await content.downloadBlobContent(uploaded.digest);

@@ -144,6 +144,7 @@ impl ContainerRegistryContentClient {
                     let event = TransferProgressEvent {
                         loaded_bytes: p.confirmed as f64,
                         total_bytes: p.total as f64,
+                        interruptions: p.interruptions,
                     };
                     // A throwing callback must not break the upload.
                     let _ = callback.call1(&JsValue::UNDEFINED, &to_js(&event));

@@ -161,6 +161,9 @@ pub struct TransferProgressEvent {
     pub loaded_bytes: f64,
     /// The blob's size.
     pub total_bytes: f64,
+    /// Chunks that failed so far and are sent again: when it rises, the upload is resuming
+    /// after a network error (a Porthole addition).
+    pub interruptions: u32,
 }
 
 /// What `uploadBlob` returns.
