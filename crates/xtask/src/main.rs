@@ -44,7 +44,7 @@ commands:
   dev --registry URL   the same, proxying to any registry instead
   dist           build the dashboard as a static site into dist/ (see deploy/nginx.conf)
   bench          benchmarks against a real registry beside curl, openssl and the browser's
-                 own fetch (~5 min); writes target/bench/latest.json and BENCHMARKS.md
+                 own fetch (~8 min); writes target/bench/latest.json and BENCHMARKS.md
   bench --smoke  the same harness with tiny sizes and one run (~20 s), no figures
   bench --only upload,download,sha,list,memory,sizes   some suites only (while
                  iterating); writes target/bench/partial/, leaves BENCHMARKS.md alone";

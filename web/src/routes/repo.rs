@@ -257,15 +257,19 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             plan.set(Some(meta.with(|m| plan_manifests(m, &drop, &keep, title))));
         }
     });
+    // Whether the listing is complete and every tag's manifest known (tracked: a plan that
+    // names all the tags of each manifest waits for it).
+    let every_tag_known = move || {
+        done.get() && {
+            let all = tags.get();
+            meta.with(|m| all.iter().all(|t| m.contains_key(t)))
+        }
+    };
     Effect::new(move |_| {
         let Some(chosen) = selected_pending.get() else {
             return;
         };
-        if !done.get() {
-            return;
-        }
-        let all = tags.get();
-        if !meta.with(|m| all.iter().all(|t| m.contains_key(t))) {
+        if !every_tag_known() {
             return;
         }
         selected_pending.set(None);
@@ -302,11 +306,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         let Some(digest) = digest_pending.get() else {
             return;
         };
-        if !done.get() {
-            return;
-        }
-        let all = tags.get();
-        if !meta.with(|m| all.iter().all(|t| m.contains_key(t))) {
+        if !every_tag_known() {
             return;
         }
         digest_pending.set(None);
