@@ -280,13 +280,21 @@ impl JsChunk {
 pub(crate) const SCRATCH_BYTES: u32 = 256 * 1024;
 
 impl FetchBody {
+    /// The body of a `Response` from elsewhere (a cache, a service worker, a hand-made
+    /// `Response`), to read or verify it as Porthole reads a `fetch` answer.
+    pub fn of_response(response: &web_sys::Response) -> Self {
+        Self::new(response.body(), None)
+    }
+
     fn new(body: Option<web_sys::ReadableStream>, signal: Option<AbortSignal>) -> Self {
         let reader = body.map(|stream| {
             let options = ReadableStreamGetReaderOptions::new();
             options.set_mode(ReadableStreamReaderMode::Byob);
-            match stream.get_reader_with_options(&options).dyn_into() {
-                Ok(byob) => Reader::Byob(byob),
-                Err(_) => Reader::Default(stream.get_reader().unchecked_into()),
+            // A body that is not a byte stream (older engines; a `Response` over a plain
+            // stream) refuses a BYOB reader: read it chunk by chunk instead.
+            match js::try_get_reader(&stream, &options).map(JsCast::dyn_into) {
+                Ok(Ok(byob)) => Reader::Byob(byob),
+                _ => Reader::Default(stream.get_reader().unchecked_into()),
             }
         });
         Self {

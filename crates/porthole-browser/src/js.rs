@@ -16,6 +16,13 @@ extern "C" {
     fn global_set_timeout(handler: &Function, millis: i32) -> JsValue;
 }
 
+/// `stream.getReader(options)`, catching what it throws: `{ mode: "byob" }` throws a
+/// `TypeError` on a stream that is not a byte stream, and web-sys's binding does not catch.
+pub(crate) fn try_get_reader(stream: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
+    let get_reader: Function = Reflect::get(stream, &JsValue::from_str("getReader"))?.dyn_into()?;
+    get_reader.call1(stream, options)
+}
+
 /// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.
 pub(crate) fn page_origin() -> Option<String> {
     Reflect::get(&js_sys::global(), &JsValue::from_str("origin"))

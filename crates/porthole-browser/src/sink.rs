@@ -278,13 +278,18 @@ fn pull_stream(
     });
 
     // A byte stream: consumers may read with a BYOB reader, and the bytes then land in their
-    // buffer with no allocation per chunk.
+    // buffer with no allocation per chunk. An engine without byte streams refuses the type;
+    // the same source then makes a default stream (its controller has no `byobRequest`, so
+    // `pull` enqueues chunks).
     let source = Object::new();
     let _ = Reflect::set(&source, &"type".into(), &"bytes".into());
     let _ = Reflect::set(&source, &"pull".into(), &pull.into_js_value());
     let _ = Reflect::set(&source, &"cancel".into(), &cancel.into_js_value());
-    ReadableStream::new_with_underlying_source(&source)
-        .expect("a plain object with type, pull and cancel is a valid underlying source")
+    ReadableStream::new_with_underlying_source(&source).unwrap_or_else(|_| {
+        let _ = Reflect::delete_property(&source, &"type".into());
+        ReadableStream::new_with_underlying_source(&source)
+            .expect("a plain object with pull and cancel is a valid underlying source")
+    })
 }
 
 /// A readable byte stream of `body`'s bytes, hashed as they pass. A consumer reading with a

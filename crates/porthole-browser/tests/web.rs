@@ -17,6 +17,7 @@ use porthole_core::{
     MediaType, Method, RegistryClient, Repository, RepositoryName, Request, Response, Tag,
     TagOrDigest, Transport, TransportError, TransportErrorKind, UploadOptions, Url,
 };
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -331,6 +332,91 @@ async fn a_download_whose_connection_breaks_is_resumed_and_verified() {
     let response = client.send("test", &[], request).await.unwrap();
     let error = stream_error(&verified_stream(response.body, digest.clone(), "blob")).await;
     assert_eq!(js_prop(&error, "code").as_deref(), Some("NETWORK_ERROR"));
+}
+
+#[wasm_bindgen(inline_js = r#"
+let original;
+export function plain_stream(bytes) {
+  const copy = bytes.slice();
+  return new ReadableStream({ start(c) { c.enqueue(copy); c.close(); } });
+}
+export function refuse_byte_streams() {
+  original = globalThis.ReadableStream;
+  globalThis.ReadableStream = class extends original {
+    constructor(source, strategy) {
+      if (source && source.type === "bytes") throw new RangeError("no byte streams here");
+      super(source, strategy);
+    }
+  };
+}
+export function restore_byte_streams() { globalThis.ReadableStream = original; }
+"#)]
+extern "C" {
+    /// A default (not byte) stream of a copy of `bytes`, in one chunk.
+    fn plain_stream(bytes: &Uint8Array) -> ReadableStream;
+    /// Makes `new ReadableStream({ type: "bytes" })` throw, as in an engine without byte streams.
+    fn refuse_byte_streams();
+    fn restore_byte_streams();
+}
+
+/// Engines without byte streams, for as long as it lives.
+struct NoByteStreams;
+
+impl NoByteStreams {
+    fn new() -> Self {
+        refuse_byte_streams();
+        Self
+    }
+}
+
+impl Drop for NoByteStreams {
+    fn drop(&mut self) {
+        restore_byte_streams();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bodies_and_engines_without_byte_streams_still_verify() {
+    let repo = anonymous().repository(unique_repo("no-byte-streams"));
+    let bytes = pseudo_random(MIB + 9, 41);
+    let digest = push_bytes(&repo, &bytes).await;
+
+    // A Response over a plain stream: its body refuses a BYOB reader, so it is read by chunks.
+    let response = |data: &[u8]| {
+        web_sys::Response::new_with_opt_readable_stream(Some(&plain_stream(&Uint8Array::from(
+            data,
+        ))))
+        .unwrap()
+    };
+    let stream = verified_stream(
+        FetchBody::of_response(&response(&bytes)),
+        digest.clone(),
+        "a",
+    );
+    assert!(read_stream(&stream).await.unwrap() == bytes);
+    let other = pseudo_random(MIB + 9, 42);
+    let stream = verified_stream(
+        FetchBody::of_response(&response(&other)),
+        digest.clone(),
+        "b",
+    );
+    let error = stream_error(&stream).await;
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+
+    // An engine that refuses `type: "bytes"` gets a default stream of the same verified bytes.
+    let got = {
+        let _engine = NoByteStreams::new();
+        let stream = download_blob_to_stream(&repo, &digest);
+        let options = ReadableStreamGetReaderOptions::new();
+        options.set_mode(ReadableStreamReaderMode::Byob);
+        let byob = Reflect::get(&stream, &"getReader".into())
+            .unwrap()
+            .unchecked_into::<js_sys::Function>()
+            .call1(&stream, &options);
+        assert!(byob.is_err(), "a default stream refuses BYOB readers");
+        read_stream(&stream).await
+    };
+    assert!(got.unwrap() == bytes);
 }
 
 #[wasm_bindgen_test]
