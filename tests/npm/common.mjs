@@ -61,7 +61,6 @@ export function uniqueRepo(prefix) {
   return `npm/${prefix}-${Math.random().toString(16).slice(2, 10)}`;
 }
 
-/** Reads a ReadableStream to the end into one Uint8Array. */
 /** Reads a byte stream with a BYOB reader through one reused buffer of `size` bytes. */
 export async function readAllByob(stream, size = 65_537) {
   const reader = stream.getReader({ mode: "byob" });
@@ -75,6 +74,7 @@ export async function readAllByob(stream, size = 65_537) {
   }
 }
 
+/** Reads a ReadableStream to the end into one Uint8Array. */
 export async function readAll(stream) {
   const chunks = [];
   for await (const chunk of stream) chunks.push(chunk);

@@ -289,6 +289,10 @@ describe("errors", () => {
     assert.equal(sha256(await readAll(stream)), digest);
     const again = await content.downloadBlob(digest);
     assert.equal(sha256(await readAllByob(again.content)), digest);
+    // GET 5 breaks too: read bare, it fails. This shows the breaks above really happened.
+    const bare = await fetch(`${R.anonymous_broken_bodies}/v2/${content.repositoryName}/blobs/${digest}`);
+    assert.equal(bare.status, 200);
+    await assert.rejects(bare.arrayBuffer());
   });
 
   test("altered bytes are a DigestMismatchError, in downloads and in streams", async () => {

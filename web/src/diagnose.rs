@@ -25,7 +25,7 @@ pub(crate) struct Diagnosis {
 }
 
 const EXPOSE: &str = "Docker-Content-Digest, WWW-Authenticate, Link, Location, Range, \
-                      Docker-Upload-UUID, OCI-Subject";
+                      Content-Range, Docker-Upload-UUID, OCI-Subject";
 
 fn proxy_fix() -> String {
     "Serve the registry on this page's origin through a proxy, so there is no CORS at all: \
@@ -39,7 +39,7 @@ fn cors_settings(origin: &str) -> String {
         "Or allow this page on the registry. For distribution (config.yml):\n\
          http:\n  headers:\n    Access-Control-Allow-Origin: ['{origin}']\n    \
          Access-Control-Allow-Methods: ['HEAD', 'GET', 'OPTIONS', 'DELETE', 'PUT', 'POST', 'PATCH']\n    \
-         Access-Control-Allow-Headers: ['Authorization', 'Accept', 'Content-Type', 'Content-Range']\n    \
+         Access-Control-Allow-Headers: ['Authorization', 'Accept', 'Content-Type', 'Content-Range', 'Range']\n    \
          Access-Control-Expose-Headers: ['{EXPOSE}']"
     )
 }

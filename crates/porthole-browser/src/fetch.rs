@@ -202,12 +202,13 @@ impl Transport for FetchTransport {
                 }
             }
         }
+        let announced = porthole_core::headers::content_length(&headers);
         Ok(Response {
             status: response.status(),
             headers,
             url: Url::parse(&response.url()).ok(),
             headers_filtered: response.type_() == ResponseType::Cors,
-            body: FetchBody::new(response.body(), signal),
+            body: FetchBody::new(response.body(), announced, signal),
         })
     }
 
@@ -230,6 +231,8 @@ pub struct FetchBody {
     reader: Option<Reader>,
     /// The buffer BYOB reads land in (moved out during a read, handed back after it).
     scratch: Option<ArrayBuffer>,
+    /// The answer's `Content-Length`.
+    announced: Option<u64>,
     signal: Option<AbortSignal>,
 }
 
@@ -283,10 +286,25 @@ impl FetchBody {
     /// The body of a `Response` from elsewhere (a cache, a service worker, a hand-made
     /// `Response`), to read or verify it as Porthole reads a `fetch` answer.
     pub fn of_response(response: &web_sys::Response) -> Self {
-        Self::new(response.body(), None)
+        let announced = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse().ok());
+        Self::new(response.body(), announced, None)
     }
 
-    fn new(body: Option<web_sys::ReadableStream>, signal: Option<AbortSignal>) -> Self {
+    /// The length the answer announced (`Content-Length`), if any.
+    pub(crate) fn announced_len(&self) -> Option<u64> {
+        self.announced
+    }
+
+    fn new(
+        body: Option<web_sys::ReadableStream>,
+        announced: Option<u64>,
+        signal: Option<AbortSignal>,
+    ) -> Self {
         let reader = body.map(|stream| {
             let options = ReadableStreamGetReaderOptions::new();
             options.set_mode(ReadableStreamReaderMode::Byob);
@@ -300,6 +318,7 @@ impl FetchBody {
         Self {
             reader,
             scratch: None,
+            announced,
             signal,
         }
     }

@@ -31,7 +31,7 @@ pub use js::error_to_js;
 #[cfg(target_arch = "wasm32")]
 pub use sink::{
     download_blob_to_stream, download_blob_to_uint8array, resumable_blob_stream, verified_stream,
-    verified_stream_with_errors, ErrorToJs,
+    verified_stream_with_errors, ErrorToJs, ResumeFuture,
 };
 #[cfg(target_arch = "wasm32")]
 pub use source::BlobFileSource;

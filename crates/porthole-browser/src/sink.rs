@@ -16,15 +16,12 @@ use crate::js::error_to_js;
 
 type Opener = Pin<Box<dyn Future<Output = Result<FetchBody, Error>>>>;
 
-/// Asks for the rest of a download whose body broke: `(offset, error, attempt)` to the new body
-/// and how many of its leading bytes were had already ([`Repository::resume_blob`]).
-type Resumer = Rc<
-    dyn Fn(
-        u64,
-        TransportError,
-        u32,
-    ) -> Pin<Box<dyn Future<Output = Result<(FetchBody, u64), Error>>>>,
->;
+/// A resume's request: the new body and how many of its leading bytes were had already.
+pub type ResumeFuture = Pin<Box<dyn Future<Output = Result<(FetchBody, u64), Error>>>>;
+
+/// Asks for the rest of a download whose body broke: `(offset, error, attempt)` to the resume's
+/// request ([`Repository::resume_blob`]).
+type Resumer = Rc<dyn Fn(u64, TransportError, u32) -> ResumeFuture>;
 
 /// The state one stream's `pull` and `cancel` share.
 struct Pull {
@@ -36,6 +33,8 @@ struct Pull {
     resumer: Option<Resumer>,
     /// Bytes hashed and handed on so far.
     received: u64,
+    /// The length the first answer announced (`Content-Length`).
+    announced: Option<u64>,
     /// Leading bytes of the current body that were had already (a resume answered 200).
     skip: u64,
     /// Resumes so far.
@@ -59,6 +58,16 @@ impl Pull {
         self.body = None;
         self.resumer = None;
         self.hasher = None;
+    }
+
+    /// The end of the body: closes only when the bytes hashed to the digest asked for.
+    fn verify(&mut self) -> Result<Step, Error> {
+        match self.hasher.take() {
+            Some(hasher) => hasher
+                .finish_and_check(&self.what, &self.expected)
+                .map(|()| Step::End),
+            None => Ok(Step::End),
+        }
     }
 
     /// `chunk` without the bytes a resume sent again; `None` when all of it was had already.
@@ -142,7 +151,9 @@ async fn pull_once(
     let opener = state.borrow_mut().opener.take();
     if let Some(opener) = opener {
         let body = opener.await?;
-        state.borrow_mut().body = Some(body);
+        let mut st = state.borrow_mut();
+        st.announced = body.announced_len();
+        st.body = Some(body);
     }
     let request = controller.byob_request().and_then(|request| {
         let view = bytes_of(&request.view()?)?;
@@ -173,14 +184,11 @@ async fn pull_once(
                 st.body = Some(body);
                 return Ok(Step::Delivered);
             }
-            Ok(None) => {
-                let mut st = state.borrow_mut();
-                return match st.hasher.take() {
-                    Some(hasher) => hasher
-                        .finish_and_check(&st.what, &st.expected)
-                        .map(|()| Step::End),
-                    None => Ok(Step::End),
-                };
+            Ok(None) => return state.borrow_mut().verify(),
+            // Every announced byte came before the break: nothing is left to ask for (the
+            // registry would answer 416); the digest check decides.
+            Err(_) if state.borrow().announced == Some(state.borrow().received) => {
+                return state.borrow_mut().verify();
             }
             // The connection broke inside the body: ask for the rest, as the core download does.
             Err(source) => {
@@ -227,6 +235,7 @@ fn pull_stream(
         body: None,
         resumer,
         received: 0,
+        announced: None,
         skip: 0,
         resumes: 0,
         hasher,
@@ -350,18 +359,25 @@ where
 /// [`Repository::open_blob`], so a caller can report a refusal before handing out a stream):
 /// `body` is that answer's body, and a broken body is resumed from where it broke. Errors are
 /// made by `to_js`.
+///
+/// Each resume's request runs inside `around` (the npm package runs it under the call's abort
+/// signal, which its transport reads while the future is polled).
 pub fn resumable_blob_stream<T>(
     repository: &Repository<T>,
     digest: &Digest,
     body: FetchBody,
     to_js: ErrorToJs,
+    around: impl Fn(ResumeFuture) -> ResumeFuture + 'static,
 ) -> ReadableStream
 where
     T: Transport<Stream = FetchBody> + 'static,
 {
+    let resume = resumer_for(repository, digest);
+    let resumer: Resumer =
+        Rc::new(move |offset, error, attempt| around(resume(offset, error, attempt)));
     pull_stream(
         Box::pin(async move { Ok(body) }),
-        Some(resumer_for(repository, digest)),
+        Some(resumer),
         digest.clone(),
         format!("blob {}@{digest}", repository.name()),
         to_js,

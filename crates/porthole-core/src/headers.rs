@@ -252,6 +252,11 @@ pub fn parse_upload_range(value: &str) -> Result<u64> {
     Ok(end + 1)
 }
 
+/// The `Content-Length` a response announced, if present and a number.
+pub fn content_length(headers: &Headers) -> Option<u64> {
+    headers.get("content-length")?.trim().parse().ok()
+}
+
 /// Reads `Docker-Content-Digest`, if present and valid.
 pub fn content_digest(headers: &Headers) -> Result<Option<Digest>> {
     match headers.get("docker-content-digest") {

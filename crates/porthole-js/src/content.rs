@@ -14,7 +14,7 @@ use crate::error::{to_js_error, IntoJs};
 use crate::glue::{bytes_to_blob, get, set, stream_to_blob, to_js, type_error};
 use crate::paging::{paged, Listing};
 use crate::registry::{make_client, opt_value, opts, repository_name, signal_of, spawn};
-use crate::transport::JsTransport;
+use crate::transport::{with_signal, JsTransport};
 use crate::types::{
     DownloadBlobResult, GetManifestResult, ListReferrersOptions, SetManifestOptions,
     SetManifestResult, TransferProgressEvent, UploadBlobOptions, UploadBlobResult,
@@ -181,10 +181,20 @@ impl ContainerRegistryContentClient {
     ) -> Promise {
         let repository = self.repository.clone();
         let digest = digest(digest_text);
-        spawn(&opt_value(&options), async move {
+        let options = opt_value(&options);
+        // An invalid signal rejects through `spawn` below.
+        let signal = signal_of(&options).ok().flatten();
+        spawn(&options, async move {
             let digest = digest?;
             let response = repository.open_blob(&digest).await.js()?;
-            let stream = resumable_blob_stream(&repository, &digest, response.body, to_js_error);
+            // Resumes run under this call's abort signal, as its first request did.
+            let stream = resumable_blob_stream(
+                &repository,
+                &digest,
+                response.body,
+                to_js_error,
+                move |resume| Box::pin(with_signal(signal.clone(), resume)),
+            );
             let result = to_js(&DownloadBlobResult {
                 digest: digest.to_string(),
                 content: (),

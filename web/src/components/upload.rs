@@ -274,17 +274,18 @@ fn start(conn: Conn, repo_name: String, job: Job) {
     spawn_local(async move {
         let source = BlobFileSource::new(job.file.clone().unchecked_into());
         let began = now();
-        // (interruptions seen, bytes confirmed when the last one was reported)
-        let mut interrupted = (0u32, 0u64);
+        // Interruptions seen, and the bytes confirmed at the previous report.
+        let (mut interruptions, mut confirmed) = (0u32, 0u64);
         let (sent, speed, status) = (job.sent, job.speed, job.status);
         let mut on_progress = move |p: UploadProgress| {
-            if p.interruptions > interrupted.0 {
-                interrupted = (p.interruptions, p.confirmed);
+            if p.interruptions > interruptions {
+                interruptions = p.interruptions;
                 status.set(Status::Resuming);
-            } else if status.get_untracked() == Status::Resuming && p.confirmed > interrupted.1 {
-                // A chunk landed after the resume.
+            } else if status.get_untracked() == Status::Resuming && p.confirmed > confirmed {
+                // A chunk landed after the resume (also after a restart from byte 0).
                 status.set(Status::Uploading);
             }
+            confirmed = p.confirmed;
             sent.set(p.sent.min(p.total));
             let seconds = (now() - began) / 1000.0;
             if seconds > 0.0 {
