@@ -69,6 +69,9 @@ pub enum Fault {
     /// Answers `307 Temporary Redirect` to `<base><path and query>` without forwarding (a
     /// registry sending blob downloads to storage on another host).
     RedirectTo(String),
+    /// Forwards the request without its `Range` header: the registry answers 200 with all of
+    /// the content, as a registry (or cache) that ignores `Range` does.
+    IgnoreRange,
 }
 
 impl Fault {
@@ -90,6 +93,7 @@ impl Fault {
             Self::DropHeader(h) if h.eq_ignore_ascii_case("range") => "missing-range",
             Self::DropHeader(_) => "missing-header",
             Self::RedirectTo(_) => "redirect",
+            Self::IgnoreRange => "range-ignored",
         }
     }
 }
@@ -476,7 +480,9 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
         return Ok(());
     }
 
-    let mut answer = forward(route, &method, &target, &head, &body)?;
+    let asked_range = head.get("range").is_some();
+    let strip = (fault == Some(Fault::IgnoreRange)).then_some("range");
+    let mut answer = forward(route, &method, &target, &head, &body, strip)?;
     // Bodies are corrupted only in answers that carry content (not a 401's error body).
     let content = (200..300).contains(&answer.status) && !answer.body.is_empty();
     let applied = match &fault {
@@ -501,6 +507,7 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
                 .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             (answer.headers.len() != before).then(|| fault.as_ref().map_or("", Fault::kind))
         }
+        Some(Fault::IgnoreRange) => asked_range.then_some("range-ignored"),
         Some(Fault::ResetInResponseBody) => {
             record(Some("reset-in-response-body"), None);
             if !answer.body.is_empty() {
@@ -518,14 +525,15 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
     write_answer(&client, &answer)
 }
 
-/// Sends the request to the registry and reads its whole answer, rewriting its `Location` and
-/// `Link` headers to point at the proxy.
+/// Sends the request to the registry (without the header `strip`, if any) and reads its whole
+/// answer, rewriting its `Location` and `Link` headers to point at the proxy.
 fn forward(
     route: &Route,
     method: &str,
     target: &str,
     head: &http1::Head,
     body: &[u8],
+    strip: Option<&str>,
 ) -> io::Result<Answer> {
     let upstream = TcpStream::connect(&route.upstream)?;
     upstream.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -536,7 +544,8 @@ fn forward(
     );
     for (name, value) in &head.headers {
         let own = ["host", "connection", "content-length", "transfer-encoding"];
-        if !own.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        let stripped = strip.is_some_and(|h| h.eq_ignore_ascii_case(name));
+        if !stripped && !own.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
     }

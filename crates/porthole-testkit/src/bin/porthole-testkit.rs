@@ -15,8 +15,9 @@ const USAGE: &str = "usage: porthole-testkit serve [--no-stdin]
 
 Starts an anonymous, a basic-auth and a token-auth registry, nginx CORS fronts for the two
 auth registries, an ACR emulator, and a fault proxy in front of the anonymous registry that
-breaks the first of every two GETs of a repository named with `broken-body` halfway through
-its body. Prints one JSON line on stdout:
+breaks the first of every two GETs of a repository named with `broken-body` or `lost-range`
+halfway through its body (and, for `lost-range`, drops the Range header of the second, so the
+registry answers 200 with everything). Prints one JSON line on stdout:
   {\"anonymous\",\"anonymous_broken_bodies\",\"basic\",\"token\",\"basic_front\",\"token_front\",\"token_realm\",\"service\",\"users\",
    \"acr\",\"acr_auth\":{\"service\",\"audience\",\"aad_tokens\":{\"owner\",\"reader\"},\"admin\":{\"username\",\"password\"}}}
 and runs until stdin closes (or, with --no-stdin, until SIGTERM/SIGINT/SIGHUP).";
@@ -66,13 +67,27 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
     let anonymous = Registry::start(AuthMode::Anonymous)?;
     // Resumed downloads in the browser: GET 1, 3, 5, ... of `broken-body` repositories lose
     // their connection halfway through the body; the resume (2, 4, 6, ...) goes through.
+    // In `lost-range` repositories the resumes (GET 2, 4, ...) lose their Range header on the
+    // way, so the registry answers 200 with everything: the client skips what it had.
     let broken_bodies = FaultProxy::start(
         &anonymous.url(),
-        vec![Rule::new(Fault::ResetInResponseBody)
-            .method("GET")
-            .path_contains("broken-body")
-            .every(2)
-            .first(1)],
+        vec![
+            Rule::new(Fault::ResetInResponseBody)
+                .method("GET")
+                .path_contains("broken-body")
+                .every(2)
+                .first(1),
+            Rule::new(Fault::ResetInResponseBody)
+                .method("GET")
+                .path_contains("lost-range")
+                .every(2)
+                .first(1),
+            Rule::new(Fault::IgnoreRange)
+                .method("GET")
+                .path_contains("lost-range")
+                .every(2)
+                .first(2),
+        ],
     )?;
     let basic = Registry::start(AuthMode::Basic)?;
     let token = Registry::start(AuthMode::Token)?;
