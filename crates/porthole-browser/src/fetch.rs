@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use porthole_core::headers::content_length;
 use porthole_core::{
     Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
     TransportErrorKind, Url,
@@ -191,18 +192,8 @@ impl Transport for FetchTransport {
                 Ok(value) => value.unchecked_into(),
                 Err(error) => return Err(classify_rejection(&request, &error, signal.as_ref())),
             };
-        let mut headers = Headers::new();
-        if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
-            for entry in entries.flatten() {
-                let pair: js_sys::Array = entry.unchecked_into();
-                if let (Some(name), Some(value)) =
-                    (pair.get(0).as_string(), pair.get(1).as_string())
-                {
-                    headers.append(name, value);
-                }
-            }
-        }
-        let announced = porthole_core::headers::content_length(&headers);
+        let headers = headers_of(&response);
+        let announced = content_length(&headers);
         Ok(Response {
             status: response.status(),
             headers,
@@ -219,6 +210,20 @@ impl Transport for FetchTransport {
     async fn sleep(&self, millis: u64) {
         js::sleep(millis).await;
     }
+}
+
+/// The headers of a `Response` (those the browser lets the page see).
+fn headers_of(response: &web_sys::Response) -> Headers {
+    let mut headers = Headers::new();
+    if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
+        for entry in entries.flatten() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                headers.append(name, value);
+            }
+        }
+    }
+    headers
 }
 
 /// A `fetch` response body, read chunk by chunk (never buffered whole). Dropping it before the
@@ -286,13 +291,7 @@ impl FetchBody {
     /// The body of a `Response` from elsewhere (a cache, a service worker, a hand-made
     /// `Response`), to read or verify it as Porthole reads a `fetch` answer.
     pub fn of_response(response: &web_sys::Response) -> Self {
-        let announced = response
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse().ok());
-        Self::new(response.body(), announced, None)
+        Self::new(response.body(), content_length(&headers_of(response)), None)
     }
 
     /// The length the answer announced (`Content-Length`), if any.
