@@ -309,22 +309,37 @@ async fn a_byob_reader_gets_the_verified_bytes_in_its_own_buffer() {
     assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
 }
 
-/// Through the kit's fault proxy, every other GET of a `broken-body` repository loses its
-/// connection halfway through the body (GET 1, 3, 5, ...; the resumes go through).
-#[wasm_bindgen_test]
-async fn a_download_whose_connection_breaks_is_resumed_and_verified() {
+/// Pushes a 3 MiB blob into a new `<prefix>-…` repository through the kit's fault proxy, then
+/// downloads it three times through it (the verified stream with a default reader and with a
+/// BYOB reader, and the core's `get_blob`), each time checking every byte: GETs 1 to 6.
+async fn download_three_ways_through_faults(
+    prefix: &str,
+    seed: u64,
+) -> (
+    RegistryClient<FetchTransport>,
+    Repository<FetchTransport>,
+    Digest,
+) {
     let url = field(&registries(), &["anonymous_broken_bodies"]);
     let client = client_for(&url, Credential::Anonymous);
-    let repo = client.repository(unique_repo("broken-body"));
-    let bytes = pseudo_random(3 * MIB + 5, 31);
+    let repo = client.repository(unique_repo(prefix));
+    let bytes = pseudo_random(3 * MIB + 5, seed);
     let digest = push_bytes(&repo, &bytes).await;
 
-    // GET 1 breaks, 2 resumes; then 3 and 4; then 5 and 6.
     let got = read_stream(&download_blob_to_stream(&repo, &digest)).await;
     assert!(got.unwrap() == bytes, "default reader: bytes differ");
     let got = read_stream_byob(&download_blob_to_stream(&repo, &digest), 100_003).await;
     assert!(got.unwrap() == bytes, "BYOB reader: bytes differ");
     assert!(repo.get_blob(&digest).await.unwrap() == bytes);
+    (client, repo, digest)
+}
+
+/// Through the kit's fault proxy, every other GET of a `broken-body` repository loses its
+/// connection halfway through the body (GET 1, 3, 5, ...; the resumes go through).
+#[wasm_bindgen_test]
+async fn a_download_whose_connection_breaks_is_resumed_and_verified() {
+    // GET 1 breaks, 2 resumes; then 3 and 4; then 5 and 6.
+    let (client, repo, digest) = download_three_ways_through_faults("broken-body", 31).await;
 
     // GET 7 breaks too: a stream over a bare body cannot ask again, so it errors. This shows
     // the breaks above really happened.
@@ -338,17 +353,7 @@ async fn a_download_whose_connection_breaks_is_resumed_and_verified() {
 /// and GET 2, 4, 6, ... lose their Range header, so each resume is answered 200 with everything.
 #[wasm_bindgen_test]
 async fn a_resume_answered_with_everything_skips_what_it_had() {
-    let url = field(&registries(), &["anonymous_broken_bodies"]);
-    let client = client_for(&url, Credential::Anonymous);
-    let repo = client.repository(unique_repo("lost-range"));
-    let bytes = pseudo_random(3 * MIB + 11, 33);
-    let digest = push_bytes(&repo, &bytes).await;
-
-    let got = read_stream(&download_blob_to_stream(&repo, &digest)).await;
-    assert!(got.unwrap() == bytes, "default reader: bytes differ");
-    let got = read_stream_byob(&download_blob_to_stream(&repo, &digest), 100_003).await;
-    assert!(got.unwrap() == bytes, "BYOB reader: bytes differ");
-    assert!(repo.get_blob(&digest).await.unwrap() == bytes);
+    let (client, repo, digest) = download_three_ways_through_faults("lost-range", 33).await;
 
     // GET 7 breaks (unread here); GET 8 asks for a range and gets everything: the proxy really
     // drops the Range header.
