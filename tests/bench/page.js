@@ -51,6 +51,13 @@ async function readCountingByob(stream) {
 
 const readers = { default: readCounting, byob: readCountingByob };
 
+/** A plain fetch GET of a blob (no Porthole code), its body read by `read`; returns its result. */
+async function plainGet(registry, repo, digest, read) {
+  const response = await fetch(`${registry}/v2/${repo}/blobs/${digest}`, { cache: "no-store" });
+  if (response.status !== 200) throw new Error(`GET answered ${response.status}`);
+  return read(response.body);
+}
+
 /**
  * Samples wasm memory and the JS heap every 10 ms while `fn` runs; returns the peaks, and the JS
  * heap after a full GC at the end (what the operation retained, garbage excluded).
@@ -137,11 +144,7 @@ window.bench = {
   },
 
   async plainDownload(registry, repo, digest) {
-    const { ms, value } = await timed(async () => {
-      const response = await fetch(`${registry}/v2/${repo}/blobs/${digest}`, { cache: "no-store" });
-      if (response.status !== 200) throw new Error(`GET answered ${response.status}`);
-      return readCounting(response.body);
-    });
+    const { ms, value } = await timed(() => plainGet(registry, repo, digest, readCounting));
     return { ms, bytes: value };
   },
 
@@ -196,11 +199,7 @@ window.bench = {
 
   /** The browser's own floor for the download rows: a plain fetch read, same sampling. */
   async memoryPlainDownload(registry, repo, digest, reader) {
-    const r = await sampled(async () => {
-      const response = await fetch(`${registry}/v2/${repo}/blobs/${digest}`, { cache: "no-store" });
-      if (response.status !== 200) throw new Error(`GET answered ${response.status}`);
-      return readers[reader](response.body);
-    });
+    const r = await sampled(() => plainGet(registry, repo, digest, readers[reader]));
     return { ms: r.ms, bytes: r.value, peakHeap: r.peakHeap };
   },
 
