@@ -19,9 +19,10 @@ use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::retry::{Failure, RetryPolicy};
 use crate::transport::{
-    read_body_limited, BlobSource, BodyStream, Method, Request, Response, Transport, TransportError,
+    read_body_limited, BlobSource, BodyStream, ByteStream, Method, Request, Response, Transport,
+    TransportError,
 };
-use crate::upload::{BlobUpload, UploadOptions, UploadProgress};
+use crate::upload::{BlobUpload, StreamWindow, UploadOptions, UploadProgress};
 use crate::url::Url;
 
 /// How much of an error body is read to explain the error.
@@ -1200,6 +1201,85 @@ impl<T: Transport> Repository<T> {
         self.finish_upload(&mut upload, source, progress).await
     }
 
+    /// Uploads a blob read from a stream whose length is known only at its end (a JS
+    /// `ReadableStream`, a pipe). The stream is read one chunk (`options.chunk_size`) at a
+    /// time; each chunk is hashed beside its `PATCH` and kept until the registry confirms it, so
+    /// a failed chunk resumes from what the session holds while memory stays at about two
+    /// chunks, whatever the stream's length. A stream that ends within its first chunk is
+    /// uploaded as [`Self::upload_blob`] of those bytes.
+    ///
+    /// Unlike a [`BlobSource`], a stream cannot be read again: when the registry loses the
+    /// session after the first chunk (a lost answer on distribution), the upload fails and says
+    /// so; the session is cancelled on any failure.
+    pub async fn upload_blob_stream<R: ByteStream + ?Sized>(
+        &self,
+        stream: &mut R,
+        options: UploadOptions,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<Digest> {
+        let op = format!("uploading a stream to {}", self.name);
+        let mut window = StreamWindow::default();
+        if window.fill(stream, options.chunk_size, &op).await? {
+            return self.upload_blob(window.bytes(), options, progress).await;
+        }
+        let mut upload = BlobUpload::new(self.name.clone(), window.end(), options);
+        upload.hash_separately();
+        self.open_session(&mut upload).await?;
+        match self
+            .stream_chunks(&mut upload, stream, window, progress, &op)
+            .await
+        {
+            Ok(digest) => {
+                progress(upload.progress());
+                Ok(digest)
+            }
+            Err(e) => {
+                self.abandon(&mut upload).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the stream window by window: each window is read, then sent (resuming within it
+    /// after failures) while it is hashed, then the next is read.
+    async fn stream_chunks<R: ByteStream + ?Sized>(
+        &self,
+        upload: &mut BlobUpload,
+        stream: &mut R,
+        mut window: StreamWindow,
+        progress: &mut dyn FnMut(UploadProgress),
+        op: &str,
+    ) -> Result<Digest> {
+        let mut hasher = upload.new_hasher();
+        let mut ended = false;
+        loop {
+            // The registry's OCI-Chunk-Min-Length may ask for more than the first window holds.
+            if !ended {
+                ended = window.fill(stream, upload.chunk_size(), op).await?;
+            }
+            if window.bytes().is_empty() {
+                break;
+            }
+            upload.grow(window.end());
+            // The PATCH goes out first; the window is hashed while the browser sends it.
+            let restartable = window.start() == 0;
+            let send = self.send_chunks(upload, &window, progress, op, restartable);
+            let hash = async {
+                hasher.update(window.bytes());
+                Ok(())
+            };
+            try_join(send, hash).await?;
+            if ended {
+                break;
+            }
+            window.advance();
+        }
+        upload.set_digest(hasher.finish());
+        let size = upload.progress().total;
+        let req = upload.commit_request()?;
+        self.commit(upload, req, size, op).await
+    }
+
     /// `POST`s for a new upload session and hands its answer to `upload`. A `POST` is not
     /// repeated by [`RegistryClient::send`] after an ambiguous failure (a lost connection, 500,
     /// 502, 504); opening a session is, as the policy allows: the worst a repeat does is leave
@@ -1317,16 +1397,21 @@ impl<T: Transport> Repository<T> {
                 Ok(digest)
             }
             Err(e) => {
-                if let Some(cancel) = upload.cancel_request() {
-                    let op = format!("cancelling the upload session in {}", self.name);
-                    // Best effort: the original error is what the caller needs to see.
-                    let _ = self
-                        .client
-                        .send(&op, &self.scopes(Method::Delete), cancel)
-                        .await;
-                }
+                self.abandon(upload).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Cancels the upload's session after a failure, so the registry can drop what it holds.
+    async fn abandon(&self, upload: &mut BlobUpload) {
+        if let Some(cancel) = upload.cancel_request() {
+            let op = format!("cancelling the upload session in {}", self.name);
+            // Best effort: the original error is what the caller needs to see.
+            let _ = self
+                .client
+                .send(&op, &self.scopes(Method::Delete), cancel)
+                .await;
         }
     }
 
@@ -1362,21 +1447,26 @@ impl<T: Transport> Repository<T> {
             .await?;
             Ok(hasher.finish())
         };
-        let (digest, ()) =
-            try_join(hash_pass, self.send_chunks(upload, source, progress, &op)).await?;
+        let (digest, ()) = try_join(
+            hash_pass,
+            self.send_chunks(upload, source, progress, &op, true),
+        )
+        .await?;
         upload.set_digest(digest);
         let req = upload.commit_request()?;
         self.commit(upload, req, source.size(), &op).await
     }
 
-    /// Sends every chunk, resuming from the session's status after a failure and opening a new
-    /// session when the registry lost this one.
+    /// Sends every chunk, resuming from the session's status after a failure and, when
+    /// `restartable` (the source still has byte 0), opening a new session when the registry
+    /// lost this one.
     async fn send_chunks<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
         upload: &mut BlobUpload,
         source: &S,
         progress: &mut dyn FnMut(UploadProgress),
         op: &str,
+        restartable: bool,
     ) -> Result<()> {
         let (mut failures, mut restarts) = (0, 0);
         while let Some(range) = upload.next_chunk() {
@@ -1401,6 +1491,15 @@ impl<T: Transport> Repository<T> {
                         // The session is gone. distribution cancels a session asked about with
                         // a stale Location, and a stale one is all a client has after a chunk
                         // the registry stored but whose answer was lost: start over.
+                        Err(e) if e.is_not_found() && !restartable => {
+                            return Err(Error::protocol(format!(
+                                "{op}: the registry lost the upload session after {} bytes, and \
+                                 the bytes before them cannot be read from the stream again; \
+                                 start the upload over (a Blob or File would have restarted by \
+                                 itself)",
+                                upload.progress().confirmed
+                            )))
+                        }
                         Err(e)
                             if e.is_not_found()
                                 && restarts < upload.options().max_resumes_per_chunk =>

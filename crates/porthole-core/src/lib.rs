@@ -36,8 +36,8 @@ pub use media_type::MediaType;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
 pub use retry::RetryPolicy;
 pub use transport::{
-    BlobSource, Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
-    TransportErrorKind,
+    BlobSource, Body, BodyStream, ByteStream, Headers, Method, Request, Response, Transport,
+    TransportError, TransportErrorKind,
 };
 pub use upload::{BlobUpload, UploadOptions, UploadProgress};
 pub use url::Url;

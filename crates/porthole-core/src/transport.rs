@@ -381,6 +381,17 @@ pub trait BlobSource<B> {
     fn body(&self, start: u64, end: u64) -> Body<B>;
 }
 
+/// An upload's bytes arriving in order, their length known only at the end: a JS
+/// `ReadableStream`, a pipe. [`Repository::upload_blob_stream`](crate::Repository::upload_blob_stream)
+/// reads it one chunk at a time and keeps only the chunk on the wire, so a failed chunk can be
+/// sent again but the bytes before it are gone.
+#[allow(async_fn_in_trait)] // ?Send on purpose: browser futures are !Send.
+pub trait ByteStream {
+    /// Appends the next bytes to `buf`, at most `max` (more than 0), and returns how many; 0 means
+    /// the stream has ended.
+    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, TransportError>;
+}
+
 fn slice_of(bytes: &[u8], start: u64, end: u64) -> Result<&[u8], TransportError> {
     usize::try_from(start)
         .ok()

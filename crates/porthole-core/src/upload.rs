@@ -13,7 +13,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::headers;
 use crate::reference::RepositoryName;
-use crate::transport::{Body, Headers, Method, Request};
+use crate::transport::{BlobSource, Body, ByteStream, Headers, Method, Request, TransportError};
 use crate::url::Url;
 
 /// The default chunk size. Each chunk is one request the registry must handle, so chunks are
@@ -52,7 +52,8 @@ pub struct UploadProgress {
     pub confirmed: u64,
     /// Bytes sent, including a chunk still in flight.
     pub sent: u64,
-    /// The blob's size.
+    /// The blob's size; for a stream, the bytes read from it so far (its size is known only
+    /// at its end).
     pub total: u64,
     /// Chunks that failed so far and were (or are being) sent again: when it rises, the upload
     /// is resuming after a failure.
@@ -163,6 +164,18 @@ impl BlobUpload {
     /// Counts a chunk that failed and will be sent again (reported in [`Self::progress`]).
     pub fn note_interruption(&mut self) {
         self.interruptions += 1;
+    }
+
+    /// For a stream: more bytes arrived, so the blob is at least `total` bytes long. The next
+    /// chunks may reach that far.
+    pub fn grow(&mut self, total: u64) {
+        self.total = self.total.max(total);
+    }
+
+    /// Bytes per `PATCH`: the option, raised to the registry's `OCI-Chunk-Min-Length` once the
+    /// session is open.
+    pub fn chunk_size(&self) -> u64 {
+        self.chunk_size
     }
 
     /// The repository.
@@ -556,6 +569,101 @@ impl BlobUpload {
             State::Done(d) => Some(d),
             _ => None,
         }
+    }
+}
+
+/// The part of a streamed upload in memory: the chunk being sent, kept until the registry
+/// confirms it so that a failed chunk can be sent again. It is a [`BlobSource`] for the bytes it
+/// holds, at their offsets in the whole stream.
+#[derive(Debug, Default)]
+pub(crate) struct StreamWindow {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl StreamWindow {
+    /// The offset of the window's first byte in the stream.
+    pub(crate) fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// The offset just past its last byte.
+    pub(crate) fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+
+    /// The bytes it holds.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Reads from `stream` until the window holds `target` bytes; true when the stream ended
+    /// first.
+    pub(crate) async fn fill<R: ByteStream + ?Sized>(
+        &mut self,
+        stream: &mut R,
+        target: u64,
+        op: &str,
+    ) -> Result<bool> {
+        let target = usize::try_from(target.max(1)).unwrap_or(usize::MAX);
+        while self.bytes.len() < target {
+            let wanted = target - self.bytes.len();
+            let before = self.bytes.len();
+            let read = stream
+                .read_into(&mut self.bytes, wanted)
+                .await
+                .map_err(|e| Error::transport(format!("{op}: reading the stream"), e))?;
+            if read > wanted || self.bytes.len() != before + read {
+                return Err(Error::protocol(format!(
+                    "internal: the stream reported {read} bytes for a read of at most {wanted}"
+                )));
+            }
+            if read == 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Moves past the bytes it holds (once the registry confirmed them) and empties it.
+    pub(crate) fn advance(&mut self) {
+        self.start = self.end();
+        self.bytes.clear();
+    }
+
+    fn slice(&self, start: u64, end: u64) -> std::result::Result<&[u8], TransportError> {
+        let inside = self.start <= start && start <= end && end <= self.end();
+        inside
+            .then(|| &self.bytes[(start - self.start) as usize..(end - self.start) as usize])
+            .ok_or_else(|| {
+                TransportError::new(
+                    crate::transport::TransportErrorKind::Body,
+                    format!(
+                        "bytes {start}..{end} of the stream are no longer in memory (it holds {}..{})",
+                        self.start,
+                        self.end()
+                    ),
+                )
+            })
+    }
+}
+
+impl<B> BlobSource<B> for StreamWindow {
+    fn size(&self) -> u64 {
+        self.end()
+    }
+
+    async fn read(&self, start: u64, end: u64) -> std::result::Result<Vec<u8>, TransportError> {
+        self.slice(start, end).map(<[u8]>::to_vec)
+    }
+
+    fn body(&self, start: u64, end: u64) -> Body<B> {
+        // Outside the window gives an empty body, which `chunk_request` refuses by its length.
+        Body::Bytes(
+            self.slice(start, end)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -957,5 +1065,75 @@ mod tests {
             .chunk_request::<NoNativeBody>(0..10, Body::Bytes(vec![0; 3]))
             .unwrap_err();
         assert!(e.to_string().contains("file change"));
+    }
+
+    /// A stream that hands out its bytes `piece` at a time (less when asked for less).
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        piece: usize,
+    }
+
+    impl ByteStream for Pieces {
+        async fn read_into(
+            &mut self,
+            buf: &mut Vec<u8>,
+            max: usize,
+        ) -> std::result::Result<usize, TransportError> {
+            let n = self.piece.min(max).min(self.data.len() - self.at);
+            buf.extend_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_stream_window_fills_to_its_target_across_pieces_and_moves_on() {
+        use futures::executor::block_on;
+        let data: Vec<u8> = (0..25u8).collect();
+        let mut stream = Pieces {
+            data: data.clone(),
+            at: 0,
+            piece: 7,
+        };
+        let mut window = StreamWindow::default();
+        assert!(!block_on(window.fill(&mut stream, 10, "test")).unwrap());
+        assert_eq!((window.start(), window.bytes()), (0, &data[..10]));
+        let body: Body<NoNativeBody> = window.body(3, 10);
+        assert_eq!(body.len(), 7);
+        window.advance();
+        assert!(!block_on(window.fill(&mut stream, 10, "test")).unwrap());
+        assert_eq!((window.start(), window.end()), (10, 20));
+        assert_eq!(
+            block_on(BlobSource::<NoNativeBody>::read(&window, 12, 14)).unwrap(),
+            vec![12, 13]
+        );
+        // Bytes already let go of are an error, not a wrong body.
+        let gone = block_on(BlobSource::<NoNativeBody>::read(&window, 5, 12)).unwrap_err();
+        assert!(gone.to_string().contains("no longer in memory"), "{gone}");
+        assert_eq!(BlobSource::<NoNativeBody>::body(&window, 5, 12).len(), 0);
+        window.advance();
+        assert!(block_on(window.fill(&mut stream, 10, "test")).unwrap());
+        assert_eq!(window.bytes(), &data[20..]);
+    }
+
+    /// A stream that claims more bytes than it appended.
+    struct Liar;
+
+    impl ByteStream for Liar {
+        async fn read_into(
+            &mut self,
+            _buf: &mut Vec<u8>,
+            max: usize,
+        ) -> std::result::Result<usize, TransportError> {
+            Ok(max)
+        }
+    }
+
+    #[test]
+    fn a_stream_that_miscounts_is_an_error() {
+        let mut window = StreamWindow::default();
+        let e = futures::executor::block_on(window.fill(&mut Liar, 4, "test")).unwrap_err();
+        assert!(e.to_string().contains("reported 4 bytes"), "{e}");
     }
 }

@@ -9,9 +9,9 @@ use std::cell::{Cell, RefCell};
 use common::*;
 use futures::executor::block_on;
 use porthole_core::{
-    BlobSource, Body, Credential, Descriptor, Digest, Error, ImageManifest, Manifest, MediaType,
-    Method, PageRequest, Reference, Request, Response, Tag, TagOrDigest, Transport, TransportError,
-    TransportErrorKind, UploadOptions, UploadProgress,
+    BlobSource, Body, ByteStream, Credential, Descriptor, Digest, Error, ImageManifest, Manifest,
+    MediaType, Method, PageRequest, Reference, Request, Response, Tag, TagOrDigest, Transport,
+    TransportError, TransportErrorKind, UploadOptions, UploadProgress,
 };
 use porthole_testkit::users::{ALICE, READER, READER_PASSWORD};
 use porthole_testkit::{AuthMode, NativeBodyStream, NativeTransport, Registry};
@@ -887,6 +887,230 @@ fn a_source_that_fails_midway_cancels_the_session() {
             block_on(repo.blob_exists(&Digest::sha256_of(&source.data))).unwrap(),
             None
         );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uploads from a stream of unknown length
+
+/// Bytes handed out `piece` at a time, as a JS `ReadableStream` or a pipe gives them; reads from
+/// `fail_at` on fail.
+struct Pieces {
+    data: Vec<u8>,
+    at: usize,
+    piece: usize,
+    fail_at: Option<usize>,
+}
+
+impl Pieces {
+    fn new(data: &[u8], piece: usize) -> Self {
+        Self {
+            data: data.to_vec(),
+            at: 0,
+            piece,
+            fail_at: None,
+        }
+    }
+}
+
+impl ByteStream for Pieces {
+    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, TransportError> {
+        if self.fail_at.is_some_and(|f| self.at >= f) {
+            return Err(TransportError::new(
+                TransportErrorKind::Body,
+                "simulated failure of the stream's producer",
+            ));
+        }
+        let n = self.piece.min(max).min(self.data.len() - self.at);
+        buf.extend_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn chunks_of(size: usize) -> UploadOptions {
+    UploadOptions {
+        chunk_size: size as u64,
+        ..UploadOptions::default()
+    }
+}
+
+#[test]
+fn a_stream_uploads_chunk_by_chunk_with_growing_progress() {
+    each_mode(|env| {
+        let name = "stream/app";
+        let repo = env.repo(name);
+        // Pieces that straddle the chunk boundaries, and a short last chunk.
+        let data = random_bytes(5 * MIB + 123, 141);
+        let mut stream = Pieces::new(&data, 100_003);
+        let mut progress: Vec<UploadProgress> = Vec::new();
+        let digest = block_on(
+            repo.upload_blob_stream(&mut stream, chunks_of(MIB), &mut |p| progress.push(p)),
+        )
+        .unwrap();
+        assert_eq!(digest, Digest::sha256_of(&data));
+        assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
+
+        // The size is learnt as the stream is read: totals grow one chunk at a time.
+        let totals: Vec<u64> = progress.iter().map(|p| p.total).collect();
+        assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+        assert!(totals.contains(&(MIB as u64)), "{totals:?}");
+        assert!(progress.iter().all(|p| p.confirmed <= p.total));
+        let last = progress.last().unwrap();
+        assert_eq!(
+            (last.confirmed, last.total),
+            (data.len() as u64, data.len() as u64)
+        );
+        assert!(env.uploads_left(name).is_empty());
+    });
+}
+
+#[test]
+fn a_stream_shorter_than_a_chunk_and_an_empty_one_upload_as_bytes() {
+    each_mode(|env| {
+        let repo = env.repo("stream/short");
+        for data in [random_bytes(300_000, 142), Vec::new()] {
+            let mut stream = Pieces::new(&data, 65_536);
+            let digest =
+                block_on(repo.upload_blob_stream(&mut stream, chunks_of(MIB), &mut |_| {}))
+                    .unwrap();
+            assert_eq!(digest, Digest::sha256_of(&data));
+            assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
+        }
+        // A stream of exactly one chunk: the end is only seen after the first chunk went out.
+        let data = random_bytes(MIB, 143);
+        let mut stream = Pieces::new(&data, MIB);
+        let digest =
+            block_on(repo.upload_blob_stream(&mut stream, chunks_of(MIB), &mut |_| {})).unwrap();
+        assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
+        assert!(env.uploads_left("stream/short").is_empty());
+    });
+}
+
+/// Streams 4 MiB in 1 MiB chunks through a transport that breaks one PATCH as `fault` says.
+fn stream_upload_through(
+    env: &Env,
+    name: &str,
+    fault: Fault,
+) -> (Vec<u8>, porthole_core::Result<Digest>, Vec<String>) {
+    let client = porthole_core::RegistryClient::new(
+        Recording::new(fault),
+        base_url(&env.registry),
+        alice_or_anonymous(env.mode()),
+    );
+    let repo = client.repository(repo_name(name));
+    let data = random_bytes(4 * MIB, 144);
+    let mut stream = Pieces::new(&data, 300_000);
+    let result = block_on(repo.upload_blob_stream(&mut stream, chunks_of(MIB), &mut |_| {}));
+    (data, result, client.transport().log())
+}
+
+#[test]
+fn a_stream_resumes_a_chunk_that_never_left() {
+    each_mode(|env| {
+        let name = "stream/resume";
+        let (data, result, log) = stream_upload_through(env, name, Fault::DropBeforeSending(3));
+        let digest = result.unwrap_or_else(|e| panic!("{e}\nrequests: {log:#?}"));
+        assert_eq!(block_on(env.repo(name).get_blob(&digest)).unwrap(), data);
+        let patches = log.iter().filter(|l| l.starts_with("PATCH ")).count();
+        assert_eq!(patches, 5, "only the dropped chunk is sent again: {log:#?}");
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("GET ") && l.ends_with("-> 204")),
+            "{log:#?}"
+        );
+        assert!(env.uploads_left(name).is_empty());
+    });
+}
+
+#[test]
+fn a_stream_restarts_a_session_lost_in_its_first_chunk() {
+    each_mode(|env| {
+        let name = "stream/restart";
+        let (data, result, log) = stream_upload_through(env, name, Fault::LoseAnswer(1));
+        let digest = result.unwrap_or_else(|e| panic!("{e}\nrequests: {log:#?}"));
+        assert_eq!(block_on(env.repo(name).get_blob(&digest)).unwrap(), data);
+        let opened = log
+            .iter()
+            .filter(|l| l.starts_with("POST ") && l.ends_with("-> 202"))
+            .count();
+        assert_eq!(opened, 2, "a new session for the first chunk: {log:#?}");
+    });
+}
+
+#[test]
+fn a_stream_whose_session_is_lost_later_fails_and_says_why() {
+    each_mode(|env| {
+        let name = "stream/lost";
+        let (data, result, log) = stream_upload_through(env, name, Fault::LoseAnswer(2));
+        let err = result.expect_err("a lost session after the first chunk cannot be restarted");
+        let text = err.to_string();
+        assert!(
+            text.contains("lost the upload session after 1048576 bytes"),
+            "{text}"
+        );
+        assert!(text.contains("start the upload over"), "{text}");
+        let opened = log
+            .iter()
+            .filter(|l| l.starts_with("POST ") && l.ends_with("-> 202"))
+            .count();
+        assert_eq!(opened, 1, "{log:#?}");
+        assert_eq!(
+            block_on(env.repo(name).blob_exists(&Digest::sha256_of(&data))).unwrap(),
+            None
+        );
+    });
+}
+
+#[test]
+fn a_stream_that_fails_midway_cancels_the_session() {
+    each_mode(|env| {
+        let name = "stream/broken";
+        let repo = env.repo(name);
+        let data = random_bytes(4 * MIB, 145);
+        let mut stream = Pieces::new(&data, 250_000);
+        stream.fail_at = Some(2 * MIB + 500_000);
+        let mut confirmed = Vec::new();
+        let err = block_on(
+            repo.upload_blob_stream(&mut stream, chunks_of(MIB), &mut |p| {
+                confirmed.push(p.confirmed)
+            }),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("reading the stream"), "{text}");
+        assert!(
+            text.contains("simulated failure of the stream's producer"),
+            "{text}"
+        );
+        assert_eq!(confirmed.last(), Some(&(2 * MIB as u64)), "{confirmed:?}");
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
+        assert_eq!(
+            block_on(repo.blob_exists(&Digest::sha256_of(&data))).unwrap(),
+            None
+        );
+    });
+}
+
+#[test]
+fn a_stream_with_an_unexpected_digest_is_refused_before_commit() {
+    each_mode(|env| {
+        let name = "stream/mismatch";
+        let repo = env.repo(name);
+        let data = random_bytes(3 * MIB, 146);
+        let wrong = Digest::sha256_of(b"something else");
+        let options = UploadOptions {
+            expected_digest: Some(wrong.clone()),
+            ..chunks_of(MIB)
+        };
+        let mut stream = Pieces::new(&data, MIB);
+        let err = block_on(repo.upload_blob_stream(&mut stream, options, &mut |_| {})).unwrap_err();
+        assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
+        assert_eq!(
+            block_on(repo.blob_exists(&Digest::sha256_of(&data))).unwrap(),
+            None
+        );
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
     });
 }
 
