@@ -19,8 +19,8 @@ use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::retry::{Failure, RetryPolicy};
 use crate::transport::{
-    read_body_limited, BlobSource, BodyStream, ByteStream, Method, Request, Response, Transport,
-    TransportError,
+    read_body_limited, BlobSource, Body, BodyStream, ByteStream, Method, Request, Response,
+    Transport, TransportError,
 };
 use crate::upload::{BlobUpload, StreamWindow, UploadOptions, UploadProgress};
 use crate::url::Url;
@@ -1205,8 +1205,8 @@ impl<T: Transport> Repository<T> {
     /// `ReadableStream`, a pipe). The stream is read one chunk (`options.chunk_size`) at a
     /// time; each chunk is hashed beside its `PATCH` and kept until the registry confirms it, so
     /// a failed chunk resumes from what the session holds while memory stays at about two
-    /// chunks, whatever the stream's length. A stream that ends within its first chunk is
-    /// uploaded as [`Self::upload_blob`] of those bytes.
+    /// chunks, whatever the stream's length. It always goes in chunks (`monolithic_max` does not
+    /// apply: the size is not known before the end).
     ///
     /// Unlike a [`BlobSource`], a stream cannot be read again: when the registry loses the
     /// session after the first chunk (a lost answer on distribution), the upload fails and says
@@ -1218,17 +1218,10 @@ impl<T: Transport> Repository<T> {
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<Digest> {
         let op = format!("uploading a stream to {}", self.name);
-        let mut window = StreamWindow::default();
-        if window.fill(stream, options.chunk_size, &op).await? {
-            return self.upload_blob(window.bytes(), options, progress).await;
-        }
-        let mut upload = BlobUpload::new(self.name.clone(), window.end(), options);
+        let mut upload = BlobUpload::new(self.name.clone(), 0, options);
         upload.hash_separately();
         self.open_session(&mut upload).await?;
-        match self
-            .stream_chunks(&mut upload, stream, window, progress, &op)
-            .await
-        {
+        match self.stream_chunks(&mut upload, stream, progress, &op).await {
             Ok(digest) => {
                 progress(upload.progress());
                 Ok(digest)
@@ -1246,29 +1239,26 @@ impl<T: Transport> Repository<T> {
         &self,
         upload: &mut BlobUpload,
         stream: &mut R,
-        mut window: StreamWindow,
         progress: &mut dyn FnMut(UploadProgress),
         op: &str,
     ) -> Result<Digest> {
         let mut hasher = upload.new_hasher();
-        let mut ended = false;
+        let mut window = StreamWindow::default();
         loop {
-            // The registry's OCI-Chunk-Min-Length may ask for more than the first window holds.
-            if !ended {
-                ended = window.fill(stream, upload.chunk_size(), op).await?;
+            // The session is open: its chunk size already honours OCI-Chunk-Min-Length.
+            let ended = window.fill(stream, upload.chunk_size(), op).await?;
+            if !window.bytes().is_empty() {
+                upload.grow(window.end());
+                // The PATCH goes out first; the window is hashed while the browser sends it.
+                let restartable = window.start() == 0;
+                let body_of = |start, end| BlobSource::body(&window, start, end);
+                let send = self.send_chunks(upload, &body_of, progress, op, restartable);
+                let hash = async {
+                    hasher.update(window.bytes());
+                    Ok(())
+                };
+                try_join(send, hash).await?;
             }
-            if window.bytes().is_empty() {
-                break;
-            }
-            upload.grow(window.end());
-            // The PATCH goes out first; the window is hashed while the browser sends it.
-            let restartable = window.start() == 0;
-            let send = self.send_chunks(upload, &window, progress, op, restartable);
-            let hash = async {
-                hasher.update(window.bytes());
-                Ok(())
-            };
-            try_join(send, hash).await?;
             if ended {
                 break;
             }
@@ -1449,7 +1439,13 @@ impl<T: Transport> Repository<T> {
         };
         let (digest, ()) = try_join(
             hash_pass,
-            self.send_chunks(upload, source, progress, &op, true),
+            self.send_chunks(
+                upload,
+                &|start, end| source.body(start, end),
+                progress,
+                &op,
+                true,
+            ),
         )
         .await?;
         upload.set_digest(digest);
@@ -1460,17 +1456,20 @@ impl<T: Transport> Repository<T> {
     /// Sends every chunk, resuming from the session's status after a failure and, when
     /// `restartable` (the source still has byte 0), opening a new session when the registry
     /// lost this one.
-    async fn send_chunks<S: BlobSource<T::NativeBody> + ?Sized>(
+    ///
+    /// Not generic over the source (`body_of` gives a chunk's body): compiled once, whatever
+    /// the sources a program uploads from.
+    async fn send_chunks(
         &self,
         upload: &mut BlobUpload,
-        source: &S,
+        body_of: &dyn Fn(u64, u64) -> Body<T::NativeBody>,
         progress: &mut dyn FnMut(UploadProgress),
         op: &str,
         restartable: bool,
     ) -> Result<()> {
         let (mut failures, mut restarts) = (0, 0);
         while let Some(range) = upload.next_chunk() {
-            match self.send_chunk(upload, source, range, op).await? {
+            match self.send_chunk(upload, body_of, range, op).await? {
                 ChunkOutcome::Acknowledged => {
                     failures = 0;
                     progress(upload.progress());
@@ -1486,7 +1485,7 @@ impl<T: Transport> Repository<T> {
                     let seed = self.client.transport().now_millis() ^ u64::from(restarts);
                     let wait = self.client.inner.options.retry.backoff_ms(failures, seed);
                     self.client.transport().sleep(wait).await;
-                    match self.resume(upload, source, op).await {
+                    match self.resume(upload, op).await {
                         Ok(()) => {}
                         // The session is gone. distribution cancels a session asked about with
                         // a stale Location, and a stale one is all a client has after a chunk
@@ -1550,14 +1549,14 @@ impl<T: Transport> Repository<T> {
 
     /// Sends one chunk: the source's native body (a `Blob` slice in the browser), so the bytes
     /// never pass through wasm.
-    async fn send_chunk<S: BlobSource<T::NativeBody> + ?Sized>(
+    async fn send_chunk(
         &self,
         upload: &mut BlobUpload,
-        source: &S,
+        body_of: &dyn Fn(u64, u64) -> Body<T::NativeBody>,
         range: std::ops::Range<u64>,
         op: &str,
     ) -> Result<ChunkOutcome> {
-        let req = upload.chunk_request(range.clone(), source.body(range.start, range.end))?;
+        let req = upload.chunk_request(range.clone(), body_of(range.start, range.end))?;
         let url = req.url.clone();
         let resp = match self.client.send(op, &self.scopes(Method::Patch), req).await {
             Ok(resp) => resp,
@@ -1632,22 +1631,19 @@ impl<T: Transport> Repository<T> {
         consume(&current)
     }
 
-    /// Asks the session how much it holds, rewinds the upload there and re-hashes any part of
-    /// the failed chunk the registry kept.
-    async fn resume<S: BlobSource<T::NativeBody> + ?Sized>(
-        &self,
-        upload: &mut BlobUpload,
-        source: &S,
-        op: &str,
-    ) -> Result<()> {
+    /// Asks the session how much it holds and rewinds the upload there. Chunked uploads hash
+    /// in a pass of their own ([`BlobUpload::hash_separately`]), so nothing is hashed again.
+    async fn resume(&self, upload: &mut BlobUpload, op: &str) -> Result<()> {
         let req = upload.status_request()?;
         let url = req.url.clone();
         let resp = self.client.send(op, &self.scopes(Method::Get), req).await?;
         let resp = self.client.expect(resp, op, &[204, 200]).await?;
-        if let Some(rehash) = upload.handle_status(resp.status, &resp.headers, &url)? {
-            self.hash_range(upload, source, rehash, op).await?;
+        match upload.handle_status(resp.status, &resp.headers, &url)? {
+            None => Ok(()),
+            Some(_) => Err(Error::protocol(
+                "internal: a chunked upload that hashes separately was asked to hash again",
+            )),
         }
-        Ok(())
     }
 }
 

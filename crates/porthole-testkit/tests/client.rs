@@ -966,7 +966,7 @@ fn a_stream_uploads_chunk_by_chunk_with_growing_progress() {
 }
 
 #[test]
-fn a_stream_shorter_than_a_chunk_and_an_empty_one_upload_as_bytes() {
+fn a_stream_shorter_than_a_chunk_an_empty_one_and_one_of_exactly_a_chunk_upload() {
     each_mode(|env| {
         let repo = env.repo("stream/short");
         for data in [random_bytes(300_000, 142), Vec::new()] {
