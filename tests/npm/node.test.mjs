@@ -1,6 +1,7 @@
 // The npm package in Node 20+, against the kit's real registries: push, pull, list, delete,
 // credentials, errors, aborts. Run by `cargo xtask test` (step `npm package`).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 
 import { loadPackage, MiB, pseudoRandom, readAll, readAllByob, registries, sha256, uniqueRepo } from "./common.mjs";
@@ -26,6 +27,37 @@ async function recordingFetches(body, { onResponse } = {}) {
   } finally {
     globalThis.fetch = original;
   }
+}
+
+/**
+ * A pull-based ReadableStream of `length` pseudo-random bytes in pieces of `piece`, made as they
+ * are read (so nothing holds the whole), which errors once `failAfter` bytes were given.
+ * `produced()` says how many bytes were handed out so far, `hash()` the digest of all of them.
+ */
+function pieces(length, piece, seed, { failAfter } = {}) {
+  let offset = 0;
+  let cancelled = false;
+  const hasher = createHash("sha256");
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (failAfter !== undefined && offset >= failAfter) {
+        controller.error(new Error("the producer broke"));
+        return;
+      }
+      if (offset >= length) {
+        controller.close();
+        return;
+      }
+      const bytes = pseudoRandom(Math.min(piece, length - offset), seed + offset);
+      hasher.update(bytes);
+      offset += bytes.length;
+      controller.enqueue(bytes);
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return { stream, produced: () => offset, hash: () => "sha256:" + hasher.copy().digest("hex"), cancelled: () => cancelled };
 }
 
 /** Pushes a tiny image (config + one layer) under `tag`; returns the manifest's digest. */
@@ -90,6 +122,78 @@ describe("blobs", () => {
       assert.equal(digest, expected);
       assert.equal(sizeInBytes, bytes.length);
     }
+  });
+
+  test("streams a ReadableStream of unknown length chunk by chunk, never far ahead of the registry", async () => {
+    const chunk = 2 * MiB;
+    const { stream, produced, hash } = pieces(24 * MiB + 5, 100_003, 31);
+    const progress = [];
+    let furthestAhead = 0;
+    const uploaded = await content.uploadBlob(stream, {
+      chunkSizeInBytes: chunk,
+      onProgress: (p) => {
+        progress.push(p);
+        furthestAhead = Math.max(furthestAhead, produced() - p.loadedBytes);
+      },
+    });
+    assert.deepEqual(uploaded, { digest: hash(), sizeInBytes: 24 * MiB + 5 });
+    // The stream was read a chunk at a time beside the upload, not whole before it.
+    assert.ok(furthestAhead <= chunk, `the stream was read ${furthestAhead} bytes ahead of the registry`);
+    const totals = progress.map((p) => p.totalBytes);
+    assert.ok(totals[0] < 24 * MiB, `the size is learnt as the stream is read: ${totals}`);
+    assert.ok(totals.every((t, i) => i === 0 || t >= totals[i - 1]), `${totals}`);
+    assert.deepEqual(progress.at(-1), { loadedBytes: 24 * MiB + 5, totalBytes: 24 * MiB + 5, interruptions: 0 });
+    assert.equal(sha256(await content.downloadBlobContent(uploaded.digest)), uploaded.digest);
+  });
+
+  test("a stream that fails midway rejects with its error and cancels the session", async () => {
+    const { stream } = pieces(8 * MiB, 65_536, 32, { failAfter: 5 * MiB });
+    await recordingFetches(async (log) => {
+      await assert.rejects(content.uploadBlob(stream, { chunkSizeInBytes: MiB }), (e) => {
+        assert.match(e.message, /reading the stream/);
+        assert.match(e.message, /the producer broke/);
+        return true;
+      });
+      const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
+      assert.equal(cancel.length, 1, JSON.stringify(log));
+      assert.equal(cancel[0].status, 204);
+    });
+  });
+
+  test("a stream of text is refused with what to do, and the stream is cancelled", async () => {
+    let cancelled = false;
+    const text = new ReadableStream({
+      pull: (c) => c.enqueue("not bytes"),
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    await assert.rejects(content.uploadBlob(text), (e) => {
+      assert.match(e.message, /not bytes/);
+      assert.match(e.message, /TextEncoderStream/);
+      return true;
+    });
+    assert.equal(cancelled, true);
+  });
+
+  test("aborting a streamed upload cancels the stream and the session", async () => {
+    const controller = new AbortController();
+    const { stream, cancelled } = pieces(16 * MiB, 65_536, 33);
+    await recordingFetches(async (log) => {
+      await assert.rejects(
+        content.uploadBlob(stream, {
+          chunkSizeInBytes: MiB,
+          abortSignal: controller.signal,
+          onProgress: (p) => {
+            if (p.loadedBytes >= 2 * MiB) controller.abort();
+          },
+        }),
+        { name: "AbortError" },
+      );
+      assert.equal(cancelled(), true, "the producer was told to stop");
+      const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
+      assert.equal(cancel.length, 1, JSON.stringify(log));
+    });
   });
 
   test("deletes a blob; deleting a missing one succeeds", async () => {

@@ -7,6 +7,8 @@
 //!   so and names the fixes.
 //! - [`BlobFileSource`]: an upload source over a `Blob` or `File`, read slice by slice for
 //!   hashing and sent as `Blob` slices, so a large file never sits whole in wasm memory.
+//! - [`ReadableStreamSource`]: the bytes of a `ReadableStream`, for an upload whose length is
+//!   known only at its end (only the chunk on the wire is kept in memory).
 //! - [`verified_stream`] and [`download_blob_to_stream`]: a blob download as a
 //!   `ReadableStream` that is verified as it streams and **errors** instead of closing when the
 //!   bytes do not hash to the digest asked for.
@@ -23,6 +25,8 @@ mod js;
 mod sink;
 #[cfg(target_arch = "wasm32")]
 mod source;
+#[cfg(target_arch = "wasm32")]
+mod stream_source;
 
 #[cfg(target_arch = "wasm32")]
 pub use fetch::{FetchBody, FetchTransport};
@@ -35,3 +39,5 @@ pub use sink::{
 };
 #[cfg(target_arch = "wasm32")]
 pub use source::BlobFileSource;
+#[cfg(target_arch = "wasm32")]
+pub use stream_source::ReadableStreamSource;

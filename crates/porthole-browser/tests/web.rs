@@ -10,7 +10,7 @@ use std::cell::Cell;
 use js_sys::{Array, Reflect, Uint8Array};
 use porthole_browser::{
     download_blob_to_stream, download_blob_to_uint8array, verified_stream, BlobFileSource,
-    FetchBody, FetchTransport,
+    FetchBody, FetchTransport, ReadableStreamSource,
 };
 use porthole_core::{
     api, BlobSource, Body, Credential, Descriptor, Digest, Error, ImageManifest, Manifest,
@@ -229,6 +229,78 @@ async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
     }
     assert_eq!(confirmations.last(), Some(&total));
     assert_eq!(repo.blob_exists(&digest).await.unwrap(), Some(total));
+}
+
+/// A `ReadableStream` that hands out `chunks` (any JS values) one per pull, then closes.
+fn stream_of(chunks: &Array) -> ReadableStream {
+    let make = js_sys::Function::new_with_args(
+        "chunks",
+        "let i = 0; return new ReadableStream({ pull(c) { \
+           if (i < chunks.length) c.enqueue(chunks[i++]); else c.close(); } });",
+    );
+    make.call1(&JsValue::UNDEFINED, chunks)
+        .unwrap()
+        .unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn pushes_a_readable_stream_of_any_byte_views_in_chunks() {
+    let repo = anonymous().repository(unique_repo("stream"));
+    let bytes = pseudo_random(2 * MIB + 777, 41);
+    let expected = webcrypto_sha256(&bytes).await;
+    // The same bytes as a Uint8Array, a DataView and an Int16Array over parts of a larger
+    // buffer, a bare ArrayBuffer and an empty chunk: all are bytes to upload.
+    let (a, rest) = bytes.split_at(700_001);
+    let (b, rest) = rest.split_at(600_000);
+    let (c, rest) = rest.split_at(500_000);
+    let padded = |part: &[u8]| {
+        let mut v = vec![0xee; 16];
+        v.extend_from_slice(part);
+        v.extend_from_slice(&[0xee; 16]);
+        Uint8Array::from(&v[..]).buffer()
+    };
+    let chunks = Array::new();
+    chunks.push(&Uint8Array::from(a));
+    chunks.push(&Uint8Array::new_with_length(0));
+    chunks.push(&js_sys::DataView::new(&padded(b), 16, b.len()));
+    chunks.push(&js_sys::Int16Array::new_with_byte_offset_and_length(
+        &padded(c),
+        16,
+        c.len() as u32 / 2,
+    ));
+    chunks.push(&Uint8Array::from(rest).buffer());
+    let mut source = ReadableStreamSource::new(&stream_of(&chunks)).unwrap();
+    let options = UploadOptions {
+        chunk_size: MIB as u64,
+        ..UploadOptions::default()
+    };
+    let mut totals = Vec::new();
+    let digest = repo
+        .upload_blob_stream(&mut source, options, &mut |p| totals.push(p.total))
+        .await
+        .unwrap();
+    assert_eq!(digest.as_str(), expected);
+    assert_eq!(totals.first(), Some(&(MIB as u64)), "{totals:?}");
+    assert_eq!(totals.last(), Some(&(bytes.len() as u64)), "{totals:?}");
+    assert!(repo.get_blob(&digest).await.unwrap() == bytes);
+}
+
+#[wasm_bindgen_test]
+async fn a_readable_stream_of_text_is_refused_with_what_to_do() {
+    let repo = anonymous().repository(unique_repo("stream-text"));
+    let chunks = Array::of1(&"some text".into());
+    let mut source = ReadableStreamSource::new(&stream_of(&chunks)).unwrap();
+    let error = repo
+        .upload_blob_stream(&mut source, UploadOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("some text, not bytes"), "{error}");
+    assert!(error.contains("TextEncoderStream"), "{error}");
+    // A stream already locked by another reader is refused up front.
+    let stream = stream_of(&Array::new());
+    let _reader = stream.get_reader();
+    assert!(ReadableStreamSource::new(&stream).is_err());
 }
 
 #[wasm_bindgen_test]

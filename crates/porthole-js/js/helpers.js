@@ -62,11 +62,6 @@ export function errorName(code) {
   return "RegistryError";
 }
 
-/** Reads a ReadableStream into a Blob (the browser may keep a large one on disk). */
-export function streamToBlob(stream) {
-  return new Response(stream).blob();
-}
-
 /** A Blob over bytes (an ArrayBuffer or a typed array). */
 export function bytesToBlob(bytes) {
   return new Blob([bytes]);

@@ -3,15 +3,14 @@
 //! browsers too), plus `mountBlob`, `listReferrers` and `blobExists`.
 
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
-use porthole_browser::{resumable_blob_stream, BlobFileSource};
-use porthole_core::{BlobSource, Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
+use porthole_browser::{resumable_blob_stream, BlobFileSource, ReadableStreamSource};
+use porthole_core::{Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStream};
 
 use crate::error::{to_js_error, IntoJs};
-use crate::glue::{bytes_to_blob, get, set, stream_to_blob, to_js, type_error};
+use crate::glue::{bytes_to_blob, get, set, to_js, type_error};
 use crate::paging::{paged, Listing};
 use crate::registry::{make_client, opt_value, opts, repository_name, signal_of, spawn};
 use crate::transport::{with_signal, JsTransport};
@@ -38,18 +37,14 @@ fn digest(text: &str) -> Result<Digest, JsValue> {
     Digest::parse(text).js()
 }
 
-/// The blob to upload, from a `Blob`/`File`, `ArrayBuffer`, typed array or `ReadableStream`.
-async fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
+/// The blob to upload, from a `Blob`/`File`, `ArrayBuffer` or typed array (a `ReadableStream`
+/// goes its own way: [`ReadableStreamSource`]).
+fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
     if content.is_instance_of::<Blob>() {
         return Ok(content.unchecked_into());
     }
     if content.is_instance_of::<ArrayBuffer>() || ArrayBuffer::is_view(&content) {
         return Ok(bytes_to_blob(&content));
-    }
-    if content.is_instance_of::<ReadableStream>() {
-        return Ok(JsFuture::from(stream_to_blob(&content))
-            .await?
-            .unchecked_into());
     }
     Err(type_error(
         "uploadBlob takes a Blob or File, an ArrayBuffer, a Uint8Array or a ReadableStream",
@@ -130,8 +125,6 @@ impl ContainerRegistryContentClient {
             .ok();
         spawn(&opt_value(&options), async move {
             let parsed = parsed?;
-            let source = BlobFileSource::new(blob_of(content).await?);
-            let size = source.size();
             let mut upload = UploadOptions::default();
             if let Some(chunk) = parsed.chunk_size_in_bytes {
                 if chunk.is_nan() || chunk < 1.0 {
@@ -139,7 +132,10 @@ impl ContainerRegistryContentClient {
                 }
                 upload.chunk_size = chunk as u64;
             }
+            // The size of a stream is known only at its end: the last report has it.
+            let mut size = 0;
             let mut progress = |p: porthole_core::UploadProgress| {
+                size = p.total;
                 if let Some(callback) = &on_progress {
                     let event = TransferProgressEvent {
                         loaded_bytes: p.confirmed as f64,
@@ -150,10 +146,16 @@ impl ContainerRegistryContentClient {
                     let _ = callback.call1(&JsValue::UNDEFINED, &to_js(&event));
                 }
             };
-            let digest = repository
-                .upload_blob(&source, upload, &mut progress)
-                .await
-                .js()?;
+            let digest = if let Some(stream) = content.dyn_ref::<ReadableStream>() {
+                let mut source = ReadableStreamSource::new(stream)?;
+                repository
+                    .upload_blob_stream(&mut source, upload, &mut progress)
+                    .await
+            } else {
+                let source = BlobFileSource::new(blob_of(content)?);
+                repository.upload_blob(&source, upload, &mut progress).await
+            }
+            .js()?;
             Ok(to_js(&UploadBlobResult {
                 digest: digest.to_string(),
                 size_in_bytes: size as f64,

@@ -1,6 +1,6 @@
 //! The JS helpers in `js/helpers.js`, and conversions between JSON values and JS values.
 
-use js_sys::{Promise, Reflect};
+use js_sys::Reflect;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -18,10 +18,6 @@ extern "C" {
     /// The error name for a code.
     #[wasm_bindgen(js_name = errorName)]
     pub(crate) fn error_name(code: &str) -> String;
-
-    /// A `Blob` holding everything a `ReadableStream` gives.
-    #[wasm_bindgen(js_name = streamToBlob)]
-    pub(crate) fn stream_to_blob(stream: &JsValue) -> Promise;
 
     /// A `Blob` over an `ArrayBuffer` or typed array.
     #[wasm_bindgen(js_name = bytesToBlob)]

@@ -159,7 +159,8 @@ pub struct SetManifestOptions {
 pub struct TransferProgressEvent {
     /// Bytes the registry has confirmed.
     pub loaded_bytes: f64,
-    /// The blob's size.
+    /// The blob's size; for a `ReadableStream`, the bytes read from it so far (its size is
+    /// known only at its end).
     pub total_bytes: f64,
     /// Chunks that failed so far and are sent again: when it rises, the upload is resuming
     /// after a network error (a Porthole addition).

@@ -1,0 +1,135 @@
+//! [`ReadableStreamSource`]: the bytes of a JS `ReadableStream`, for streamed uploads.
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use porthole_core::{ByteStream, TransportError, TransportErrorKind};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStream, ReadableStreamDefaultReader};
+
+use crate::js;
+
+/// A JS `ReadableStream` of bytes as a [`ByteStream`], for
+/// [`Repository::upload_blob_stream`](porthole_core::Repository::upload_blob_stream): an upload
+/// whose length is known only at its end, of which only the chunk on the wire is in memory.
+///
+/// It reads with a default reader, so any stream of `Uint8Array`s (or other `ArrayBuffer` views,
+/// or `ArrayBuffer`s) will do; what a read gives beyond what the upload asked for waits for the
+/// next read. Dropped before the stream's end (the upload failed or was aborted), it cancels the
+/// stream, so its producer stops.
+#[derive(Debug)]
+pub struct ReadableStreamSource {
+    reader: ReadableStreamDefaultReader,
+    /// The chunk being handed out and how much of it was.
+    pending: Option<(Uint8Array, u32)>,
+    ended: bool,
+}
+
+impl ReadableStreamSource {
+    /// Locks `stream` with a reader. Fails (with the browser's `TypeError`) when another reader
+    /// holds it.
+    pub fn new(stream: &ReadableStream) -> Result<Self, JsValue> {
+        let reader = js::try_get_reader(stream, &JsValue::UNDEFINED)?;
+        Ok(Self {
+            reader: reader.unchecked_into(),
+            pending: None,
+            ended: false,
+        })
+    }
+
+    /// The next non-empty chunk, or `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Uint8Array>, TransportError> {
+        loop {
+            let result = JsFuture::from(self.reader.read()).await.map_err(|e| {
+                self.ended = true; // an errored stream cannot be cancelled either
+                failed(format!("the stream failed: {}", message(&e)))
+            })?;
+            if Reflect::get(&result, &"done".into()).is_ok_and(|d| d.is_truthy()) {
+                self.ended = true;
+                return Ok(None);
+            }
+            let value = Reflect::get(&result, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+            let chunk = as_bytes(value)?;
+            if chunk.length() > 0 {
+                return Ok(Some(chunk));
+            }
+        }
+    }
+}
+
+/// A chunk of the stream as bytes: a `Uint8Array`, another `ArrayBuffer` view, an `ArrayBuffer`.
+fn as_bytes(value: JsValue) -> Result<Uint8Array, TransportError> {
+    if value.is_instance_of::<Uint8Array>() {
+        return Ok(value.unchecked_into());
+    }
+    if value.is_instance_of::<ArrayBuffer>() {
+        return Ok(Uint8Array::new(&value));
+    }
+    if ArrayBuffer::is_view(&value) {
+        return Ok(view_bytes(&value));
+    }
+    Err(failed(format!(
+        "the stream gave {}, not bytes: upload a stream of Uint8Arrays (pipe text through a \
+         TextEncoderStream first)",
+        js::describe(&value).1
+    )))
+}
+
+/// The bytes under another `ArrayBuffer` view (a `DataView`, an `Int16Array`), not copied:
+/// `new Uint8Array(view.buffer, view.byteOffset, view.byteLength)`.
+fn view_bytes(view: &JsValue) -> Uint8Array {
+    let get = |key: &str| Reflect::get(view, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    let offset = get("byteOffset").as_f64().unwrap_or(0.0) as u32;
+    let length = get("byteLength").as_f64().unwrap_or(0.0) as u32;
+    Uint8Array::new_with_byte_offset_and_length(&get("buffer"), offset, length)
+}
+
+fn failed(message: String) -> TransportError {
+    TransportError::new(TransportErrorKind::Body, message)
+}
+
+fn message(error: &JsValue) -> String {
+    match js::describe(error) {
+        (name, message) if name.is_empty() => message,
+        (name, message) => format!("{name}: {message}"),
+    }
+}
+
+impl ByteStream for ReadableStreamSource {
+    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, TransportError> {
+        if self.pending.is_none() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.next_chunk().await? {
+                Some(chunk) => self.pending = Some((chunk, 0)),
+                None => return Ok(0),
+            }
+        }
+        let Some((chunk, offset)) = &mut self.pending else {
+            return Ok(0);
+        };
+        let take = (chunk.length() - *offset).min(u32::try_from(max).unwrap_or(u32::MAX));
+        let start = buf.len();
+        buf.resize(start + take as usize, 0);
+        chunk
+            .subarray(*offset, *offset + take)
+            .copy_to(&mut buf[start..]);
+        *offset += take;
+        if *offset == chunk.length() {
+            self.pending = None;
+        }
+        Ok(take as usize)
+    }
+}
+
+impl Drop for ReadableStreamSource {
+    fn drop(&mut self) {
+        if !self.ended {
+            // Tell the producer to stop; nobody waits for (or can act on) the answer.
+            let cancelled = JsFuture::from(self.reader.cancel());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = cancelled.await;
+            });
+        }
+    }
+}
