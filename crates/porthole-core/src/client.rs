@@ -1492,10 +1492,9 @@ impl<T: Transport> Repository<T> {
                         // the registry stored but whose answer was lost: start over.
                         Err(e) if e.is_not_found() && !restartable => {
                             return Err(Error::protocol(format!(
-                                "{op}: the registry lost the upload session after {} bytes, and \
-                                 the bytes before them cannot be read from the stream again; \
-                                 start the upload over (a Blob or File would have restarted by \
-                                 itself)",
+                                "{op}: the registry lost the upload session after {} bytes, \
+                                 which cannot be read from the stream again: start the upload \
+                                 over (an upload from a file restarts by itself)",
                                 upload.progress().confirmed
                             )))
                         }
