@@ -284,6 +284,7 @@ function startStaticServer(payloads) {
   const routes = {
     "/": path.join(here, "page.html"),
     "/page.js": path.join(here, "page.js"),
+    "/hash-worker.js": path.join(here, "hash-worker.js"),
   };
   const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
   const server = http.createServer((req, res) => {
@@ -414,7 +415,7 @@ async function portholeUpload(page, p, chunkSize) {
 
 async function downloadSuite(page, p) {
   curlMonolithic(p, REPO_DOWNLOAD);
-  const t = { curl: [], plain: [], stream: [], core: [] };
+  const t = { curl: [], plain: [], stream: [], core: [], worker: [] };
   const check = (r) => {
     if (r.bytes !== p.size) throw new Error(`downloaded ${r.bytes} bytes, expected ${p.size}`);
     return r.ms;
@@ -424,6 +425,7 @@ async function downloadSuite(page, p) {
     plain: async () => check(await call(page, "plainDownload", REGISTRY, REPO_DOWNLOAD, p.digest)),
     stream: async () => check(await call(page, "portholeDownloadStream", REGISTRY, REPO_DOWNLOAD, p.digest)),
     core: async () => check(await call(page, "portholeDownloadCore", REGISTRY, REPO_DOWNLOAD, p.digest)),
+    worker: async () => check(await call(page, "plainDownloadHashInWorker", REGISTRY, REPO_DOWNLOAD, p.digest)),
   };
   const order = Object.keys(runs);
   for (let round = 0; round < S.transferRuns; round++) {
@@ -652,6 +654,8 @@ async function main() {
         description: "Porthole's verified download stream (porthole-browser download_blob_to_stream: hashed as it streams, errors on mismatch) read to the end in the page, against a plain fetch read of the same blob" });
       row({ name: "download_porthole_core", unit: "MiB/s", samples: down.core, referenceSamples: down.plain, higher: true,
         reference: "browser fetch reader loop", description: "informative: porthole-core Repository::download_blob (verified) into a counting sink inside wasm; no stream back to JS" });
+      row({ name: "download_fetch_hash_in_worker", unit: "MiB/s", samples: down.worker, referenceSamples: down.plain, higher: true,
+        reference: "browser fetch reader loop", description: "diagnostic, no Porthole code path: the plain fetch read with every chunk transferred to a web worker that hashes it in wasm (Porthole's Hasher) on the other core, until the worker's digest is back: the ceiling of a verified download that hashes off the page's thread on this machine" });
       row({ name: "download_browser_fetch", unit: "MiB/s", samples: down.plain, higher: true, description: "reference: fetch GET, body.getReader() loop counting bytes" });
       row({ name: "download_curl", unit: "MiB/s", samples: down.curl, higher: true, description: "reference: curl GET > /dev/null" });
     }

@@ -6,6 +6,7 @@ import init, * as porthole from "/pkg/porthole_bench.js";
 
 const MiB = 1024 * 1024;
 const arrays = {};
+let hashWorker;
 
 /** The payload File chosen into <input id=which> by Playwright (disk-backed, like a dropped file). */
 function file(which) {
@@ -140,6 +141,35 @@ window.bench = {
 
   async portholeDownloadCore(registry, repo, digest) {
     const { ms, value } = await timed(() => porthole.download_count(registry, repo, digest));
+    return { ms, bytes: value };
+  },
+
+  /**
+   * The plain fetch read, each chunk posted (transferred) to a worker that hashes it in wasm on
+   * the other core: the ceiling of a verified download that hashes off the page's thread.
+   */
+  async plainDownloadHashInWorker(registry, repo, digest) {
+    hashWorker ??= new Worker("/hash-worker.js", { type: "module" });
+    const worker = hashWorker;
+    const { ms, value } = await timed(async () => {
+      worker.postMessage("start");
+      const bytes = await plainGet(registry, repo, digest, async (stream) => {
+        const reader = stream.getReader();
+        let n = 0;
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return n;
+          n += value.byteLength;
+          worker.postMessage(value, [value.buffer]);
+        }
+      });
+      const hashed = await new Promise((resolve) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.postMessage("end");
+      });
+      if (hashed !== digest) throw new Error(`the worker hashed ${hashed}, expected ${digest}`);
+      return bytes;
+    });
     return { ms, bytes: value };
   },
 

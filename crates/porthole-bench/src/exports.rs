@@ -107,6 +107,44 @@ pub fn sha256_uint8array(data: &Uint8Array) -> String {
     hasher.finish().to_string()
 }
 
+/// An incremental SHA-256 ([`Hasher`]) for the bench's hashing worker: `update` with each chunk
+/// (copied into wasm memory), then `finish` for `sha256:<hex>`.
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct Sha256Stream {
+    hasher: Option<Hasher>,
+    buffer: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl Sha256Stream {
+    /// A fresh hasher.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Self {
+        Self {
+            hasher: Some(Hasher::sha256()),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Feeds `chunk`.
+    pub fn update(&mut self, chunk: &Uint8Array) {
+        self.buffer.resize(chunk.length() as usize, 0);
+        chunk.copy_to(&mut self.buffer);
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(&self.buffer);
+        }
+    }
+
+    /// The digest of everything fed (empty after the first call).
+    pub fn finish(&mut self) -> String {
+        self.hasher
+            .take()
+            .map(|h| h.finish().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// SHA-256 of a `Blob` read the way an upload reads it ([`BlobFileSource`], 8 MiB
 /// `blob.slice().arrayBuffer()` reads copied into wasm memory); returns `sha256:<hex>`.
 #[wasm_bindgen]
