@@ -126,7 +126,8 @@ describe("blobs", () => {
 
   test("streams a ReadableStream of unknown length chunk by chunk, never far ahead of the registry", async () => {
     const chunk = 2 * MiB;
-    const { stream, produced, hash } = pieces(24 * MiB + 5, 100_003, 31);
+    const piece = 100_003;
+    const { stream, produced, hash } = pieces(24 * MiB + 5, piece, 31);
     const progress = [];
     let furthestAhead = 0;
     const uploaded = await content.uploadBlob(stream, {
@@ -137,8 +138,11 @@ describe("blobs", () => {
       },
     });
     assert.deepEqual(uploaded, { digest: hash(), sizeInBytes: 24 * MiB + 5 });
-    // The stream was read a chunk at a time beside the upload, not whole before it.
-    assert.ok(furthestAhead <= chunk, `the stream was read ${furthestAhead} bytes ahead of the registry`);
+    // The stream was read a chunk at a time (plus the piece the stream pulls ahead), not whole
+    // before the upload: a report comes as each chunk is read, before the registry has it.
+    assert.ok(furthestAhead <= chunk + 2 * piece, `the stream was read ${furthestAhead} bytes ahead of the registry`);
+    assert.ok(furthestAhead >= chunk, `no report came between reading a chunk and its confirmation`);
+    assert.equal(progress.filter((p) => p.totalBytes - p.loadedBytes === chunk).length, 12);
     const totals = progress.map((p) => p.totalBytes);
     assert.ok(totals[0] < 24 * MiB, `the size is learnt as the stream is read: ${totals}`);
     assert.ok(totals.every((t, i) => i === 0 || t >= totals[i - 1]), `${totals}`);
@@ -157,6 +161,47 @@ describe("blobs", () => {
       const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
       assert.equal(cancel.length, 1, JSON.stringify(log));
       assert.equal(cancel[0].status, 204);
+    });
+  });
+
+  test("aborting while the stream stalls ends the upload and cancels the stream and the session", { timeout: 30_000 }, async () => {
+    const controller = new AbortController();
+    let given = 0;
+    let cancelled = false;
+    const stream = new ReadableStream({
+      pull(c) {
+        if (given >= 3 * MiB) {
+          // The producer stalls for good; the caller gives up a moment later.
+          setTimeout(() => controller.abort(), 100);
+          return new Promise(() => {});
+        }
+        const bytes = pseudoRandom(MiB / 4, 40 + given);
+        given += bytes.length;
+        c.enqueue(bytes);
+      },
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    await recordingFetches(async (log) => {
+      await assert.rejects(content.uploadBlob(stream, { chunkSizeInBytes: MiB, abortSignal: controller.signal }), {
+        name: "AbortError",
+        code: "ABORTED",
+      });
+      assert.equal(cancelled, true, "the producer was told to stop");
+      assert.equal(log.filter((e) => e.method === "PATCH").length, 3, JSON.stringify(log));
+      const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
+      assert.equal(cancel.length, 1, JSON.stringify(log));
+      assert.equal(cancel[0].status, 204);
+    });
+  });
+
+  test("a chunk size too large to hold for a stream is refused", async () => {
+    const { stream } = pieces(10, 10, 34);
+    await assert.rejects(content.uploadBlob(stream, { chunkSizeInBytes: 512 * MiB }), (e) => {
+      assert.equal(e.code, "INVALID_INPUT");
+      assert.match(e.message, /256 MiB/);
+      return true;
     });
   });
 

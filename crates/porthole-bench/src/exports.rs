@@ -110,10 +110,16 @@ pub fn sha256_uint8array(data: &Uint8Array) -> String {
 /// An incremental SHA-256 ([`Hasher`]) for the bench's hashing worker: `update` with each chunk
 /// (copied into wasm memory), then `finish` for `sha256:<hex>`.
 #[wasm_bindgen]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sha256Stream {
     hasher: Option<Hasher>,
     buffer: Vec<u8>,
+}
+
+impl Default for Sha256Stream {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[wasm_bindgen]

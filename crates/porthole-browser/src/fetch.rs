@@ -91,8 +91,9 @@ impl FetchTransport {
                 init.set_body(&Uint8Array::new_with_length(0));
             }
             Body::Empty => {}
-            Body::Bytes(bytes) => init.set_body(&Uint8Array::from(bytes.as_slice())),
             Body::Native { body, .. } => init.set_body(body),
+            // Bytes and Shared: copied into a JS buffer the browser sends from.
+            in_memory => init.set_body(&Uint8Array::from(in_memory.in_memory().unwrap_or(&[]))),
         }
         init.set_mode(RequestMode::Cors);
         init.set_redirect(RequestRedirect::Follow);

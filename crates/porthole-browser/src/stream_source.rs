@@ -1,10 +1,10 @@
 //! [`ReadableStreamSource`]: the bytes of a JS `ReadableStream`, for streamed uploads.
 
-use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Promise, Reflect, Uint8Array};
 use porthole_core::{ByteStream, TransportError, TransportErrorKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStream, ReadableStreamDefaultReader};
+use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader};
 
 use crate::js;
 
@@ -15,13 +15,17 @@ use crate::js;
 /// It reads with a default reader, so any stream of `Uint8Array`s (or other `ArrayBuffer` views,
 /// or `ArrayBuffer`s) will do; what a read gives beyond what the upload asked for waits for the
 /// next read. Dropped before the stream's end (the upload failed or was aborted), it cancels the
-/// stream, so its producer stops.
+/// stream, so its producer stops. With [`Self::with_abort_signal`], an abort also ends a read
+/// that waits for a stalled producer.
 #[derive(Debug)]
 pub struct ReadableStreamSource {
     reader: ReadableStreamDefaultReader,
     /// The chunk being handed out and how much of it was.
     pending: Option<(Uint8Array, u32)>,
     ended: bool,
+    signal: Option<AbortSignal>,
+    /// Rejects when `signal` aborts: every read races it (one listener for all of them).
+    aborted: Option<Promise>,
 }
 
 impl ReadableStreamSource {
@@ -33,16 +37,64 @@ impl ReadableStreamSource {
             reader: reader.unchecked_into(),
             pending: None,
             ended: false,
+            signal: None,
+            aborted: None,
+        })
+    }
+
+    /// Makes reads give up when `signal` aborts, as requests do: a producer that stalls does not
+    /// keep an aborted upload waiting.
+    pub fn with_abort_signal(mut self, signal: Option<AbortSignal>) -> Self {
+        self.aborted = signal.as_ref().map(|signal| {
+            let aborted = Promise::new(&mut |_resolve, reject| {
+                let _ = signal.add_event_listener_with_callback("abort", &reject);
+            });
+            // Handled from the start: an abort before any read must not be an unhandled
+            // rejection (which ends a Node process).
+            // `Boolean` as a handler that does nothing: no `new Function` (which a strict
+            // Content-Security-Policy forbids) and no Rust closure to leak or outlive.
+            let ignore = Reflect::get(&js_sys::global(), &"Boolean".into());
+            let catch = Reflect::get(&aborted, &"catch".into());
+            if let (Ok(ignore), Ok(catch)) = (ignore, catch) {
+                let _ = catch
+                    .unchecked_ref::<js_sys::Function>()
+                    .call1(&aborted, &ignore);
+            }
+            aborted
+        });
+        self.signal = signal;
+        self
+    }
+
+    /// `reader.read()`, raced against the abort signal.
+    async fn read_or_abort(&mut self) -> Result<JsValue, TransportError> {
+        let aborted = || {
+            TransportError::new(
+                TransportErrorKind::Aborted,
+                "the upload was aborted (AbortSignal) while it waited for the stream",
+            )
+        };
+        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
+            return Err(aborted());
+        }
+        let read = self.reader.read();
+        let read = match &self.aborted {
+            Some(abort) => Promise::race(&Array::of2(&read, abort)),
+            None => read,
+        };
+        JsFuture::from(read).await.map_err(|e| {
+            if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
+                return aborted();
+            }
+            self.ended = true; // an errored stream cannot be cancelled either
+            failed(format!("the stream failed: {}", message(&e)))
         })
     }
 
     /// The next non-empty chunk, or `None` at the end.
     async fn next_chunk(&mut self) -> Result<Option<Uint8Array>, TransportError> {
         loop {
-            let result = JsFuture::from(self.reader.read()).await.map_err(|e| {
-                self.ended = true; // an errored stream cannot be cancelled either
-                failed(format!("the stream failed: {}", message(&e)))
-            })?;
+            let result = self.read_or_abort().await?;
             if Reflect::get(&result, &"done".into()).is_ok_and(|d| d.is_truthy()) {
                 self.ended = true;
                 return Ok(None);
@@ -95,7 +147,7 @@ fn message(error: &JsValue) -> String {
 }
 
 impl ByteStream for ReadableStreamSource {
-    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, TransportError> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
         if self.pending.is_none() {
             if self.ended {
                 return Ok(0);
@@ -108,12 +160,18 @@ impl ByteStream for ReadableStreamSource {
         let Some((chunk, offset)) = &mut self.pending else {
             return Ok(0);
         };
-        let take = (chunk.length() - *offset).min(u32::try_from(max).unwrap_or(u32::MAX));
-        let start = buf.len();
-        buf.resize(start + take as usize, 0);
+        // The producer may have detached or shrunk the chunk's buffer since it gave it.
+        let Some(left) = chunk.length().checked_sub(*offset) else {
+            return Err(failed(
+                "a chunk of the stream changed after the stream gave it (its buffer was \
+                 transferred or resized): give each chunk a buffer of its own"
+                    .into(),
+            ));
+        };
+        let take = left.min(u32::try_from(buf.len()).unwrap_or(u32::MAX));
         chunk
             .subarray(*offset, *offset + take)
-            .copy_to(&mut buf[start..]);
+            .copy_to(&mut buf[..take as usize]);
         *offset += take;
         if *offset == chunk.length() {
             self.pending = None;

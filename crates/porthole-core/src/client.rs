@@ -22,7 +22,9 @@ use crate::transport::{
     read_body_limited, BlobSource, Body, BodyStream, ByteStream, Method, Request, Response,
     Transport, TransportError,
 };
-use crate::upload::{BlobUpload, StreamWindow, UploadOptions, UploadProgress};
+use crate::upload::{
+    BlobUpload, StreamWindow, UploadOptions, UploadProgress, MAX_STREAM_CHUNK_SIZE,
+};
 use crate::url::Url;
 
 /// How much of an error body is read to explain the error.
@@ -1202,11 +1204,12 @@ impl<T: Transport> Repository<T> {
     }
 
     /// Uploads a blob read from a stream whose length is known only at its end (a JS
-    /// `ReadableStream`, a pipe). The stream is read one chunk (`options.chunk_size`) at a
-    /// time; each chunk is hashed beside its `PATCH` and kept until the registry confirms it, so
-    /// a failed chunk resumes from what the session holds while memory stays at about two
-    /// chunks, whatever the stream's length. It always goes in chunks (`monolithic_max` does not
-    /// apply: the size is not known before the end).
+    /// `ReadableStream`, a pipe). The stream is read one chunk (`options.chunk_size`, at most
+    /// [`MAX_STREAM_CHUNK_SIZE`]) at a time into one buffer; the chunk is then sent while it is
+    /// hashed, and kept until the registry confirms it, so a failed chunk resumes from what the
+    /// session holds; then the next is read. Memory holds that one chunk (plus the copy a
+    /// transport makes to send it), whatever the stream's length. It always goes in chunks
+    /// (`monolithic_max` does not apply), and progress reports' `total` grows as it is read.
     ///
     /// Unlike a [`BlobSource`], a stream cannot be read again: when the registry loses the
     /// session after the first chunk (a lost answer on distribution), the upload fails and says
@@ -1218,6 +1221,9 @@ impl<T: Transport> Repository<T> {
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<Digest> {
         let op = format!("uploading a stream to {}", self.name);
+        if options.chunk_size > MAX_STREAM_CHUNK_SIZE {
+            return Err(stream_chunk_too_large(options.chunk_size, "is"));
+        }
         let mut upload = BlobUpload::new(self.name.clone(), 0, options);
         upload.hash_separately();
         self.open_session(&mut upload).await?;
@@ -1242,19 +1248,32 @@ impl<T: Transport> Repository<T> {
         progress: &mut dyn FnMut(UploadProgress),
         op: &str,
     ) -> Result<Digest> {
+        // The session is open: its chunk size honours the registry's OCI-Chunk-Min-Length.
+        let chunk = upload.chunk_size();
+        if chunk > MAX_STREAM_CHUNK_SIZE {
+            return Err(stream_chunk_too_large(
+                chunk,
+                "is what the registry asks for, and",
+            ));
+        }
         let mut hasher = upload.new_hasher();
         let mut window = StreamWindow::default();
         loop {
-            // The session is open: its chunk size already honours OCI-Chunk-Min-Length.
-            let ended = window.fill(stream, upload.chunk_size(), op).await?;
+            let ended = window.fill(stream, chunk as usize, op).await?;
             if !window.bytes().is_empty() {
                 upload.grow(window.end());
-                // The PATCH goes out first; the window is hashed while the browser sends it.
+                progress(upload.progress());
                 let restartable = window.start() == 0;
-                let body_of = |start, end| BlobSource::body(&window, start, end);
+                let body_of = |start, end| window.body(start, end);
                 let send = self.send_chunks(upload, &body_of, progress, op, restartable);
+                // Polled after `send`, so the PATCH is on its way first; in slices, so that a
+                // PATCH still waiting for a token starts between them and the page stays
+                // responsive.
                 let hash = async {
-                    hasher.update(window.bytes());
+                    for slice in window.bytes().chunks(HASH_SLICE as usize) {
+                        hasher.update(slice);
+                        self.client.transport().sleep(0).await;
+                    }
                     Ok(())
                 };
                 try_join(send, hash).await?;
@@ -1644,6 +1663,20 @@ impl<T: Transport> Repository<T> {
             )),
         }
     }
+}
+
+/// A chunk size a streamed upload cannot hold in memory.
+fn stream_chunk_too_large(size: u64, verb: &str) -> Error {
+    Error::invalid(
+        "chunk size",
+        &size.to_string(),
+        format!(
+            "a streamed upload holds its chunk in memory; {size} bytes {verb} more than the \
+             {} MiB it accepts: use a smaller chunk size (64 MiB by default), or upload from a \
+             file",
+            MAX_STREAM_CHUNK_SIZE >> 20
+        ),
+    )
 }
 
 /// Statuses after which the registry may or may not have acted, so a request that changes

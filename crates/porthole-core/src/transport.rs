@@ -5,6 +5,8 @@
 //! tests (porthole-testkit). The trait is `?Send` on purpose: browser futures are `!Send`.
 
 use std::fmt;
+use std::ops::Range;
+use std::rc::Rc;
 
 use crate::url::Url;
 
@@ -137,6 +139,14 @@ pub enum Body<B> {
     Empty,
     /// Bytes held in memory.
     Bytes(Vec<u8>),
+    /// Part of a buffer shared with its owner (a streamed upload's chunk, kept for resends):
+    /// cloning the request, as every retry does, does not copy the bytes.
+    Shared {
+        /// The whole buffer.
+        bytes: Rc<[u8]>,
+        /// The part of it that is the body.
+        range: Range<usize>,
+    },
     /// A transport-native body of a known length.
     Native {
         /// The body itself.
@@ -152,7 +162,18 @@ impl<B> Body<B> {
         match self {
             Self::Empty => 0,
             Self::Bytes(bytes) => bytes.len() as u64,
+            Self::Shared { range, .. } => range.len() as u64,
             Self::Native { len, .. } => *len,
+        }
+    }
+
+    /// The bytes of an in-memory body (`Bytes` or `Shared`; `Empty` is none).
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        match self {
+            Self::Empty => Some(&[]),
+            Self::Bytes(bytes) => Some(bytes),
+            Self::Shared { bytes, range } => bytes.get(range.clone()),
+            Self::Native { .. } => None,
         }
     }
 
@@ -166,6 +187,7 @@ impl<B> Body<B> {
         match self {
             Self::Empty => Body::Empty,
             Self::Bytes(b) => Body::Bytes(b),
+            Self::Shared { bytes, range } => Body::Shared { bytes, range },
             Self::Native { body, len } => Body::Native { body: f(body), len },
         }
     }
@@ -176,6 +198,7 @@ impl<B> fmt::Debug for Body<B> {
         match self {
             Self::Empty => f.write_str("Empty"),
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Shared { range, .. } => write!(f, "Shared({} bytes)", range.len()),
             Self::Native { len, .. } => write!(f, "Native({len} bytes)"),
         }
     }
@@ -387,9 +410,9 @@ pub trait BlobSource<B> {
 /// sent again but the bytes before it are gone.
 #[allow(async_fn_in_trait)] // ?Send on purpose: browser futures are !Send.
 pub trait ByteStream {
-    /// Appends the next bytes to `buf`, at most `max` (more than 0), and returns how many; 0 means
+    /// Reads the next bytes into the start of `buf` (never empty) and returns how many; 0 means
     /// the stream has ended.
-    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, TransportError>;
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError>;
 }
 
 fn slice_of(bytes: &[u8], start: u64, end: u64) -> Result<&[u8], TransportError> {

@@ -13,7 +13,9 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::headers;
 use crate::reference::RepositoryName;
-use crate::transport::{BlobSource, Body, ByteStream, Headers, Method, Request, TransportError};
+use std::rc::Rc;
+
+use crate::transport::{Body, ByteStream, Headers, Method, Request};
 use crate::url::Url;
 
 /// The default chunk size. Each chunk is one request the registry must handle, so chunks are
@@ -572,13 +574,29 @@ impl BlobUpload {
     }
 }
 
+/// The largest chunk a streamed upload takes: it holds its chunk in memory (and wasm memory
+/// never shrinks), where a file's chunks are read from the file slice by slice.
+pub const MAX_STREAM_CHUNK_SIZE: u64 = 256 * 1024 * 1024;
+
 /// The part of a streamed upload in memory: the chunk being sent, kept until the registry
-/// confirms it so that a failed chunk can be sent again. It is a [`BlobSource`] for the bytes it
-/// holds, at their offsets in the whole stream.
-#[derive(Debug, Default)]
+/// confirms it so that a failed chunk can be sent again. One buffer serves every chunk, and
+/// request bodies share it ([`Body::Shared`]) instead of copying it, so a chunk is in wasm
+/// memory once, however often it is sent.
+#[derive(Debug)]
 pub(crate) struct StreamWindow {
     start: u64,
-    bytes: Vec<u8>,
+    buffer: Rc<[u8]>,
+    len: usize,
+}
+
+impl Default for StreamWindow {
+    fn default() -> Self {
+        Self {
+            start: 0,
+            buffer: Rc::from(&[][..]),
+            len: 0,
+        }
+    }
 }
 
 impl StreamWindow {
@@ -589,12 +607,12 @@ impl StreamWindow {
 
     /// The offset just past its last byte.
     pub(crate) fn end(&self) -> u64 {
-        self.start + self.bytes.len() as u64
+        self.start + self.len as u64
     }
 
     /// The bytes it holds.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.buffer[..self.len]
     }
 
     /// Reads from `stream` until the window holds `target` bytes; true when the stream ended
@@ -602,18 +620,30 @@ impl StreamWindow {
     pub(crate) async fn fill<R: ByteStream + ?Sized>(
         &mut self,
         stream: &mut R,
-        target: u64,
+        target: usize,
         op: &str,
     ) -> Result<bool> {
-        let target = usize::try_from(target.max(1)).unwrap_or(usize::MAX);
-        while self.bytes.len() < target {
-            let wanted = target - self.bytes.len();
-            let before = self.bytes.len();
+        let target = target.max(1);
+        let reusable = self.buffer.len() >= target && Rc::get_mut(&mut self.buffer).is_some();
+        if !reusable {
+            // The first chunk, a larger one, or a body of the last one still alive somewhere.
+            let mut fresh: Rc<[u8]> = std::iter::repeat_n(0, target.max(self.len)).collect();
+            if let Some(fresh) = Rc::get_mut(&mut fresh) {
+                fresh[..self.len].copy_from_slice(self.bytes());
+            }
+            self.buffer = fresh;
+        }
+        let Some(buffer) = Rc::get_mut(&mut self.buffer) else {
+            return Err(Error::protocol("internal: a new stream buffer is shared"));
+        };
+        while self.len < target {
+            let room = &mut buffer[self.len..target];
+            let wanted = room.len();
             let read = stream
-                .read_into(&mut self.bytes, wanted)
+                .read(room)
                 .await
                 .map_err(|e| Error::transport(format!("{op}: reading the stream"), e))?;
-            if read > wanted || self.bytes.len() != before + read {
+            if read > wanted {
                 return Err(Error::protocol(format!(
                     "internal: the stream reported {read} bytes for a read of at most {wanted}"
                 )));
@@ -621,6 +651,7 @@ impl StreamWindow {
             if read == 0 {
                 return Ok(true);
             }
+            self.len += read;
         }
         Ok(false)
     }
@@ -628,42 +659,21 @@ impl StreamWindow {
     /// Moves past the bytes it holds (once the registry confirmed them) and empties it.
     pub(crate) fn advance(&mut self) {
         self.start = self.end();
-        self.bytes.clear();
+        self.len = 0;
     }
 
-    fn slice(&self, start: u64, end: u64) -> std::result::Result<&[u8], TransportError> {
-        let inside = self.start <= start && start <= end && end <= self.end();
-        inside
-            .then(|| &self.bytes[(start - self.start) as usize..(end - self.start) as usize])
-            .ok_or_else(|| {
-                TransportError::new(
-                    crate::transport::TransportErrorKind::Body,
-                    format!(
-                        "bytes {start}..{end} of the stream are no longer in memory (it holds {}..{})",
-                        self.start,
-                        self.end()
-                    ),
-                )
-            })
-    }
-}
-
-impl<B> BlobSource<B> for StreamWindow {
-    fn size(&self) -> u64 {
-        self.end()
-    }
-
-    async fn read(&self, start: u64, end: u64) -> std::result::Result<Vec<u8>, TransportError> {
-        self.slice(start, end).map(<[u8]>::to_vec)
-    }
-
-    fn body(&self, start: u64, end: u64) -> Body<B> {
-        // Outside the window gives an empty body, which `chunk_request` refuses by its length.
-        Body::Bytes(
-            self.slice(start, end)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default(),
-        )
+    /// A body of the bytes `[start, end)` of the stream, sharing the window's buffer; empty
+    /// when they are not all in the window (which `chunk_request` refuses by its length).
+    pub(crate) fn body<B>(&self, start: u64, end: u64) -> Body<B> {
+        if self.start <= start && start <= end && end <= self.end() {
+            let range = (start - self.start) as usize..(end - self.start) as usize;
+            Body::Shared {
+                bytes: Rc::clone(&self.buffer),
+                range,
+            }
+        } else {
+            Body::Empty
+        }
     }
 }
 
@@ -1075,13 +1085,12 @@ mod tests {
     }
 
     impl ByteStream for Pieces {
-        async fn read_into(
+        async fn read(
             &mut self,
-            buf: &mut Vec<u8>,
-            max: usize,
-        ) -> std::result::Result<usize, TransportError> {
-            let n = self.piece.min(max).min(self.data.len() - self.at);
-            buf.extend_from_slice(&self.data[self.at..self.at + n]);
+            buf: &mut [u8],
+        ) -> std::result::Result<usize, crate::TransportError> {
+            let n = self.piece.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
             self.at += n;
             Ok(n)
         }
@@ -1100,33 +1109,36 @@ mod tests {
         assert!(!block_on(window.fill(&mut stream, 10, "test")).unwrap());
         assert_eq!((window.start(), window.bytes()), (0, &data[..10]));
         let body: Body<NoNativeBody> = window.body(3, 10);
-        assert_eq!(body.len(), 7);
+        assert_eq!(body.in_memory(), Some(&data[3..10]));
+        // A body alive elsewhere keeps its bytes: the next chunk goes into a new buffer.
         window.advance();
         assert!(!block_on(window.fill(&mut stream, 10, "test")).unwrap());
+        assert_eq!(body.in_memory(), Some(&data[3..10]));
         assert_eq!((window.start(), window.end()), (10, 20));
         assert_eq!(
-            block_on(BlobSource::<NoNativeBody>::read(&window, 12, 14)).unwrap(),
-            vec![12, 13]
+            window.body::<NoNativeBody>(12, 14).in_memory(),
+            Some(&data[12..14])
         );
-        // Bytes already let go of are an error, not a wrong body.
-        let gone = block_on(BlobSource::<NoNativeBody>::read(&window, 5, 12)).unwrap_err();
-        assert!(gone.to_string().contains("no longer in memory"), "{gone}");
-        assert_eq!(BlobSource::<NoNativeBody>::body(&window, 5, 12).len(), 0);
+        // Bytes already let go of give no body, not a wrong one.
+        assert_eq!(window.body::<NoNativeBody>(5, 12).len(), 0);
+        // With no body left, the buffer is reused.
+        drop(body);
+        let buffer = window.bytes().as_ptr();
         window.advance();
         assert!(block_on(window.fill(&mut stream, 10, "test")).unwrap());
         assert_eq!(window.bytes(), &data[20..]);
+        assert_eq!(window.bytes().as_ptr(), buffer);
     }
 
-    /// A stream that claims more bytes than it appended.
+    /// A stream that claims more bytes than it was asked for.
     struct Liar;
 
     impl ByteStream for Liar {
-        async fn read_into(
+        async fn read(
             &mut self,
-            _buf: &mut Vec<u8>,
-            max: usize,
-        ) -> std::result::Result<usize, TransportError> {
-            Ok(max)
+            buf: &mut [u8],
+        ) -> std::result::Result<usize, crate::TransportError> {
+            Ok(buf.len() + 1)
         }
     }
 
@@ -1134,6 +1146,6 @@ mod tests {
     fn a_stream_that_miscounts_is_an_error() {
         let mut window = StreamWindow::default();
         let e = futures::executor::block_on(window.fill(&mut Liar, 4, "test")).unwrap_err();
-        assert!(e.to_string().contains("reported 4 bytes"), "{e}");
+        assert!(e.to_string().contains("reported 5 bytes"), "{e}");
     }
 }

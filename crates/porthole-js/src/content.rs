@@ -123,6 +123,7 @@ impl ContainerRegistryContentClient {
         let on_progress = get(&opt_value(&options), "onProgress")
             .dyn_into::<Function>()
             .ok();
+        let signal = signal_of(&opt_value(&options)).ok().flatten();
         spawn(&opt_value(&options), async move {
             let parsed = parsed?;
             let mut upload = UploadOptions::default();
@@ -147,7 +148,7 @@ impl ContainerRegistryContentClient {
                 }
             };
             let digest = if let Some(stream) = content.dyn_ref::<ReadableStream>() {
-                let mut source = ReadableStreamSource::new(stream)?;
+                let mut source = ReadableStreamSource::new(stream)?.with_abort_signal(signal);
                 repository
                     .upload_blob_stream(&mut source, upload, &mut progress)
                     .await

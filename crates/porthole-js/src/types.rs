@@ -520,8 +520,8 @@ export type ArtifactOrder = "LastUpdatedOnDescending" | "LastUpdatedOnAscending"
 export type KnownManifestMediaType =
   | "application/vnd.oci.image.manifest.v1+json"
   | "application/vnd.docker.distribution.manifest.v2+json";
-/** What `uploadBlob` takes. A `ReadableStream` is read into a `Blob` first: the upload needs
- *  the size up front to resume chunks. */
+/** What `uploadBlob` takes. A `ReadableStream` is read one chunk at a time, each sent before
+ *  the next is read, so its length need not be known and memory holds about one chunk. */
 export type BlobContent = Blob | ArrayBuffer | Uint8Array | ReadableStream<Uint8Array>;
 /** What `setManifest` takes: the exact bytes, or an object to serialize as JSON. */
 export type ManifestContent = Uint8Array | ArrayBuffer | Record<string, unknown>;

@@ -195,6 +195,7 @@ fn write_request(stream: &TcpStream, request: &Request<Vec<u8>>) -> io::Result<(
     let body: &[u8] = match &request.body {
         Body::Empty => &[],
         Body::Bytes(bytes) => bytes,
+        Body::Shared { bytes, range } => &bytes[range.clone()],
         Body::Native { body, len } if *len == body.len() as u64 => body,
         Body::Native { body, len } => {
             let msg = format!("native body holds {} bytes, not {len}", body.len());

@@ -914,15 +914,15 @@ impl Pieces {
 }
 
 impl ByteStream for Pieces {
-    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, TransportError> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
         if self.fail_at.is_some_and(|f| self.at >= f) {
             return Err(TransportError::new(
                 TransportErrorKind::Body,
                 "simulated failure of the stream's producer",
             ));
         }
-        let n = self.piece.min(max).min(self.data.len() - self.at);
-        buf.extend_from_slice(&self.data[self.at..self.at + n]);
+        let n = self.piece.min(buf.len()).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
         self.at += n;
         Ok(n)
     }
@@ -951,11 +951,18 @@ fn a_stream_uploads_chunk_by_chunk_with_growing_progress() {
         assert_eq!(digest, Digest::sha256_of(&data));
         assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
 
-        // The size is learnt as the stream is read: totals grow one chunk at a time.
+        // The size is learnt as the stream is read, one chunk at a time, and the stream is
+        // never read more than that chunk ahead of what the registry confirmed.
         let totals: Vec<u64> = progress.iter().map(|p| p.total).collect();
         assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
         assert!(totals.contains(&(MIB as u64)), "{totals:?}");
-        assert!(progress.iter().all(|p| p.confirmed <= p.total));
+        let ahead: Vec<u64> = progress.iter().map(|p| p.total - p.confirmed).collect();
+        assert!(ahead.iter().all(|&a| a <= MIB as u64), "{ahead:?}");
+        assert_eq!(
+            ahead.iter().filter(|&&a| a == MIB as u64).count(),
+            5,
+            "a report as each full chunk is read: {ahead:?}"
+        );
         let last = progress.last().unwrap();
         assert_eq!(
             (last.confirmed, last.total),
@@ -985,6 +992,19 @@ fn a_stream_shorter_than_a_chunk_an_empty_one_and_one_of_exactly_a_chunk_upload(
         assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), data);
         assert!(env.uploads_left("stream/short").is_empty());
     });
+}
+
+#[test]
+fn a_stream_chunk_too_large_to_hold_is_refused_before_any_request() {
+    let env = Env::start(AuthMode::Anonymous);
+    let repo = env.repo("stream/huge");
+    let options = chunks_of(porthole_core::upload::MAX_STREAM_CHUNK_SIZE as usize + 1);
+    let mut stream = Pieces::new(b"tiny", 4);
+    let err = block_on(repo.upload_blob_stream(&mut stream, options, &mut |_| {})).unwrap_err();
+    assert_eq!(err.code(), "INVALID_INPUT", "{err}");
+    assert!(err.to_string().contains("more than the 256 MiB"), "{err}");
+    assert_eq!(stream.at, 0, "nothing was read");
+    assert!(env.uploads_left("stream/huge").is_empty());
 }
 
 /// Streams 4 MiB in 1 MiB chunks through a transport that breaks one PATCH as `fault` says.
