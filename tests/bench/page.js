@@ -27,13 +27,15 @@ async function timed(fn) {
   return { ms: performance.now() - start, value };
 }
 
-async function readCounting(stream) {
+/** Reads a stream to the end with a default reader; counts bytes, handing each chunk on. */
+async function readCounting(stream, onChunk = () => {}) {
   const reader = stream.getReader();
   let bytes = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) return bytes;
     bytes += value.byteLength;
+    onChunk(value);
   }
 }
 
@@ -153,16 +155,8 @@ window.bench = {
     const worker = hashWorker;
     const { ms, value } = await timed(async () => {
       worker.postMessage("start");
-      const bytes = await plainGet(registry, repo, digest, async (stream) => {
-        const reader = stream.getReader();
-        let n = 0;
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return n;
-          n += value.byteLength;
-          worker.postMessage(value, [value.buffer]);
-        }
-      });
+      const bytes = await plainGet(registry, repo, digest, (stream) =>
+        readCounting(stream, (chunk) => worker.postMessage(chunk, [chunk.buffer])));
       const hashed = await new Promise((resolve) => {
         worker.onmessage = (e) => resolve(e.data);
         worker.postMessage("end");
