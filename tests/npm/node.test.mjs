@@ -2,6 +2,9 @@
 // credentials, errors, aborts. Run by `cargo xtask test` (step `npm package`).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, test } from "node:test";
 
 import { loadPackage, MiB, pseudoRandom, readAll, readAllByob, registries, sha256, uniqueRepo } from "./common.mjs";
@@ -203,6 +206,53 @@ describe("blobs", () => {
       assert.match(e.message, /256 MiB/);
       return true;
     });
+  });
+
+  test("takes a Node Readable (fs.createReadStream) and any async iterable of chunks", async () => {
+    const bytes = pseudoRandom(6 * MiB + 7, 35);
+    const file = path.join(os.tmpdir(), `porthole-npm-${process.pid}-${Date.now()}.bin`);
+    fs.writeFileSync(file, bytes);
+    try {
+      const uploaded = await content.uploadBlob(fs.createReadStream(file), { chunkSizeInBytes: 2 * MiB });
+      assert.deepEqual(uploaded, { digest: sha256(bytes), sizeInBytes: bytes.length });
+    } finally {
+      fs.rmSync(file);
+    }
+    async function* pieces() {
+      for (let at = 0; at < bytes.length; at += 300_001) yield bytes.subarray(at, at + 300_001);
+    }
+    const again = await content.uploadBlob(pieces(), { chunkSizeInBytes: 2 * MiB });
+    assert.equal(again.digest, sha256(bytes));
+  });
+
+  test("an async iterable that throws midway rejects with its error; an abort destroys a Readable", async () => {
+    async function* breaking() {
+      yield pseudoRandom(3 * MiB, 36);
+      throw new Error("the generator broke");
+    }
+    await assert.rejects(content.uploadBlob(breaking(), { chunkSizeInBytes: MiB }), /the generator broke/);
+
+    const file = path.join(os.tmpdir(), `porthole-npm-${process.pid}-${Date.now()}-abort.bin`);
+    fs.writeFileSync(file, pseudoRandom(8 * MiB, 37));
+    try {
+      const readable = fs.createReadStream(file, { highWaterMark: 64 * 1024 });
+      const controller = new AbortController();
+      await assert.rejects(
+        content.uploadBlob(readable, {
+          chunkSizeInBytes: MiB,
+          abortSignal: controller.signal,
+          onProgress: (p) => {
+            if (p.loadedBytes >= 2 * MiB) controller.abort();
+          },
+        }),
+        { name: "AbortError" },
+      );
+      // Cancelling the stream ends the iterator, which destroys the Readable (file closed).
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(readable.destroyed, true);
+    } finally {
+      fs.rmSync(file);
+    }
   });
 
   test("a stream of text is refused with what to do, and the stream is cancelled", async () => {

@@ -62,6 +62,29 @@ export function errorName(code) {
   return "RegistryError";
 }
 
+/**
+ * A ReadableStream over an async iterable of byte chunks that is not one already (a Node
+ * Readable such as fs.createReadStream, an async generator), or null. Cancelling the stream
+ * ends the iterator (a Readable is destroyed).
+ */
+export function streamOfIterable(value) {
+  if (value == null || typeof value[Symbol.asyncIterator] !== "function") return null;
+  if (value instanceof ReadableStream) return null;
+  if (typeof ReadableStream.from === "function") return ReadableStream.from(value);
+  // Engines without ReadableStream.from (Node before 20.6): pull from the iterator.
+  const iterator = value[Symbol.asyncIterator]();
+  return new ReadableStream({
+    async pull(controller) {
+      const { done, value: chunk } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(chunk);
+    },
+    async cancel(reason) {
+      await iterator.return?.(reason);
+    },
+  });
+}
+
 /** A Blob over bytes (an ArrayBuffer or a typed array). */
 export function bytesToBlob(bytes) {
   return new Blob([bytes]);

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, ReadableStream};
 
 use crate::error::{to_js_error, IntoJs};
-use crate::glue::{bytes_to_blob, get, set, to_js, type_error};
+use crate::glue::{bytes_to_blob, get, set, stream_of_iterable, to_js, type_error};
 use crate::paging::{paged, Listing};
 use crate::registry::{make_client, opt_value, opts, repository_name, signal_of, spawn};
 use crate::transport::{with_signal, JsTransport};
@@ -38,7 +38,7 @@ fn digest(text: &str) -> Result<Digest, JsValue> {
 }
 
 /// The blob to upload, from a `Blob`/`File`, `ArrayBuffer` or typed array (a `ReadableStream`
-/// goes its own way: [`ReadableStreamSource`]).
+/// or async iterable goes its own way: [`ReadableStreamSource`]).
 fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
     if content.is_instance_of::<Blob>() {
         return Ok(content.unchecked_into());
@@ -47,7 +47,8 @@ fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
         return Ok(bytes_to_blob(&content));
     }
     Err(type_error(
-        "uploadBlob takes a Blob or File, an ArrayBuffer, a Uint8Array or a ReadableStream",
+        "uploadBlob takes a Blob or File, an ArrayBuffer, a Uint8Array, a ReadableStream or an \
+         async iterable of Uint8Arrays (such as a Node Readable)",
     ))
 }
 
@@ -146,6 +147,13 @@ impl ContainerRegistryContentClient {
                     // A throwing callback must not break the upload.
                     let _ = callback.call1(&JsValue::UNDEFINED, &to_js(&event));
                 }
+            };
+            // A Node Readable or another async iterable goes as the stream it gives.
+            let iterated = stream_of_iterable(&content);
+            let content = if iterated.is_null() {
+                content
+            } else {
+                iterated
             };
             let digest = if let Some(stream) = content.dyn_ref::<ReadableStream>() {
                 let mut source = ReadableStreamSource::new(stream)?.with_abort_signal(signal);

@@ -19,6 +19,11 @@ extern "C" {
     #[wasm_bindgen(js_name = errorName)]
     pub(crate) fn error_name(code: &str) -> String;
 
+    /// A `ReadableStream` over an async iterable of byte chunks (a Node `Readable`), or `null`
+    /// for anything else.
+    #[wasm_bindgen(js_name = streamOfIterable)]
+    pub(crate) fn stream_of_iterable(value: &JsValue) -> JsValue;
+
     /// A `Blob` over an `ArrayBuffer` or typed array.
     #[wasm_bindgen(js_name = bytesToBlob)]
     pub(crate) fn bytes_to_blob(bytes: &JsValue) -> web_sys::Blob;

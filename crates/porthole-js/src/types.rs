@@ -520,9 +520,10 @@ export type ArtifactOrder = "LastUpdatedOnDescending" | "LastUpdatedOnAscending"
 export type KnownManifestMediaType =
   | "application/vnd.oci.image.manifest.v1+json"
   | "application/vnd.docker.distribution.manifest.v2+json";
-/** What `uploadBlob` takes. A `ReadableStream` is read one chunk at a time, each sent before
- *  the next is read, so its length need not be known and memory holds about one chunk. */
-export type BlobContent = Blob | ArrayBuffer | Uint8Array | ReadableStream<Uint8Array>;
+/** What `uploadBlob` takes. A `ReadableStream` (or an async iterable of chunks, such as a Node
+ *  `Readable`) is read one chunk at a time, each sent before the next is read, so its length
+ *  need not be known and memory holds about one chunk. */
+export type BlobContent = Blob | ArrayBuffer | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 /** What `setManifest` takes: the exact bytes, or an object to serialize as JSON. */
 export type ManifestContent = Uint8Array | ArrayBuffer | Record<string, unknown>;
 /** A username and password (Basic auth, or sent to the registry's token server). */
