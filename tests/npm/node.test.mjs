@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
 
 import { loadPackage, MiB, pseudoRandom, readAll, readAllByob, registries, sha256, uniqueRepo } from "./common.mjs";
@@ -247,12 +248,22 @@ describe("blobs", () => {
         }),
         { name: "AbortError" },
       );
-      // Cancelling the stream ends the iterator, which destroys the Readable (file closed).
-      await new Promise((resolve) => setImmediate(resolve));
+      // Cancelling the stream destroys the Readable (the file is closed).
       assert.equal(readable.destroyed, true);
     } finally {
       fs.rmSync(file);
     }
+
+    // A Readable that stalls (a pipe nobody writes to any more): the abort still ends the upload
+    // and destroys it, though its iterator waits for data.
+    const stalled = new PassThrough();
+    stalled.write(pseudoRandom(3 * MiB, 38));
+    const later = new AbortController();
+    setTimeout(() => later.abort(), 1500);
+    await assert.rejects(content.uploadBlob(stalled, { chunkSizeInBytes: MiB, abortSignal: later.signal }), {
+      name: "AbortError",
+    });
+    assert.equal(stalled.destroyed, true);
   });
 
   test("a stream of text is refused with what to do, and the stream is cancelled", async () => {

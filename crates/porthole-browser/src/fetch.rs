@@ -93,7 +93,15 @@ impl FetchTransport {
             Body::Empty => {}
             Body::Native { body, .. } => init.set_body(body),
             // Bytes and Shared: copied into a JS buffer the browser sends from.
-            in_memory => init.set_body(&Uint8Array::from(in_memory.in_memory().unwrap_or(&[]))),
+            in_memory => {
+                let bytes = in_memory.in_memory().ok_or_else(|| {
+                    TransportError::new(
+                        TransportErrorKind::Body,
+                        "internal: a shared body's range lies outside its buffer",
+                    )
+                })?;
+                init.set_body(&Uint8Array::from(bytes));
+            }
         }
         init.set_mode(RequestMode::Cors);
         init.set_redirect(RequestRedirect::Follow);

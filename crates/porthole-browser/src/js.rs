@@ -36,8 +36,13 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
     web_sys::Url::new(url).ok().map(|u| u.origin())
 }
 
-/// Resolves after `millis` milliseconds (clamped to what `setTimeout` accepts).
+/// Resolves after `millis` milliseconds (clamped to what `setTimeout` accepts). A wait of 0 is a
+/// yield to the event loop: in a page, through a `MessageChannel`, because the timers of a hidden
+/// tab are throttled to one a second and a long upload in a background tab yields often.
 pub(crate) async fn sleep(millis: u64) {
+    if millis == 0 && yield_by_message().await {
+        return;
+    }
     let millis = i32::try_from(millis).unwrap_or(i32::MAX);
     let promise = Promise::new(&mut |resolve, _reject| {
         global_set_timeout(&resolve, millis);
@@ -82,4 +87,27 @@ pub fn error_to_js(error: &porthole_core::Error) -> JsValue {
         let _ = Reflect::set(&js, &"statusCode".into(), &status.into());
     }
     js.into()
+}
+
+/// Yields to the event loop with a message to itself where there is a document (not in Node,
+/// where an open port would keep the process alive, nor in workers); false when it did not.
+async fn yield_by_message() -> bool {
+    let in_page = Reflect::get(&js_sys::global(), &JsValue::from_str("document"))
+        .is_ok_and(|d| !d.is_undefined());
+    if !in_page {
+        return false;
+    }
+    let Ok(channel) = web_sys::MessageChannel::new() else {
+        return false;
+    };
+    let delivered = Promise::new(&mut |resolve, _reject| {
+        channel.port1().set_onmessage(Some(&resolve));
+    });
+    if channel.port2().post_message(&JsValue::UNDEFINED).is_err() {
+        return false;
+    }
+    let _ = wasm_bindgen_futures::JsFuture::from(delivered).await;
+    channel.port1().close();
+    channel.port2().close();
+    true
 }

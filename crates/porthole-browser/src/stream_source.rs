@@ -1,12 +1,26 @@
 //! [`ReadableStreamSource`]: the bytes of a JS `ReadableStream`, for streamed uploads.
 
-use js_sys::{Array, ArrayBuffer, Promise, Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, Function, Reflect, Uint8Array};
 use porthole_core::{ByteStream, TransportError, TransportErrorKind};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader};
 
 use crate::js;
+
+#[wasm_bindgen(inline_js = "
+export function cancelOnAbort(signal, reader) {
+  const onAbort = () => { reader.cancel().catch(() => {}); };
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}")]
+extern "C" {
+    /// Cancels `reader` when `signal` aborts (ignoring how the cancel ends); returns the function
+    /// that removes the listener.
+    #[wasm_bindgen(js_name = cancelOnAbort)]
+    fn cancel_on_abort(signal: &AbortSignal, reader: &ReadableStreamDefaultReader) -> Function;
+}
 
 /// A JS `ReadableStream` of bytes as a [`ByteStream`], for
 /// [`Repository::upload_blob_stream`](porthole_core::Repository::upload_blob_stream): an upload
@@ -24,8 +38,8 @@ pub struct ReadableStreamSource {
     pending: Option<(Uint8Array, u32)>,
     ended: bool,
     signal: Option<AbortSignal>,
-    /// Rejects when `signal` aborts: every read races it (one listener for all of them).
-    aborted: Option<Promise>,
+    /// Removes the abort listener that cancels the reader.
+    disarm: Option<Function>,
 }
 
 impl ReadableStreamSource {
@@ -38,65 +52,67 @@ impl ReadableStreamSource {
             pending: None,
             ended: false,
             signal: None,
-            aborted: None,
+            disarm: None,
         })
     }
 
-    /// Makes reads give up when `signal` aborts, as requests do: a producer that stalls does not
-    /// keep an aborted upload waiting.
+    /// Makes reads give up when `signal` aborts, as requests do: the abort cancels the stream, so
+    /// a read waiting for a stalled producer ends at once, and is reported as the abort (never
+    /// as the stream's end).
     pub fn with_abort_signal(mut self, signal: Option<AbortSignal>) -> Self {
-        self.aborted = signal.as_ref().map(|signal| {
-            let aborted = Promise::new(&mut |_resolve, reject| {
-                let _ = signal.add_event_listener_with_callback("abort", &reject);
-            });
-            // Handled from the start: an abort before any read must not be an unhandled
-            // rejection (which ends a Node process).
-            // `Boolean` as a handler that does nothing: no `new Function` (which a strict
-            // Content-Security-Policy forbids) and no Rust closure to leak or outlive.
-            let ignore = Reflect::get(&js_sys::global(), &"Boolean".into());
-            let catch = Reflect::get(&aborted, &"catch".into());
-            if let (Ok(ignore), Ok(catch)) = (ignore, catch) {
-                let _ = catch
-                    .unchecked_ref::<js_sys::Function>()
-                    .call1(&aborted, &ignore);
-            }
-            aborted
-        });
+        self.stop_listening();
+        self.disarm = signal
+            .as_ref()
+            .map(|signal| cancel_on_abort(signal, &self.reader));
         self.signal = signal;
         self
     }
 
-    /// `reader.read()`, raced against the abort signal.
-    async fn read_or_abort(&mut self) -> Result<JsValue, TransportError> {
+    fn stop_listening(&mut self) {
+        if let Some(disarm) = self.disarm.take() {
+            let _ = disarm.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    fn aborted(&self) -> bool {
+        self.signal.as_ref().is_some_and(AbortSignal::aborted)
+    }
+
+    /// `reader.read()`; after an abort, whatever the read gave, the abort.
+    async fn read_unless_aborted(&mut self) -> Result<JsValue, TransportError> {
         let aborted = || {
             TransportError::new(
                 TransportErrorKind::Aborted,
                 "the upload was aborted (AbortSignal) while it waited for the stream",
             )
         };
-        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
+        if self.aborted() {
             return Err(aborted());
         }
-        let read = self.reader.read();
-        let read = match &self.aborted {
-            Some(abort) => Promise::race(&Array::of2(&read, abort)),
-            None => read,
-        };
-        JsFuture::from(read).await.map_err(|e| {
-            if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
-                return aborted();
-            }
-            self.ended = true; // an errored stream cannot be cancelled either
+        let result = JsFuture::from(self.reader.read()).await;
+        // The abort cancels the stream, and a read pending then answers "done": checked first,
+        // so a cut-short stream is never taken for a finished one.
+        if self.aborted() {
+            return Err(aborted());
+        }
+        result.map_err(|e| {
+            self.finished();
             failed(format!("the stream failed: {}", message(&e)))
         })
+    }
+
+    /// The stream ended or failed: nothing to cancel any more.
+    fn finished(&mut self) {
+        self.ended = true;
+        self.stop_listening();
     }
 
     /// The next non-empty chunk, or `None` at the end.
     async fn next_chunk(&mut self) -> Result<Option<Uint8Array>, TransportError> {
         loop {
-            let result = self.read_or_abort().await?;
+            let result = self.read_unless_aborted().await?;
             if Reflect::get(&result, &"done".into()).is_ok_and(|d| d.is_truthy()) {
-                self.ended = true;
+                self.finished();
                 return Ok(None);
             }
             let value = Reflect::get(&result, &"value".into()).unwrap_or(JsValue::UNDEFINED);
@@ -148,40 +164,46 @@ fn message(error: &JsValue) -> String {
 
 impl ByteStream for ReadableStreamSource {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
-        if self.pending.is_none() {
-            if self.ended {
-                return Ok(0);
+        loop {
+            if self.pending.is_none() {
+                if self.ended {
+                    return Ok(0);
+                }
+                match self.next_chunk().await? {
+                    Some(chunk) => self.pending = Some((chunk, 0)),
+                    None => return Ok(0),
+                }
             }
-            match self.next_chunk().await? {
-                Some(chunk) => self.pending = Some((chunk, 0)),
-                None => return Ok(0),
+            let Some((chunk, offset)) = &mut self.pending else {
+                continue;
+            };
+            // The producer may have detached or shrunk the chunk's buffer since it gave it.
+            let Some(left) = chunk.length().checked_sub(*offset) else {
+                return Err(failed(
+                    "a chunk of the stream changed after the stream gave it (its buffer was \
+                     transferred or resized): give each chunk a buffer of its own"
+                        .into(),
+                ));
+            };
+            if left == 0 {
+                // Used up (or shrunk to exactly what was used): on to the next chunk. Only the
+                // stream's own end may answer 0.
+                self.pending = None;
+                continue;
             }
+            let take = left.min(u32::try_from(buf.len()).unwrap_or(u32::MAX));
+            chunk
+                .subarray(*offset, *offset + take)
+                .copy_to(&mut buf[..take as usize]);
+            *offset += take;
+            return Ok(take as usize);
         }
-        let Some((chunk, offset)) = &mut self.pending else {
-            return Ok(0);
-        };
-        // The producer may have detached or shrunk the chunk's buffer since it gave it.
-        let Some(left) = chunk.length().checked_sub(*offset) else {
-            return Err(failed(
-                "a chunk of the stream changed after the stream gave it (its buffer was \
-                 transferred or resized): give each chunk a buffer of its own"
-                    .into(),
-            ));
-        };
-        let take = left.min(u32::try_from(buf.len()).unwrap_or(u32::MAX));
-        chunk
-            .subarray(*offset, *offset + take)
-            .copy_to(&mut buf[..take as usize]);
-        *offset += take;
-        if *offset == chunk.length() {
-            self.pending = None;
-        }
-        Ok(take as usize)
     }
 }
 
 impl Drop for ReadableStreamSource {
     fn drop(&mut self) {
+        self.stop_listening();
         if !self.ended {
             // Tell the producer to stop; nobody waits for (or can act on) the answer.
             let cancelled = JsFuture::from(self.reader.cancel());

@@ -1222,7 +1222,16 @@ impl<T: Transport> Repository<T> {
     ) -> Result<Digest> {
         let op = format!("uploading a stream to {}", self.name);
         if options.chunk_size > MAX_STREAM_CHUNK_SIZE {
-            return Err(stream_chunk_too_large(options.chunk_size, "is"));
+            return Err(Error::invalid(
+                "chunk size",
+                &options.chunk_size.to_string(),
+                format!(
+                    "a streamed upload holds its chunk in memory, and this is more than the {} \
+                     MiB it accepts: use a smaller chunk size (64 MiB by default), or upload \
+                     from a file",
+                    MAX_STREAM_CHUNK_SIZE >> 20
+                ),
+            ));
         }
         let mut upload = BlobUpload::new(self.name.clone(), 0, options);
         upload.hash_separately();
@@ -1251,10 +1260,12 @@ impl<T: Transport> Repository<T> {
         // The session is open: its chunk size honours the registry's OCI-Chunk-Min-Length.
         let chunk = upload.chunk_size();
         if chunk > MAX_STREAM_CHUNK_SIZE {
-            return Err(stream_chunk_too_large(
-                chunk,
-                "is what the registry asks for, and",
-            ));
+            return Err(Error::protocol(format!(
+                "{op}: the registry asks for chunks of at least {chunk} bytes \
+                 (OCI-Chunk-Min-Length), more than the {} MiB a streamed upload holds in memory; \
+                 upload from a file (a Blob or File) instead, which is read slice by slice",
+                MAX_STREAM_CHUNK_SIZE >> 20
+            )));
         }
         let mut hasher = upload.new_hasher();
         let mut window = StreamWindow::default();
@@ -1663,20 +1674,6 @@ impl<T: Transport> Repository<T> {
             )),
         }
     }
-}
-
-/// A chunk size a streamed upload cannot hold in memory.
-fn stream_chunk_too_large(size: u64, verb: &str) -> Error {
-    Error::invalid(
-        "chunk size",
-        &size.to_string(),
-        format!(
-            "a streamed upload holds its chunk in memory; {size} bytes {verb} more than the \
-             {} MiB it accepts: use a smaller chunk size (64 MiB by default), or upload from a \
-             file",
-            MAX_STREAM_CHUNK_SIZE >> 20
-        ),
-    )
 }
 
 /// Statuses after which the registry may or may not have acted, so a request that changes

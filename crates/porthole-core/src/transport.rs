@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::url::Url;
 
@@ -140,10 +140,11 @@ pub enum Body<B> {
     /// Bytes held in memory.
     Bytes(Vec<u8>),
     /// Part of a buffer shared with its owner (a streamed upload's chunk, kept for resends):
-    /// cloning the request, as every retry does, does not copy the bytes.
+    /// cloning the request, as every retry does, does not copy the bytes. A `range` outside
+    /// `bytes` is a body a transport must refuse ([`Body::in_memory`] gives `None`).
     Shared {
         /// The whole buffer.
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         /// The part of it that is the body.
         range: Range<usize>,
     },
@@ -167,7 +168,8 @@ impl<B> Body<B> {
         }
     }
 
-    /// The bytes of an in-memory body (`Bytes` or `Shared`; `Empty` is none).
+    /// The bytes of an in-memory body (`Bytes`, `Shared`, and `Empty` as none); `None` for a
+    /// native body, or a `Shared` one whose range lies outside its buffer.
     pub fn in_memory(&self) -> Option<&[u8]> {
         match self {
             Self::Empty => Some(&[]),

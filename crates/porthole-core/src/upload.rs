@@ -13,7 +13,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::headers;
 use crate::reference::RepositoryName;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::transport::{Body, ByteStream, Headers, Method, Request};
 use crate::url::Url;
@@ -585,7 +585,7 @@ pub const MAX_STREAM_CHUNK_SIZE: u64 = 256 * 1024 * 1024;
 #[derive(Debug)]
 pub(crate) struct StreamWindow {
     start: u64,
-    buffer: Rc<[u8]>,
+    buffer: Arc<[u8]>,
     len: usize,
 }
 
@@ -593,7 +593,7 @@ impl Default for StreamWindow {
     fn default() -> Self {
         Self {
             start: 0,
-            buffer: Rc::from(&[][..]),
+            buffer: Arc::from(&[][..]),
             len: 0,
         }
     }
@@ -624,16 +624,16 @@ impl StreamWindow {
         op: &str,
     ) -> Result<bool> {
         let target = target.max(1);
-        let reusable = self.buffer.len() >= target && Rc::get_mut(&mut self.buffer).is_some();
+        let reusable = self.buffer.len() >= target && Arc::get_mut(&mut self.buffer).is_some();
         if !reusable {
             // The first chunk, a larger one, or a body of the last one still alive somewhere.
-            let mut fresh: Rc<[u8]> = std::iter::repeat_n(0, target.max(self.len)).collect();
-            if let Some(fresh) = Rc::get_mut(&mut fresh) {
+            let mut fresh: Arc<[u8]> = std::iter::repeat_n(0, target.max(self.len)).collect();
+            if let Some(fresh) = Arc::get_mut(&mut fresh) {
                 fresh[..self.len].copy_from_slice(self.bytes());
             }
             self.buffer = fresh;
         }
-        let Some(buffer) = Rc::get_mut(&mut self.buffer) else {
+        let Some(buffer) = Arc::get_mut(&mut self.buffer) else {
             return Err(Error::protocol("internal: a new stream buffer is shared"));
         };
         while self.len < target {
@@ -668,7 +668,7 @@ impl StreamWindow {
         if self.start <= start && start <= end && end <= self.end() {
             let range = (start - self.start) as usize..(end - self.start) as usize;
             Body::Shared {
-                bytes: Rc::clone(&self.buffer),
+                bytes: Arc::clone(&self.buffer),
                 range,
             }
         } else {

@@ -64,25 +64,28 @@ export function errorName(code) {
 
 /**
  * A ReadableStream over an async iterable of byte chunks that is not one already (a Node
- * Readable such as fs.createReadStream, an async generator), or null. Cancelling the stream
- * ends the iterator (a Readable is destroyed).
+ * Readable such as fs.createReadStream, an async generator), or null. It pulls one item per read
+ * (nothing ahead). Cancelling it destroys a Readable at once, even one waiting for data (its
+ * iterator's return() would wait for that data); other iterators are ended with return().
  */
 export function streamOfIterable(value) {
   if (value == null || typeof value[Symbol.asyncIterator] !== "function") return null;
   if (value instanceof ReadableStream) return null;
-  if (typeof ReadableStream.from === "function") return ReadableStream.from(value);
-  // Engines without ReadableStream.from (Node before 20.6): pull from the iterator.
   const iterator = value[Symbol.asyncIterator]();
-  return new ReadableStream({
-    async pull(controller) {
-      const { done, value: chunk } = await iterator.next();
-      if (done) controller.close();
-      else controller.enqueue(chunk);
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        const { done, value: chunk } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(chunk);
+      },
+      cancel(reason) {
+        if (typeof value.destroy === "function") value.destroy();
+        else return iterator.return?.(reason);
+      },
     },
-    async cancel(reason) {
-      await iterator.return?.(reason);
-    },
-  });
+    { highWaterMark: 0 },
+  );
 }
 
 /** A Blob over bytes (an ArrayBuffer or a typed array). */

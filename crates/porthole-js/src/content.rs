@@ -149,7 +149,7 @@ impl ContainerRegistryContentClient {
                 }
             };
             // A Node Readable or another async iterable goes as the stream it gives.
-            let iterated = stream_of_iterable(&content);
+            let iterated = stream_of_iterable(&content)?;
             let content = if iterated.is_null() {
                 content
             } else {

@@ -21,8 +21,8 @@ extern "C" {
 
     /// A `ReadableStream` over an async iterable of byte chunks (a Node `Readable`), or `null`
     /// for anything else.
-    #[wasm_bindgen(js_name = streamOfIterable)]
-    pub(crate) fn stream_of_iterable(value: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = streamOfIterable, catch)]
+    pub(crate) fn stream_of_iterable(value: &JsValue) -> Result<JsValue, JsValue>;
 
     /// A `Blob` over an `ArrayBuffer` or typed array.
     #[wasm_bindgen(js_name = bytesToBlob)]

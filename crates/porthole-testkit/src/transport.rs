@@ -195,7 +195,13 @@ fn write_request(stream: &TcpStream, request: &Request<Vec<u8>>) -> io::Result<(
     let body: &[u8] = match &request.body {
         Body::Empty => &[],
         Body::Bytes(bytes) => bytes,
-        Body::Shared { bytes, range } => &bytes[range.clone()],
+        Body::Shared { bytes, range } => bytes.get(range.clone()).ok_or_else(|| {
+            let msg = format!(
+                "a shared body's range {range:?} lies outside its {} bytes",
+                bytes.len()
+            );
+            io::Error::new(io::ErrorKind::InvalidInput, msg)
+        })?,
         Body::Native { body, len } if *len == body.len() as u64 => body,
         Body::Native { body, len } => {
             let msg = format!("native body holds {} bytes, not {len}", body.len());
