@@ -383,7 +383,7 @@ const noMore = (x, unit) => ({ text: `≤ ${x} ${unit}`, test: (v) => v <= x });
 // ---------------------------------------------------------------- suites
 
 async function uploadSuite(page, p) {
-  const t = { curl: [], curlChunked: [], plain: [], porthole: [], portholeOne: [], porthole4: [], plainHash: [] };
+  const t = { curl: [], curlChunked: [], plain: [], porthole: [], portholeOne: [], porthole4: [], portholeStream: [], plainHash: [] };
   const runs = {
     curl: async () => curlMonolithic(p, REPO_UPLOAD),
     curlChunked: async () => curlChunked(p, REPO_UPLOAD),
@@ -391,6 +391,11 @@ async function uploadSuite(page, p) {
     porthole: async () => portholeUpload(page, p, null),
     portholeOne: async () => portholeUpload(page, p, p.size),
     porthole4: async () => portholeUpload(page, p, 4 * MiB),
+    portholeStream: async () => {
+      const r = await call(page, "portholeUploadStream", REGISTRY, REPO_UPLOAD, "small");
+      if (r.digest !== p.digest) throw new Error(`Porthole streamed ${r.digest}, expected ${p.digest}`);
+      return r.ms;
+    },
     plainHash: async () => (await call(page, "plainUploadWhileHashing", REGISTRY, REPO_UPLOAD, "small", p.digest)).ms,
   };
   const order = Object.keys(runs);
@@ -640,6 +645,8 @@ async function main() {
         reference: "browser fetch POST + PUT", description: "informative: Porthole with chunk_size = the whole file (POST, 1 PATCH hashed beside the send, PUT)" });
       row({ name: "upload_porthole_4mib_chunks", unit: "MiB/s", samples: up.porthole4, referenceSamples: up.curlChunked, higher: true,
         reference: "curl 4 MiB chunks", description: "informative: Porthole with 4 MiB chunks (what the Azure SDKs send) against curl with the same chunks" });
+      row({ name: "upload_porthole_stream", unit: "MiB/s", samples: up.portholeStream, referenceSamples: up.porthole, higher: true,
+        reference: "Porthole from the File", description: "informative: the same bytes as a ReadableStream (file.stream()) through upload_blob_stream (64 MiB chunks read into memory, each sent while hashed, the next read once the registry has it), against the File path (upload_vs_curl's Porthole side)" });
       row({ name: "upload_fetch_while_hashing", unit: "MiB/s", samples: up.plainHash, referenceSamples: up.plain, higher: true,
         reference: "browser fetch POST + PUT", description: "diagnostic: the plain fetch upload while the page hashes the same File in wasm as an upload does (sha256_blob), both at once: the ceiling of hashing beside the send on this machine" });
       row({ name: "upload_curl_monolithic", unit: "MiB/s", samples: up.curl, higher: true, description: "reference: curl POST + PUT -T file (streamed)" });

@@ -106,6 +106,11 @@ window.bench = {
     return { ms, digest: value };
   },
 
+  async portholeUploadStream(registry, repo, which) {
+    const { ms, value } = await timed(() => porthole.upload_stream(registry, repo, file(which).stream()));
+    return { ms, digest: value };
+  },
+
   async plainUpload(registry, repo, which, digest) {
     const blob = file(which);
     const { ms } = await timed(async () => {
