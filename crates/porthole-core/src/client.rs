@@ -1236,16 +1236,8 @@ impl<T: Transport> Repository<T> {
         let mut upload = BlobUpload::new(self.name.clone(), 0, options);
         upload.hash_separately();
         self.open_session(&mut upload).await?;
-        match self.stream_chunks(&mut upload, stream, progress, &op).await {
-            Ok(digest) => {
-                progress(upload.progress());
-                Ok(digest)
-            }
-            Err(e) => {
-                self.abandon(&mut upload).await;
-                Err(e)
-            }
-        }
+        let result = self.stream_chunks(&mut upload, stream, progress, &op).await;
+        self.settle(&mut upload, result, progress).await
     }
 
     /// Sends the stream window by window: each window is read, then sent (resuming within it
@@ -1411,21 +1403,20 @@ impl<T: Transport> Repository<T> {
         } else {
             self.upload_chunks(upload, source, progress).await
         };
-        match result {
-            Ok(digest) => {
-                progress(upload.progress());
-                Ok(digest)
-            }
-            Err(e) => {
-                self.abandon(upload).await;
-                Err(e)
-            }
-        }
+        self.settle(upload, result, progress).await
     }
 
-    /// Cancels the upload's session after a failure, so the registry can drop what it holds.
-    async fn abandon(&self, upload: &mut BlobUpload) {
-        if let Some(cancel) = upload.cancel_request() {
+    /// The end of an upload: the final progress report when it succeeded; when it failed, the
+    /// session cancelled (best effort), so the registry can drop what it holds.
+    async fn settle(
+        &self,
+        upload: &mut BlobUpload,
+        result: Result<Digest>,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<Digest> {
+        if result.is_ok() {
+            progress(upload.progress());
+        } else if let Some(cancel) = upload.cancel_request() {
             let op = format!("cancelling the upload session in {}", self.name);
             // Best effort: the original error is what the caller needs to see.
             let _ = self
@@ -1433,6 +1424,7 @@ impl<T: Transport> Repository<T> {
                 .send(&op, &self.scopes(Method::Delete), cancel)
                 .await;
         }
+        result
     }
 
     async fn upload_monolithic<S: BlobSource<T::NativeBody> + ?Sized>(

@@ -8,13 +8,12 @@
 //! kept part of a chunk), so no chunk has to stay in memory.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::headers;
 use crate::reference::RepositoryName;
-use std::sync::Arc;
-
 use crate::transport::{Body, ByteStream, Headers, Method, Request};
 use crate::url::Url;
 
