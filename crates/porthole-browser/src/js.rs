@@ -23,6 +23,19 @@ pub(crate) fn try_get_reader(stream: &JsValue, options: &JsValue) -> Result<JsVa
     get_reader.call1(stream, options)
 }
 
+/// The bytes under an `ArrayBuffer` view of any kind (a `DataView`, an `Int16Array`), not copied:
+/// `new Uint8Array(view.buffer, view.byteOffset, view.byteLength)`; `None` for anything else.
+pub(crate) fn view_bytes(view: &JsValue) -> Option<js_sys::Uint8Array> {
+    let get = |key: &str| Reflect::get(view, &JsValue::from_str(key)).ok();
+    // An `ArrayBuffer` or a `SharedArrayBuffer`.
+    let buffer = get("buffer").filter(JsValue::is_object)?;
+    let offset = get("byteOffset")?.as_f64()? as u32;
+    let length = get("byteLength")?.as_f64()? as u32;
+    Some(js_sys::Uint8Array::new_with_byte_offset_and_length(
+        &buffer, offset, length,
+    ))
+}
+
 /// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.
 pub(crate) fn page_origin() -> Option<String> {
     Reflect::get(&js_sys::global(), &JsValue::from_str("origin"))

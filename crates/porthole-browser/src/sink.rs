@@ -6,13 +6,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use js_sys::{ArrayBuffer, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
 use porthole_core::{Digest, Error, Hasher, Repository, Transport, TransportError};
 use wasm_bindgen::prelude::*;
 use web_sys::{ReadableByteStreamController, ReadableStream, ReadableStreamByobRequest};
 
 use crate::fetch::{FetchBody, JsChunk, SCRATCH_BYTES};
-use crate::js::error_to_js;
+use crate::js::{self, error_to_js};
 
 type Opener = Pin<Box<dyn Future<Output = Result<FetchBody, Error>>>>;
 
@@ -108,17 +108,6 @@ enum Step {
     End,
 }
 
-/// The bytes of a BYOB request's view, whatever kind of `ArrayBufferView` the consumer passed.
-fn bytes_of(view: &Object) -> Option<Uint8Array> {
-    let get = |key: &str| Reflect::get(view, &JsValue::from_str(key)).ok();
-    let buffer: ArrayBuffer = get("buffer")?.dyn_into().ok()?;
-    let offset = get("byteOffset")?.as_f64()? as u32;
-    let length = get("byteLength")?.as_f64()? as u32;
-    Some(Uint8Array::new_with_byte_offset_and_length(
-        &buffer, offset, length,
-    ))
-}
-
 /// Hands `chunk` (hashed already) to the consumer: into its own buffer when it reads with a
 /// BYOB reader, else as a chunk of its own.
 fn deliver(
@@ -156,7 +145,8 @@ async fn pull_once(
         st.body = Some(body);
     }
     let request = controller.byob_request().and_then(|request| {
-        let view = bytes_of(&request.view()?)?;
+        // Whatever kind of `ArrayBufferView` the consumer passed.
+        let view = js::view_bytes(request.view()?.as_ref())?;
         Some((request, view))
     });
     let limit = request

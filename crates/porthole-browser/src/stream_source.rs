@@ -133,22 +133,15 @@ fn as_bytes(value: JsValue) -> Result<Uint8Array, TransportError> {
         return Ok(Uint8Array::new(&value));
     }
     if ArrayBuffer::is_view(&value) {
-        return Ok(view_bytes(&value));
+        if let Some(bytes) = js::view_bytes(&value) {
+            return Ok(bytes);
+        }
     }
     Err(failed(format!(
         "the stream gave {}, not bytes: upload a stream of Uint8Arrays (pipe text through a \
          TextEncoderStream first)",
         js::describe(&value).1
     )))
-}
-
-/// The bytes under another `ArrayBuffer` view (a `DataView`, an `Int16Array`), not copied:
-/// `new Uint8Array(view.buffer, view.byteOffset, view.byteLength)`.
-fn view_bytes(view: &JsValue) -> Uint8Array {
-    let get = |key: &str| Reflect::get(view, &key.into()).unwrap_or(JsValue::UNDEFINED);
-    let offset = get("byteOffset").as_f64().unwrap_or(0.0) as u32;
-    let length = get("byteLength").as_f64().unwrap_or(0.0) as u32;
-    Uint8Array::new_with_byte_offset_and_length(&get("buffer"), offset, length)
 }
 
 fn failed(message: String) -> TransportError {
