@@ -12,7 +12,9 @@ use web_sys::{Blob, ReadableStream};
 use crate::error::{to_js_error, IntoJs};
 use crate::glue::{bytes_to_blob, get, set, stream_of_iterable, to_js, type_error};
 use crate::paging::{paged, Listing};
-use crate::registry::{make_client, opt_value, opts, repository_name, signal_of, spawn};
+use crate::registry::{
+    make_client, opt_value, opts, repository_name, signal_of, spawn, spawn_with_signal,
+};
 use crate::transport::{with_signal, JsTransport};
 use crate::types::{
     DownloadBlobResult, GetManifestResult, ListReferrersOptions, SetManifestOptions,
@@ -124,8 +126,7 @@ impl ContainerRegistryContentClient {
         let on_progress = get(&opt_value(&options), "onProgress")
             .dyn_into::<Function>()
             .ok();
-        let signal = signal_of(&opt_value(&options)).ok().flatten();
-        spawn(&opt_value(&options), async move {
+        spawn_with_signal(&opt_value(&options), move |signal| async move {
             let parsed = parsed?;
             let mut upload = UploadOptions::default();
             if let Some(chunk) = parsed.chunk_size_in_bytes {
@@ -192,10 +193,7 @@ impl ContainerRegistryContentClient {
     ) -> Promise {
         let repository = self.repository.clone();
         let digest = digest(digest_text);
-        let options = opt_value(&options);
-        // An invalid signal rejects through `spawn` below.
-        let signal = signal_of(&options).ok().flatten();
-        spawn(&options, async move {
+        spawn_with_signal(&opt_value(&options), move |signal| async move {
             let digest = digest?;
             let response = repository.open_blob(&digest).await.js()?;
             // Resumes run under this call's abort signal, as its first request did.

@@ -68,8 +68,22 @@ pub(crate) fn spawn<F>(options: &JsValue, future: F) -> Promise
 where
     F: Future<Output = Result<JsValue, JsValue>> + 'static,
 {
+    spawn_with_signal(options, |_| future)
+}
+
+/// [`spawn`] for a call that needs the signal itself too (to stop a stream it reads, or for
+/// requests sent after it returned): `call` gets it.
+pub(crate) fn spawn_with_signal<F>(
+    options: &JsValue,
+    call: impl FnOnce(Option<AbortSignal>) -> F,
+) -> Promise
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
     match signal_of(options) {
-        Ok(signal) => wasm_bindgen_futures::future_to_promise(with_signal(signal, future)),
+        Ok(signal) => {
+            wasm_bindgen_futures::future_to_promise(with_signal(signal.clone(), call(signal)))
+        }
         Err(error) => Promise::reject(&error),
     }
 }
