@@ -92,6 +92,12 @@ pub(crate) fn tokenize(text: &str) -> Vec<Line> {
     let mut indent = 0usize;
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
+    let push = |lines: &mut Vec<Line>, tok: Tok, text: String| {
+        lines
+            .last_mut()
+            .expect("there is always a line")
+            .push((tok, text));
+    };
     let newline = |lines: &mut Vec<Line>, indent: usize| {
         let mut line = Vec::new();
         if indent > 0 {
@@ -109,14 +115,13 @@ pub(crate) fn tokenize(text: &str) -> Vec<Line> {
                 while j < chars.len() && chars[j].is_whitespace() {
                     j += 1;
                 }
-                let line = lines.last_mut().expect("there is always a line");
                 if chars.get(j) == Some(&close) {
-                    line.push((Tok::Punct, format!("{c}{close}")));
+                    push(&mut lines, Tok::Punct, format!("{c}{close}"));
                     i = j + 1;
                     expect_key = false;
                     continue;
                 }
-                line.push((Tok::Punct, c.to_string()));
+                push(&mut lines, Tok::Punct, c.to_string());
                 stack.push(c as u8);
                 expect_key = c == '{';
                 indent += 1;
@@ -127,27 +132,18 @@ pub(crate) fn tokenize(text: &str) -> Vec<Line> {
                 stack.pop();
                 indent = indent.saturating_sub(1);
                 newline(&mut lines, indent);
-                lines
-                    .last_mut()
-                    .expect("there is always a line")
-                    .push((Tok::Punct, c.to_string()));
+                push(&mut lines, Tok::Punct, c.to_string());
                 expect_key = false;
                 i += 1;
             }
             ',' => {
-                lines
-                    .last_mut()
-                    .expect("there is always a line")
-                    .push((Tok::Punct, ",".into()));
+                push(&mut lines, Tok::Punct, ",".into());
                 expect_key = stack.last() == Some(&b'{');
                 newline(&mut lines, indent);
                 i += 1;
             }
             ':' => {
-                lines
-                    .last_mut()
-                    .expect("there is always a line")
-                    .push((Tok::Punct, ": ".into()));
+                push(&mut lines, Tok::Punct, ": ".into());
                 i += 1;
             }
             '"' => {
@@ -163,10 +159,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Line> {
                 let s: String = chars[start..i].iter().collect();
                 let kind = if expect_key { Tok::Key } else { Tok::Str };
                 expect_key = false;
-                lines
-                    .last_mut()
-                    .expect("there is always a line")
-                    .push((kind, s));
+                push(&mut lines, kind, s);
             }
             _ => {
                 let start = i;
@@ -182,10 +175,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Line> {
                 } else {
                     Tok::Lit
                 };
-                lines
-                    .last_mut()
-                    .expect("there is always a line")
-                    .push((kind, s));
+                push(&mut lines, kind, s);
             }
         }
     }
