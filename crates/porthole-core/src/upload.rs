@@ -527,7 +527,10 @@ impl BlobUpload {
             )));
         }
         if let Some(sent) = headers::content_digest(headers)? {
-            if sent != digest {
+            // A registry may answer its own canonical digest in another algorithm (distribution
+            // answers sha256 to a sha512 upload, after checking the sha512 in the URL): only one
+            // of the same algorithm can contradict ours.
+            if sent.algorithm() == digest.algorithm() && sent != digest {
                 return Err(Error::DigestMismatch {
                     what: format!("blob committed to {}", self.repository),
                     expected: digest.to_string(),
@@ -679,6 +682,7 @@ impl StreamWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::{DigestAlgorithm, Hasher};
     use crate::transport::NoNativeBody;
 
     fn url(path: &str) -> Url {
@@ -944,6 +948,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), "DIGEST_MISMATCH");
         assert!(up.cancel_request::<NoNativeBody>().is_some());
+    }
+
+    #[test]
+    fn commit_accepts_the_registrys_canonical_digest_in_another_algorithm() {
+        let data = b"abc";
+        let mut sha512 = Hasher::for_algorithm(&DigestAlgorithm::Sha512).unwrap();
+        sha512.update(data);
+        let ours = sha512.finish();
+        let mut up = BlobUpload::new(
+            RepositoryName::parse("app").unwrap(),
+            3,
+            UploadOptions {
+                chunk_size: 10,
+                expected_digest: Some(ours.clone()),
+                ..UploadOptions::default()
+            },
+        );
+        open(&mut up);
+        send_chunk(&mut up, data, "1");
+        let _: Request<NoNativeBody> = up.commit_request().unwrap();
+        let canonical = Digest::sha256_of(data);
+        let digest = up
+            .handle_commit(
+                201,
+                &headers(&[("Docker-Content-Digest", canonical.as_str())]),
+            )
+            .unwrap();
+        assert_eq!(digest, ours);
     }
 
     #[test]

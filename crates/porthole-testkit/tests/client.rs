@@ -890,6 +890,30 @@ fn a_source_that_fails_midway_cancels_the_session() {
     });
 }
 
+#[test]
+fn a_sha512_upload_is_committed() {
+    each_mode(|env| {
+        let repo = env.repo("sha512/app");
+        let data = random_bytes(MIB + 3, 161);
+        let mut hasher =
+            porthole_core::Hasher::for_algorithm(&porthole_core::DigestAlgorithm::Sha512).unwrap();
+        hasher.update(&data);
+        let sha512 = hasher.finish();
+        let options = UploadOptions {
+            expected_digest: Some(sha512.clone()),
+            ..chunks_of(MIB)
+        };
+        // distribution checks the sha512 in the URL, then answers its own sha256 digest.
+        let digest = block_on(repo.upload_blob(data.as_slice(), options, &mut |_| {})).unwrap();
+        assert_eq!(digest, sha512);
+        let stored = block_on(repo.blob_exists(&Digest::sha256_of(&data))).unwrap();
+        assert_eq!(stored, Some(data.len() as u64));
+        // And it keeps the sha512 as a name of the same blob.
+        let by_sha512 = block_on(repo.blob_exists(&sha512)).unwrap();
+        assert_eq!(by_sha512, Some(data.len() as u64));
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Uploads from a stream of unknown length
 
