@@ -56,6 +56,8 @@ const S = args.smoke
   ? { small: 4 * MiB, large: 16 * MiB, transferRuns: 1, shaRuns: 1, listRuns: 1, memoryRuns: 1, seed: 30 }
   : { small: 256 * MiB, large: 1024 * MiB, transferRuns: 5, shaRuns: 7, listRuns: 11, memoryRuns: 3, seed: 2000 };
 const CURL_CHUNK = 4 * MiB;
+// The upload rows of a blob WebCrypto hashes whole (Porthole's WEBCRYPTO_MAX_BYTES is 64 MiB).
+const PART_BYTES = 32 * MiB;
 const CATALOG_N = 1000; // the largest page distribution accepts on the catalog
 
 const REPO_UPLOAD = "bench/upload";
@@ -383,7 +385,16 @@ const noMore = (x, unit) => ({ text: `≤ ${x} ${unit}`, test: (v) => v <= x });
 // ---------------------------------------------------------------- suites
 
 async function uploadSuite(page, p) {
-  const t = { curl: [], curlChunked: [], plain: [], porthole: [], portholeOne: [], porthole4: [], portholeStream: [], plainHash: [] };
+  const t = { curl: [], curlChunked: [], plain: [], porthole: [], portholeOne: [], porthole4: [], portholeStream: [], plainHash: [],
+    plainPart: [], portholePart: [], portholePartWasm: [] };
+  // A blob small enough for WebCrypto: the payload's first 32 MiB (as a slice of the same File).
+  const partBytes = Math.min(PART_BYTES, p.size);
+  const partDigest = digestOfPrefix(p.file, partBytes);
+  const uploadPart = async (hashInWasm) => {
+    const r = await call(page, "portholeUpload", REGISTRY, REPO_UPLOAD, "small", null, partBytes, hashInWasm);
+    if (r.digest !== partDigest) throw new Error(`Porthole uploaded ${r.digest}, expected ${partDigest}`);
+    return r.ms;
+  };
   const runs = {
     curl: async () => curlMonolithic(p, REPO_UPLOAD),
     curlChunked: async () => curlChunked(p, REPO_UPLOAD),
@@ -397,19 +408,39 @@ async function uploadSuite(page, p) {
       return r.ms;
     },
     plainHash: async () => (await call(page, "plainUploadWhileHashing", REGISTRY, REPO_UPLOAD, "small", p.digest)).ms,
+    plainPart: async () => (await call(page, "plainUpload", REGISTRY, REPO_UPLOAD, "small", partDigest, partBytes)).ms,
+    portholePart: async () => uploadPart(false),
+    portholePartWasm: async () => uploadPart(true),
   };
+  const sizeOf = (key) => (key.endsWith("Part") || key.endsWith("PartWasm") ? partBytes : p.size);
   const order = Object.keys(runs);
   for (let round = 0; round < S.transferRuns; round++) {
     // Rotate the order each round so no contestant always goes first.
     const rotated = order.map((_, i) => order[(i + round) % order.length]);
     for (const key of rotated) {
       await deleteBlob(REPO_UPLOAD, p.digest);
-      t[key].push(mibps(p.size, await runs[key]()));
+      await deleteBlob(REPO_UPLOAD, partDigest);
+      t[key].push(mibps(sizeOf(key), await runs[key]()));
     }
     log(`upload round ${round + 1}/${S.transferRuns}:`, Object.fromEntries(order.map((k) => [k, t[k].at(-1).toFixed(0)])));
   }
   await deleteBlob(REPO_UPLOAD, p.digest);
+  await deleteBlob(REPO_UPLOAD, partDigest);
   return t;
+}
+
+/** `sha256:<hex>` of the first `bytes` of `file`. */
+function digestOfPrefix(file, bytes) {
+  const hash = createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  const piece = Buffer.alloc(16 * MiB);
+  for (let done = 0; done < bytes;) {
+    const n = fs.readSync(fd, piece, 0, Math.min(piece.length, bytes - done), done);
+    hash.update(piece.subarray(0, n));
+    done += n;
+  }
+  fs.closeSync(fd);
+  return `sha256:${hash.digest("hex")}`;
 }
 
 async function portholeUpload(page, p, chunkSize) {
@@ -647,6 +678,10 @@ async function main() {
         reference: "curl 4 MiB chunks", description: "informative: Porthole with 4 MiB chunks (what the Azure SDKs send) against curl with the same chunks" });
       row({ name: "upload_porthole_stream", unit: "MiB/s", samples: up.portholeStream, referenceSamples: up.porthole, higher: true,
         reference: "Porthole from the File", description: "informative: the same bytes as a ReadableStream (file.stream()) through upload_blob_stream (64 MiB chunks read into memory, each sent while hashed, the next read once the registry has it), against the File path (upload_vs_curl's Porthole side)" });
+      row({ name: "upload_porthole_32m", unit: "MiB/s", samples: up.portholePart, referenceSamples: up.plainPart, higher: true,
+        reference: "browser fetch POST + PUT of the 32 MiB", description: "informative: Porthole's upload (default options) of the payload's first 32 MiB, a Blob that WebCrypto hashes whole (up to WEBCRYPTO_MAX_BYTES, 64 MiB), against the plain fetch upload of the same 32 MiB" });
+      row({ name: "upload_porthole_32m_wasm_hash", unit: "MiB/s", samples: up.portholePartWasm, referenceSamples: up.plainPart, higher: true,
+        reference: "browser fetch POST + PUT of the 32 MiB", description: "informative: the same 32 MiB hashed in wasm slice by slice (BlobFileSource::without_webcrypto), as every blob was before WebCrypto and as blobs over 64 MiB are" });
       row({ name: "upload_fetch_while_hashing", unit: "MiB/s", samples: up.plainHash, referenceSamples: up.plain, higher: true,
         reference: "browser fetch POST + PUT", description: "diagnostic: the plain fetch upload while the page hashes the same File in wasm as an upload does (sha256_blob), both at once: the ceiling of hashing beside the send on this machine" });
       row({ name: "upload_curl_monolithic", unit: "MiB/s", samples: up.curl, higher: true, description: "reference: curl POST + PUT -T file (streamed)" });

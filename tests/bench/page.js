@@ -15,6 +15,11 @@ function file(which) {
   return input.files[0];
 }
 
+/** The payload File, or a Blob of its first `bytes` (still disk-backed). */
+function part(which, bytes) {
+  return bytes ? file(which).slice(0, bytes) : file(which);
+}
+
 function locationOf(response, base) {
   const location = response.headers.get("location");
   if (!location) throw new Error(`no Location (status ${response.status})`);
@@ -100,9 +105,10 @@ window.bench = {
   },
 
   // Uploads: Porthole (default options, or a chunk size) vs plain fetch POST + PUT of the Blob.
-  async portholeUpload(registry, repo, which, chunkSize) {
+  async portholeUpload(registry, repo, which, chunkSize, bytes, hashInWasm) {
+    const blob = part(which, bytes);
     const { ms, value } = await timed(() =>
-      porthole.upload_blob(registry, repo, file(which), chunkSize ?? undefined));
+      porthole.upload_blob(registry, repo, blob, chunkSize ?? undefined, hashInWasm ?? undefined));
     return { ms, digest: value };
   },
 
@@ -111,8 +117,8 @@ window.bench = {
     return { ms, digest: value };
   },
 
-  async plainUpload(registry, repo, which, digest) {
-    const blob = file(which);
+  async plainUpload(registry, repo, which, digest, bytes) {
+    const blob = part(which, bytes);
     const { ms } = await timed(async () => {
       const post = await fetch(`${registry}/v2/${repo}/blobs/uploads/`, { method: "POST", cache: "no-store" });
       if (post.status !== 202) throw new Error(`POST answered ${post.status}`);

@@ -41,20 +41,26 @@ fn digest(text: &str) -> Result<Digest, JsValue> {
 /// Uploads `blob` into `repository` with [`Repository::upload_blob`] and returns its digest.
 ///
 /// `chunk_size` in bytes overrides the product default ([`UploadOptions::default`], 64 MiB
-/// chunks); everything else is the default.
+/// chunks); everything else is the default. `hash_in_wasm` hashes a blob that WebCrypto would
+/// take ([`porthole_browser::WEBCRYPTO_MAX_BYTES`]) in wasm instead
+/// ([`BlobFileSource::without_webcrypto`]).
 #[wasm_bindgen]
 pub async fn upload_blob(
     registry: String,
     repository_name: String,
     blob: Blob,
     chunk_size: Option<f64>,
+    hash_in_wasm: Option<bool>,
 ) -> Result<String, JsValue> {
     let repo = repository(&registry, &repository_name)?;
     let mut options = UploadOptions::default();
     if let Some(size) = chunk_size {
         options.chunk_size = size as u64;
     }
-    let source = BlobFileSource::new(blob);
+    let mut source = BlobFileSource::new(blob);
+    if hash_in_wasm == Some(true) {
+        source = source.without_webcrypto();
+    }
     let digest = repo
         .upload_blob(&source, options, &mut |_| {})
         .await
@@ -171,8 +177,11 @@ impl Sha256Stream {
     }
 }
 
-/// SHA-256 of a `Blob` read the way an upload reads it ([`BlobFileSource`], 8 MiB
-/// `blob.slice().arrayBuffer()` reads copied into wasm memory); returns `sha256:<hex>`.
+/// SHA-256 of a `Blob` read the way an upload over [`WEBCRYPTO_MAX_BYTES`] reads it
+/// ([`BlobFileSource::read`]: 8 MiB slices through a BYOB reader, copied into wasm memory),
+/// one slice after the other; returns `sha256:<hex>`.
+///
+/// [`WEBCRYPTO_MAX_BYTES`]: porthole_browser::WEBCRYPTO_MAX_BYTES
 #[wasm_bindgen]
 pub async fn sha256_blob(blob: Blob) -> Result<String, JsValue> {
     use porthole_core::BlobSource as _;

@@ -36,6 +36,36 @@ pub(crate) fn view_bytes(view: &JsValue) -> Option<js_sys::Uint8Array> {
     ))
 }
 
+/// `crypto.subtle` where this scope has WebCrypto: a window or worker in a secure context
+/// (HTTPS, or `localhost`), Node 20+. `None` elsewhere (a page served over plain HTTP from
+/// another host).
+pub(crate) fn subtle_crypto() -> Option<JsValue> {
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok()?;
+    Reflect::get(&crypto, &JsValue::from_str("subtle"))
+        .ok()
+        .filter(JsValue::is_object)
+}
+
+/// `subtle.digest(algorithm, data)`: the hash's bytes, or `None` when WebCrypto refused (an
+/// algorithm it does not know).
+pub(crate) async fn subtle_digest(
+    subtle: &JsValue,
+    algorithm: &str,
+    data: &JsValue,
+) -> Option<Vec<u8>> {
+    let digest: Function = Reflect::get(subtle, &JsValue::from_str("digest"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise: Promise = digest
+        .call2(subtle, &JsValue::from_str(algorithm), data)
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let hash = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    Some(js_sys::Uint8Array::new(&hash).to_vec())
+}
+
 /// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.
 pub(crate) fn page_origin() -> Option<String> {
     Reflect::get(&js_sys::global(), &JsValue::from_str("origin"))

@@ -5,8 +5,9 @@
 //!   see (CORS, a preflight answered 401, mixed content) becomes a
 //!   [`TransportErrorKind::Blocked`](porthole_core::TransportErrorKind::Blocked) error that says
 //!   so and names the fixes.
-//! - [`BlobFileSource`]: an upload source over a `Blob` or `File`, read slice by slice for
-//!   hashing and sent as `Blob` slices, so a large file never sits whole in wasm memory.
+//! - [`BlobFileSource`]: an upload source over a `Blob` or `File`, hashed by WebCrypto up to
+//!   [`WEBCRYPTO_MAX_BYTES`] and beyond that read slice by slice for hashing in wasm, and sent
+//!   as `Blob` slices, so a large file never sits whole in memory.
 //! - [`ReadableStreamSource`]: the bytes of a `ReadableStream`, for an upload whose length is
 //!   known only at its end (only the chunk on the wire is kept in memory).
 //! - [`verified_stream`] and [`download_blob_to_stream`]: a blob download as a
@@ -38,6 +39,6 @@ pub use sink::{
     verified_stream_with_errors, ErrorToJs, ResumeFuture,
 };
 #[cfg(target_arch = "wasm32")]
-pub use source::BlobFileSource;
+pub use source::{BlobFileSource, WEBCRYPTO_MAX_BYTES};
 #[cfg(target_arch = "wasm32")]
 pub use stream_source::ReadableStreamSource;

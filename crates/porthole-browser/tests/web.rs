@@ -210,12 +210,14 @@ async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
     let repo = anonymous().repository(unique_repo("chunked"));
     let bytes = pseudo_random(6 * MIB + 12_345, 7);
     let expected = webcrypto_sha256(&bytes).await;
-    let source = BlobFileSource::new(blob_of(&bytes));
+    // Hashed in wasm, read slice by slice, as a blob over `WEBCRYPTO_MAX_BYTES` is.
+    let source = BlobFileSource::new(blob_of(&bytes)).without_webcrypto();
     drop(bytes); // from here on the bytes live only in the Blob
     let options = UploadOptions {
         chunk_size: 2 * MIB as u64,
         ..UploadOptions::default()
     };
+    let calls = count_webcrypto_digests();
     let mut confirmations = Vec::new();
     let digest = repo
         .upload_blob(&source, options, &mut |p| confirmations.push(p.confirmed))
@@ -229,6 +231,90 @@ async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
     }
     assert_eq!(confirmations.last(), Some(&total));
     assert_eq!(repo.blob_exists(&digest).await.unwrap(), Some(total));
+    calls.restore();
+    assert_eq!(calls.count(), 0, "hashed in wasm, not by WebCrypto");
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function count_webcrypto_digests() {
+  const subtle = globalThis.crypto.subtle;
+  const original = Object.getPrototypeOf(subtle).digest;
+  const counter = { calls: 0, algorithms: [], count() { return this.calls; },
+    restore() { delete subtle.digest; } };
+  subtle.digest = function (algorithm, data) {
+    counter.calls += 1;
+    counter.algorithms.push(String(algorithm));
+    return original.call(subtle, algorithm, data);
+  };
+  return counter;
+}
+"#)]
+extern "C" {
+    /// Counts the calls to `crypto.subtle.digest` until `restore` (or the next counter).
+    type DigestCounter;
+    fn count_webcrypto_digests() -> DigestCounter;
+    #[wasm_bindgen(method)]
+    fn count(this: &DigestCounter) -> u32;
+    #[wasm_bindgen(method)]
+    fn restore(this: &DigestCounter);
+}
+
+#[wasm_bindgen_test]
+async fn a_blob_that_fits_in_memory_is_hashed_by_webcrypto() {
+    let repo = anonymous().repository(unique_repo("webcrypto"));
+    let bytes = pseudo_random(5 * MIB + 77, 8);
+    // The expected digest from Porthole's own hasher (wasm), the upload's from WebCrypto.
+    let expected = Digest::sha256_of(&bytes);
+    let calls = count_webcrypto_digests();
+    let source = BlobFileSource::new(blob_of(&bytes));
+    let options = UploadOptions {
+        chunk_size: 2 * MIB as u64,
+        ..UploadOptions::default()
+    };
+    let digest = repo.upload_blob(&source, options, &mut |_| {}).await;
+    calls.restore();
+    assert_eq!(digest.unwrap(), expected);
+    assert_eq!(calls.count(), 1, "one WebCrypto digest of the whole blob");
+    assert_eq!(repo.get_blob(&expected).await.unwrap(), bytes);
+
+    // Monolithic, and SHA-512 when the caller expects a sha512 digest.
+    let mut sha512 =
+        porthole_core::Hasher::for_algorithm(&porthole_core::DigestAlgorithm::Sha512).unwrap();
+    sha512.update(&bytes[..MIB]);
+    let expected = sha512.finish();
+    let calls = count_webcrypto_digests();
+    let source = BlobFileSource::new(blob_of(&bytes[..MIB]));
+    let options = UploadOptions {
+        monolithic_max: u64::MAX,
+        expected_digest: Some(expected.clone()),
+        ..UploadOptions::default()
+    };
+    let digest = repo.upload_blob(&source, options, &mut |_| {}).await;
+    calls.restore();
+    assert_eq!(digest.unwrap(), expected);
+    assert_eq!(calls.count(), 1);
+    assert_eq!(repo.blob_exists(&expected).await.unwrap(), Some(MIB as u64));
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_digests_are_checked_by_the_registry() {
+    // The expected digest is wrong: WebCrypto's right one must fail the upload before commit.
+    let repo = anonymous().repository(unique_repo("webcrypto-mismatch"));
+    let bytes = pseudo_random(MIB, 9);
+    let source = BlobFileSource::new(blob_of(&bytes));
+    let options = UploadOptions {
+        expected_digest: Some(Digest::sha256_of(b"other bytes")),
+        ..UploadOptions::default()
+    };
+    let err = repo
+        .upload_blob(&source, options, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
+    assert_eq!(
+        repo.blob_exists(&Digest::sha256_of(&bytes)).await.unwrap(),
+        None
+    );
 }
 
 /// A `ReadableStream` that hands out `chunks` (any JS values) one per pull, then closes.

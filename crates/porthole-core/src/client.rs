@@ -10,7 +10,7 @@ use crate::api;
 use crate::auth::{
     self, merge_scopes, Credential, Grant, Scope, Secret, Token, TokenCache, TokenEndpoint,
 };
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::error::{parse_error_body, Error, OciErrorCode, Result};
 use crate::headers::{self, parse_www_authenticate, Challenge};
 use crate::join::{join, try_join};
@@ -1435,7 +1435,9 @@ impl<T: Transport> Repository<T> {
         let op = format!("uploading a blob to {}", self.name);
         let total = source.size();
         // The digest goes in the PUT's URL, so the whole blob is hashed before it is sent.
-        self.hash_range(upload, source, 0..total, &op).await?;
+        upload.hash_separately();
+        let digest = self.digest_source(source, upload.new_hasher(), &op).await?;
+        upload.set_digest(digest);
         let req = upload.monolithic_request(source.body(0, total))?;
         self.commit(upload, req, total, &op).await
     }
@@ -1450,17 +1452,8 @@ impl<T: Transport> Repository<T> {
     ) -> Result<Digest> {
         let op = format!("uploading a blob to {}", self.name);
         upload.hash_separately();
-        let mut hasher = upload.new_hasher();
-        let hash_pass = async {
-            self.read_slices(source, 0..source.size(), &op, |bytes| {
-                hasher.update(bytes);
-                Ok(())
-            })
-            .await?;
-            Ok(hasher.finish())
-        };
         let (digest, ()) = try_join(
-            hash_pass,
+            self.digest_source(source, upload.new_hasher(), &op),
             self.send_chunks(
                 upload,
                 &|start, end| source.body(start, end),
@@ -1599,17 +1592,33 @@ impl<T: Transport> Repository<T> {
         }
     }
 
-    /// Reads `range` from the source in slices and feeds it to the upload's own hasher (the
-    /// monolithic path, and re-hashing after a resume).
-    async fn hash_range<S: BlobSource<T::NativeBody> + ?Sized>(
+    /// The digest of the whole source: the one the source computes itself when it offers one
+    /// ([`BlobSource::digest_whole`]: WebCrypto in a browser), else `hasher`'s over the source
+    /// read slice by slice.
+    async fn digest_source<S: BlobSource<T::NativeBody> + ?Sized>(
         &self,
-        upload: &mut BlobUpload,
         source: &S,
-        range: std::ops::Range<u64>,
+        mut hasher: Hasher,
         op: &str,
-    ) -> Result<()> {
-        self.read_slices(source, range, op, |bytes| upload.hash_next(bytes))
-            .await
+    ) -> Result<Digest> {
+        let algorithm = hasher.algorithm();
+        if let Some(offered) = source.digest_whole(&algorithm).await {
+            let digest = offered.map_err(|e| Error::transport(op, e))?;
+            if digest.algorithm() != algorithm {
+                return Err(Error::protocol(format!(
+                    "{op}: the source gave a {} digest where {} was asked for",
+                    digest.algorithm().as_str(),
+                    algorithm.as_str()
+                )));
+            }
+            return Ok(digest);
+        }
+        self.read_slices(source, 0..source.size(), op, |bytes| {
+            hasher.update(bytes);
+            Ok(())
+        })
+        .await?;
+        Ok(hasher.finish())
     }
 
     /// Reads `range` from the source in slices and hands each to `consume`, in order. The next

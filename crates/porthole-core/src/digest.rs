@@ -36,6 +36,17 @@ impl DigestAlgorithm {
 pub struct Digest(String);
 
 impl Digest {
+    /// The digest whose hash is `bytes`, as another hasher (WebCrypto) gave them; `None` when
+    /// the algorithm is not one Porthole computes or `bytes` is not that algorithm's length.
+    pub fn from_hash(algorithm: &DigestAlgorithm, bytes: &[u8]) -> Option<Self> {
+        let len = match algorithm {
+            DigestAlgorithm::Sha256 => 32,
+            DigestAlgorithm::Sha512 => 64,
+            DigestAlgorithm::Other(_) => return None,
+        };
+        (bytes.len() == len).then(|| Self(format!("{}:{}", algorithm.as_str(), hex(bytes))))
+    }
+
     /// Parses and validates a digest: the image-spec grammar, and for sha256 and sha512 the exact
     /// lowercase hex length.
     pub fn parse(input: &str) -> Result<Self> {
@@ -228,6 +239,14 @@ impl Hasher {
         }
     }
 
+    /// The algorithm this hasher computes.
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        match self {
+            Self::Sha256(_) => DigestAlgorithm::Sha256,
+            Self::Sha512(_) => DigestAlgorithm::Sha512,
+        }
+    }
+
     /// Feeds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
@@ -296,6 +315,27 @@ mod tests {
             .verify("x", b"abc")
             .unwrap();
         assert!(d.verify("x", b"abd").is_err());
+    }
+
+    #[test]
+    fn digests_from_another_hashers_bytes() {
+        use sha2::Digest as _;
+        let raw = Sha256::digest(b"hello");
+        let d = Digest::from_hash(&DigestAlgorithm::Sha256, &raw).unwrap();
+        assert_eq!(d.as_str(), HELLO);
+        let raw512 = Sha512::digest(b"abc");
+        let mut h = Hasher::for_algorithm(&DigestAlgorithm::Sha512).unwrap();
+        h.update(b"abc");
+        assert_eq!(h.algorithm(), DigestAlgorithm::Sha512);
+        assert_eq!(
+            Digest::from_hash(&DigestAlgorithm::Sha512, &raw512),
+            Some(h.finish())
+        );
+        // A hash of the wrong length, or an algorithm Porthole does not compute, gives none.
+        assert_eq!(Digest::from_hash(&DigestAlgorithm::Sha256, &raw512), None);
+        assert_eq!(Digest::from_hash(&DigestAlgorithm::Sha512, &raw), None);
+        let other = DigestAlgorithm::Other("blake3".into());
+        assert_eq!(Digest::from_hash(&other, &raw), None);
     }
 
     #[test]

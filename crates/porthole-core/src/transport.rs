@@ -8,6 +8,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::digest::{Digest, DigestAlgorithm};
 use crate::url::Url;
 
 /// HTTP methods the registry protocol uses.
@@ -404,6 +405,20 @@ pub trait BlobSource<B> {
 
     /// A request body that sends exactly the bytes of `[start, end)`.
     fn body(&self, start: u64, end: u64) -> Body<B>;
+
+    /// The digest of the whole source in `algorithm`, when the source can compute it faster
+    /// than the upload reading it into Porthole's own hasher: a browser's `File` small enough to
+    /// hold in memory goes to WebCrypto, which hashes natively and off the page's thread.
+    /// `None` (the default) has the upload read and hash the source itself. The registry checks
+    /// the digest against the bytes it received, so a wrong one fails the upload, never
+    /// corrupts it.
+    async fn digest_whole(
+        &self,
+        algorithm: &DigestAlgorithm,
+    ) -> Option<Result<Digest, TransportError>> {
+        let _ = algorithm;
+        None
+    }
 }
 
 /// An upload's bytes arriving in order, their length known only at the end: a JS

@@ -493,17 +493,27 @@ impl BlobUpload {
     }
 
     /// `PUT <location>&digest=<digest>` with the whole blob as the body. Every byte must have
-    /// been passed to [`Self::hash_next`] first (the digest goes in the URL).
+    /// been passed to [`Self::hash_next`] first, or the digest given with [`Self::set_digest`]
+    /// (it goes in the URL).
     pub fn monolithic_request<B>(&mut self, body: Body<B>) -> Result<Request<B>> {
-        if body.len() != self.total || self.hashed != self.total {
+        let hashed = if self.hash_separately {
+            self.total
+        } else {
+            self.hashed
+        };
+        if body.len() != self.total || hashed != self.total {
             return Err(Error::protocol(format!(
                 "the source gave {} bytes ({} hashed) for a {}-byte blob; did the file change?",
                 body.len(),
-                self.hashed,
+                hashed,
                 self.total
             )));
         }
-        self.confirm(self.total);
+        if self.hash_separately {
+            self.confirmed = self.total;
+        } else {
+            self.confirm(self.total);
+        }
         let req = self.commit_request::<B>()?;
         Ok(Request {
             headers: req
@@ -976,6 +986,38 @@ mod tests {
             )
             .unwrap();
         assert_eq!(digest, ours);
+    }
+
+    #[test]
+    fn monolithic_with_a_digest_from_elsewhere() {
+        let data = b"monolithic";
+        let mut up = BlobUpload::new(
+            RepositoryName::parse("app").unwrap(),
+            data.len() as u64,
+            UploadOptions {
+                monolithic_max: 100,
+                ..UploadOptions::default()
+            },
+        );
+        up.hash_separately();
+        open(&mut up);
+        let e = up
+            .monolithic_request::<NoNativeBody>(Body::Bytes(data.to_vec()))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("before the separate hashing pass"),
+            "{e}"
+        );
+        up.set_digest(Digest::sha256_of(data));
+        let req = up
+            .monolithic_request::<NoNativeBody>(Body::Bytes(data.to_vec()))
+            .unwrap();
+        assert!(req.url.as_str().contains(Digest::sha256_of(data).encoded()));
+        // The body must still be the whole blob.
+        let e = up
+            .monolithic_request::<NoNativeBody>(Body::Bytes(data[1..].to_vec()))
+            .unwrap_err();
+        assert!(e.to_string().contains("did the file change"), "{e}");
     }
 
     #[test]

@@ -890,6 +890,77 @@ fn a_source_that_fails_midway_cancels_the_session() {
     });
 }
 
+/// Bytes in memory that offer the upload a digest of their own, as a browser `File` does with
+/// WebCrypto: `offered` is what `digest_whole` answers; `reads` counts the slices read.
+struct DigestingSource {
+    data: Vec<u8>,
+    offered: Option<Result<Digest, TransportError>>,
+    reads: Cell<usize>,
+}
+
+impl DigestingSource {
+    fn new(data: Vec<u8>, offered: Option<Result<Digest, TransportError>>) -> Self {
+        Self {
+            data,
+            offered,
+            reads: Cell::new(0),
+        }
+    }
+}
+
+impl BlobSource<Vec<u8>> for DigestingSource {
+    fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, TransportError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.data[start as usize..end as usize].to_vec())
+    }
+
+    fn body(&self, start: u64, end: u64) -> Body<Vec<u8>> {
+        Body::Bytes(self.data[start as usize..end as usize].to_vec())
+    }
+
+    async fn digest_whole(
+        &self,
+        algorithm: &porthole_core::DigestAlgorithm,
+    ) -> Option<Result<Digest, TransportError>> {
+        assert_eq!(algorithm, &porthole_core::DigestAlgorithm::Sha256);
+        self.offered.clone()
+    }
+}
+
+#[test]
+fn a_source_that_offers_its_digest_is_not_read_to_hash() {
+    each_mode(|env| {
+        let name = "offered/app";
+        let repo = env.repo(name);
+        let monolithic = UploadOptions {
+            monolithic_max: u64::MAX,
+            ..UploadOptions::default()
+        };
+        for (seed, options) in [(151, chunks_of(MIB)), (152, monolithic)] {
+            let data = random_bytes(3 * MIB + 5, seed);
+            let expected = Digest::sha256_of(&data);
+            let source = DigestingSource::new(data, Some(Ok(expected.clone())));
+            let digest = block_on(repo.upload_blob(&source, options, &mut |_| {})).unwrap();
+            assert_eq!(digest, expected);
+            assert_eq!(
+                source.reads.get(),
+                0,
+                "the offered digest replaced the hashing pass"
+            );
+            assert_eq!(block_on(repo.get_blob(&digest)).unwrap(), source.data);
+        }
+        // A source with nothing to offer is read and hashed as before.
+        let source = DigestingSource::new(random_bytes(2 * MIB, 153), None);
+        let digest = block_on(repo.upload_blob(&source, chunks_of(MIB), &mut |_| {})).unwrap();
+        assert_eq!(digest, Digest::sha256_of(&source.data));
+        assert!(source.reads.get() > 0);
+    });
+}
+
 #[test]
 fn a_sha512_upload_is_committed() {
     each_mode(|env| {
@@ -911,6 +982,65 @@ fn a_sha512_upload_is_committed() {
         // And it keeps the sha512 as a name of the same blob.
         let by_sha512 = block_on(repo.blob_exists(&sha512)).unwrap();
         assert_eq!(by_sha512, Some(data.len() as u64));
+    });
+}
+
+#[test]
+fn a_wrong_offered_digest_fails_the_upload_and_leaves_nothing() {
+    each_mode(|env| {
+        let name = "offered/wrong";
+        let repo = env.repo(name);
+        let data = random_bytes(2 * MIB, 155);
+        let wrong = Digest::sha256_of(b"other bytes");
+        let source = DigestingSource::new(data, Some(Ok(wrong.clone())));
+        let err = block_on(repo.upload_blob(&source, chunks_of(MIB), &mut |_| {})).unwrap_err();
+        // The registry checks the digest against the bytes it holds.
+        assert_eq!(err.code(), "DIGEST_INVALID", "{err}");
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
+        assert_eq!(block_on(repo.blob_exists(&wrong)).unwrap(), None);
+
+        // The caller's expected digest is checked before the registry is asked to commit.
+        let data = random_bytes(MIB, 157);
+        let expected = Digest::sha256_of(&data);
+        let source = DigestingSource::new(data, Some(Ok(wrong.clone())));
+        let options = UploadOptions {
+            expected_digest: Some(expected),
+            ..chunks_of(MIB)
+        };
+        let err = block_on(repo.upload_blob(&source, options, &mut |_| {})).unwrap_err();
+        assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
+
+        // A digest of another algorithm than the one asked for is refused with its reason.
+        let mut sha512 =
+            porthole_core::Hasher::for_algorithm(&porthole_core::DigestAlgorithm::Sha512).unwrap();
+        sha512.update(&source.data);
+        let source = DigestingSource::new(source.data.clone(), Some(Ok(sha512.finish())));
+        let err = block_on(repo.upload_blob(&source, chunks_of(MIB), &mut |_| {})).unwrap_err();
+        assert!(
+            err.to_string().contains("sha512 digest where sha256"),
+            "{err}"
+        );
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_source_whose_digest_fails_cancels_the_session() {
+    each_mode(|env| {
+        let name = "offered/failing";
+        let repo = env.repo(name);
+        let failure = TransportError::new(
+            TransportErrorKind::Body,
+            "simulated failure reading the file to hash it",
+        );
+        let source = DigestingSource::new(random_bytes(2 * MIB, 159), Some(Err(failure)));
+        let err = block_on(repo.upload_blob(&source, chunks_of(MIB), &mut |_| {})).unwrap_err();
+        assert!(
+            err.to_string().contains("simulated failure reading"),
+            "{err}"
+        );
+        assert_eq!(env.uploads_left(name), Vec::<String>::new());
     });
 }
 
