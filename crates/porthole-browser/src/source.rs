@@ -18,9 +18,9 @@ use crate::js;
 /// ([`digest_whole`](BlobSource::digest_whole)). A larger one (or any, without WebCrypto) is
 /// hashed in wasm: [`read`](BlobSource::read) copies one slice at a time into wasm memory.
 /// [`body`](BlobSource::body) hands the browser the `Blob` slice itself, so the bytes sent never
-/// pass through wasm. Memory stays at about one slice whatever the file size: slices are read
-/// with a BYOB reader into one reused buffer, so a long upload does not leave a trail of garbage
-/// `ArrayBuffer`s for the collector.
+/// pass through wasm. Beyond [`WEBCRYPTO_MAX_BYTES`], memory stays at about one slice whatever
+/// the file size: slices are read with a BYOB reader into one reused buffer, so a long upload
+/// does not leave a trail of garbage `ArrayBuffer`s for the collector.
 #[derive(Debug, Clone)]
 pub struct BlobFileSource {
     blob: Blob,
@@ -150,7 +150,10 @@ fn check_length(read: usize, expected: u64) -> Result<(), TransportError> {
     }
     Err(TransportError::new(
         TransportErrorKind::Body,
-        format!("read {read} bytes where {expected} were expected; did the file change while uploading?"),
+        format!(
+            "read {read} bytes where {expected} were expected; did the file change while \
+             uploading?"
+        ),
     ))
 }
 
