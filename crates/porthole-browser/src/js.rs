@@ -46,6 +46,15 @@ pub(crate) fn subtle_crypto() -> Option<JsValue> {
         .filter(JsValue::is_object)
 }
 
+/// WebCrypto's name for a digest algorithm Porthole verifies (`SHA-256`, `SHA-512`).
+pub(crate) fn webcrypto_name(algorithm: &porthole_core::DigestAlgorithm) -> Option<&'static str> {
+    match algorithm {
+        porthole_core::DigestAlgorithm::Sha256 => Some("SHA-256"),
+        porthole_core::DigestAlgorithm::Sha512 => Some("SHA-512"),
+        _ => None,
+    }
+}
+
 /// `subtle.digest(algorithm, data)`: the hash's bytes, or `None` when WebCrypto refused (an
 /// algorithm it does not know).
 pub(crate) async fn subtle_digest(

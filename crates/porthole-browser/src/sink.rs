@@ -13,6 +13,7 @@ use web_sys::{ReadableByteStreamController, ReadableStream, ReadableStreamByobRe
 
 use crate::fetch::{FetchBody, JsChunk, SCRATCH_BYTES};
 use crate::js::{self, error_to_js};
+use crate::source::WEBCRYPTO_MAX_BYTES;
 
 type Opener = Pin<Box<dyn Future<Output = Result<FetchBody, Error>>>>;
 
@@ -39,7 +40,8 @@ struct Pull {
     skip: u64,
     /// Resumes so far.
     resumes: u32,
-    hasher: Option<Hasher>,
+    /// How the bytes are checked against `expected` (none once finished).
+    check: Option<Check>,
     /// The piece of wasm memory chunks are copied into to be hashed (reused).
     hash_buffer: Vec<u8>,
     expected: Digest,
@@ -52,21 +54,58 @@ struct Pull {
 /// Turns a Porthole error into the JS value a stream errors with.
 pub type ErrorToJs = fn(&Error) -> JsValue;
 
+/// How a stream's bytes are checked against the digest asked for.
+enum Check {
+    /// Hashed in wasm as they pass (boxed: a hasher's state is large beside two JS handles).
+    Wasm(Box<Hasher>),
+    /// Kept in one JS buffer of the announced length and hashed whole by WebCrypto at the end
+    /// (natively, off the page's thread): a body that announces at most
+    /// [`WEBCRYPTO_MAX_BYTES`] where the page has WebCrypto.
+    WebCrypto {
+        subtle: JsValue,
+        algorithm: &'static str,
+        kept: Uint8Array,
+    },
+}
+
+/// Feeds JS bytes to `hasher`, copied through `buffer` (a reused piece of wasm memory).
+fn hash_js(hasher: &mut Hasher, buffer: &mut [u8], bytes: &Uint8Array) {
+    let piece_len = buffer.len() as u32;
+    let len = bytes.length();
+    let mut at = 0;
+    while at < len {
+        let end = len.min(at + piece_len);
+        let piece = &mut buffer[..(end - at) as usize];
+        bytes.subarray(at, end).copy_to(piece);
+        hasher.update(piece);
+        at = end;
+    }
+}
+
 impl Pull {
     fn finish(&mut self) {
         self.opener = None;
         self.body = None;
         self.resumer = None;
-        self.hasher = None;
+        self.check = None;
     }
 
-    /// The end of the body: closes only when the bytes hashed to the digest asked for.
-    fn verify(&mut self) -> Result<Step, Error> {
-        match self.hasher.take() {
-            Some(hasher) => hasher
-                .finish_and_check(&self.what, &self.expected)
-                .map(|()| Step::End),
-            None => Ok(Step::End),
+    /// Once the first answer announced its length: a body small enough is kept for WebCrypto
+    /// instead of being hashed in wasm as it passes.
+    fn prefer_webcrypto(&mut self) {
+        let Some(len) = self.announced.filter(|&len| len <= WEBCRYPTO_MAX_BYTES) else {
+            return;
+        };
+        if !matches!(self.check, Some(Check::Wasm(_))) || self.received > 0 {
+            return;
+        }
+        let algorithm = js::webcrypto_name(&self.expected.algorithm());
+        if let Some((algorithm, subtle)) = algorithm.zip(js::subtle_crypto()) {
+            self.check = Some(Check::WebCrypto {
+                subtle,
+                algorithm,
+                kept: Uint8Array::new_with_length(len as u32),
+            });
         }
     }
 
@@ -82,22 +121,65 @@ impl Pull {
         Some(chunk.without_first(dropped as u32))
     }
 
-    /// Feeds JS bytes to the hasher, through the reused wasm buffer.
+    /// Takes in the next bytes (at offset `received`): hashed in wasm, or kept for WebCrypto.
     fn hash(&mut self, chunk: &Uint8Array) {
-        let Some(hasher) = self.hasher.as_mut() else {
-            return;
-        };
-        let piece_len = self.hash_buffer.len() as u32;
-        let len = chunk.length();
-        let mut at = 0;
-        while at < len {
-            let end = len.min(at + piece_len);
-            let piece = &mut self.hash_buffer[..(end - at) as usize];
-            chunk.subarray(at, end).copy_to(piece);
-            hasher.update(piece);
-            at = end;
+        let end = self.received + u64::from(chunk.length());
+        if let Some(Check::WebCrypto { kept, .. }) = &self.check {
+            if end <= u64::from(kept.length()) {
+                kept.set(chunk, self.received as u32);
+                return;
+            }
+            // More than the answer announced: hash what was kept, and the rest, in wasm.
+            let kept = kept.subarray(0, self.received as u32);
+            self.check = self.expected.hasher().map(|h| Check::Wasm(Box::new(h)));
+            self.hash(&kept);
+        }
+        if let Some(Check::Wasm(hasher)) = &mut self.check {
+            hash_js(hasher, &mut self.hash_buffer, chunk);
         }
     }
+}
+
+/// The end of the body: closes only when the bytes hashed to the digest asked for.
+async fn verify(state: &RefCell<Pull>) -> Result<Step, Error> {
+    let (check, received) = {
+        let mut st = state.borrow_mut();
+        (st.check.take(), st.received)
+    };
+    let (what, expected) = {
+        let st = state.borrow();
+        (st.what.clone(), st.expected.clone())
+    };
+    let actual = match check {
+        None => return Ok(Step::End),
+        Some(Check::Wasm(hasher)) => hasher.finish(),
+        Some(Check::WebCrypto {
+            subtle,
+            algorithm,
+            kept,
+        }) => {
+            let bytes = kept.subarray(0, received as u32);
+            let hashed = js::subtle_digest(&subtle, algorithm, &bytes).await;
+            match hashed.and_then(|hash| Digest::from_hash(&expected.algorithm(), &hash)) {
+                Some(digest) => digest,
+                // WebCrypto refused after all: hash the kept bytes here.
+                None => {
+                    let mut hasher = expected.hasher().unwrap_or_default();
+                    let mut buffer = vec![0; SCRATCH_BYTES as usize];
+                    hash_js(&mut hasher, &mut buffer, &bytes);
+                    hasher.finish()
+                }
+            }
+        }
+    };
+    if actual != expected {
+        return Err(Error::DigestMismatch {
+            what,
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(Step::End)
 }
 
 /// What one pull did.
@@ -142,6 +224,7 @@ async fn pull_once(
         let body = opener.await?;
         let mut st = state.borrow_mut();
         st.announced = body.announced_len();
+        st.prefer_webcrypto();
         st.body = Some(body);
     }
     let request = controller.byob_request().and_then(|request| {
@@ -174,11 +257,11 @@ async fn pull_once(
                 st.body = Some(body);
                 return Ok(Step::Delivered);
             }
-            Ok(None) => return state.borrow_mut().verify(),
+            Ok(None) => return verify(state).await,
             // Every announced byte came before the break: nothing is left to ask for (the
             // registry would answer 416); the digest check decides.
             Err(_) if state.borrow().announced == Some(state.borrow().received) => {
-                return state.borrow_mut().verify();
+                return verify(state).await;
             }
             // The connection broke inside the body: ask for the rest, as the core download does.
             Err(source) => {
@@ -213,8 +296,8 @@ fn pull_stream(
     what: String,
     to_js: ErrorToJs,
 ) -> ReadableStream {
-    let hasher = expected.hasher();
-    let unverifiable = hasher.is_none().then(|| Error::Protocol {
+    let check = expected.hasher().map(|h| Check::Wasm(Box::new(h)));
+    let unverifiable = check.is_none().then(|| Error::Protocol {
         message: format!(
             "{what}: Porthole cannot verify digest algorithm {}, so it refuses the content",
             expected.algorithm().as_str()
@@ -228,7 +311,7 @@ fn pull_stream(
         announced: None,
         skip: 0,
         resumes: 0,
-        hasher,
+        check,
         hash_buffer: vec![0; SCRATCH_BYTES as usize],
         expected,
         what,
@@ -291,10 +374,11 @@ fn pull_stream(
     })
 }
 
-/// A readable byte stream of `body`'s bytes, hashed as they pass. A consumer reading with a
-/// BYOB reader gets the bytes in its own buffer (nothing is allocated per chunk); a default
-/// reader gets `Uint8Array` chunks. At the end
-/// the stream closes only when the bytes hash to `expected`; otherwise it **errors** with a
+/// A readable byte stream of `body`'s bytes, hashed as they pass (or, when the answer announces
+/// at most [`WEBCRYPTO_MAX_BYTES`] and the page has WebCrypto, kept in one buffer and hashed by
+/// WebCrypto at the end, natively). A consumer reading with a BYOB reader gets the bytes in its
+/// own buffer (nothing is allocated per chunk); a default reader gets `Uint8Array` chunks. At
+/// the end the stream closes only when the bytes hash to `expected`; otherwise it **errors** with a
 /// `PortholeError` whose `code` is `DIGEST_MISMATCH`, so a consumer (`pipeTo` a file, a
 /// `Response`, ...) never takes corrupted data for good data. Chunks already delivered must then
 /// be discarded, which `pipeTo` does by aborting its destination.

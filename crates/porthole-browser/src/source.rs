@@ -33,9 +33,11 @@ pub struct BlobFileSource {
 
 /// Blobs up to this size are hashed by WebCrypto (`crypto.subtle.digest`) where the page has it
 /// (secure contexts: HTTPS or localhost; Node 20+): native SHA-256, off the page's thread, and
-/// here about 2.4× the wasm hashing of the same file read slice by slice. WebCrypto hashes only
-/// whole buffers, so the blob is read whole into memory: this bounds that memory at one default
-/// chunk (64 MiB, what a streamed upload holds anyway).
+/// here about 2.4× the wasm hashing of the same file read slice by slice. That goes for uploads
+/// from a `Blob` ([`BlobFileSource`]) and for verified download streams whose answer announces
+/// its length ([`verified_stream`](crate::verified_stream)). WebCrypto hashes only whole
+/// buffers, so the bytes are held whole in memory: this bounds that memory at one default chunk
+/// (64 MiB, what a streamed upload holds anyway).
 pub const WEBCRYPTO_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The size of the reused read buffer; a slice larger than this takes several reads.
@@ -190,11 +192,7 @@ impl BlobSource<Blob> for BlobFileSource {
         &self,
         algorithm: &DigestAlgorithm,
     ) -> Option<Result<Digest, TransportError>> {
-        let name = match algorithm {
-            DigestAlgorithm::Sha256 => "SHA-256",
-            DigestAlgorithm::Sha512 => "SHA-512",
-            _ => return None,
-        };
+        let name = js::webcrypto_name(algorithm)?;
         if !self.webcrypto || self.size > WEBCRYPTO_MAX_BYTES {
             return None;
         }

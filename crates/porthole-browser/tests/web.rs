@@ -615,6 +615,74 @@ async fn bodies_and_engines_without_byte_streams_still_verify() {
     assert!(got.unwrap() == bytes);
 }
 
+#[wasm_bindgen(inline_js = r#"
+export function response_announcing(bytes, length) {
+  return new Response(bytes.slice(), { headers: { "content-length": String(length) } });
+}
+"#)]
+extern "C" {
+    /// A `Response` of a copy of `bytes` whose `Content-Length` header says `length`.
+    fn response_announcing(bytes: &Uint8Array, length: f64) -> web_sys::Response;
+}
+
+#[wasm_bindgen_test]
+async fn verified_streams_of_announced_small_bodies_hash_with_webcrypto() {
+    let repo = anonymous().repository(unique_repo("stream-webcrypto"));
+    let bytes = pseudo_random(MIB + 17, 43);
+    let digest = push_bytes(&repo, &bytes).await;
+    let announcing = |data: &[u8], length: usize| {
+        FetchBody::of_response(&response_announcing(&Uint8Array::from(data), length as f64))
+    };
+
+    // The registry announces the length: the bytes are kept and WebCrypto hashes them once.
+    let calls = count_webcrypto_digests();
+    let got = read_stream(&download_blob_to_stream(&repo, &digest)).await;
+    calls.restore();
+    assert!(got.unwrap() == bytes);
+    assert_eq!(calls.count(), 1);
+
+    // Other bytes of the announced length: WebCrypto's digest refuses them.
+    let other = pseudo_random(MIB + 17, 44);
+    let calls = count_webcrypto_digests();
+    let stream = verified_stream(announcing(&other, other.len()), digest.clone(), "other");
+    let error = stream_error(&stream).await;
+    calls.restore();
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+    assert_eq!(calls.count(), 1);
+
+    // An answer that announces less than it sends: hashed in wasm from the first byte past it.
+    let calls = count_webcrypto_digests();
+    let stream = verified_stream(announcing(&bytes, 1000), digest.clone(), "longer");
+    let got = read_stream(&stream).await;
+    calls.restore();
+    assert!(got.unwrap() == bytes);
+    assert_eq!(calls.count(), 0);
+
+    // One that announces more than it sends: the bytes that came decide.
+    let calls = count_webcrypto_digests();
+    let stream = verified_stream(announcing(&bytes, bytes.len() + 5), digest.clone(), "short");
+    let got = read_stream(&stream).await;
+    calls.restore();
+    assert!(got.unwrap() == bytes);
+    assert_eq!(calls.count(), 1);
+
+    // One that announces nothing is hashed in wasm as it passes.
+    let calls = count_webcrypto_digests();
+    let plain = web_sys::Response::new_with_opt_readable_stream(Some(&plain_stream(
+        &Uint8Array::from(bytes.as_slice()),
+    )))
+    .unwrap();
+    let got = read_stream(&verified_stream(
+        FetchBody::of_response(&plain),
+        digest,
+        "plain",
+    ))
+    .await;
+    calls.restore();
+    assert!(got.unwrap() == bytes);
+    assert_eq!(calls.count(), 0);
+}
+
 #[wasm_bindgen_test]
 async fn a_missing_blob_errors_the_stream_with_the_registry_error() {
     let repo = anonymous().repository(unique_repo("missing"));
