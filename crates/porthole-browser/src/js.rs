@@ -1,6 +1,7 @@
 //! Bindings to the global scope that work in a window and in a web worker alike.
 
 use js_sys::{Function, Promise, Reflect};
+use porthole_core::{Digest, DigestAlgorithm};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -36,43 +37,63 @@ pub(crate) fn view_bytes(view: &JsValue) -> Option<js_sys::Uint8Array> {
     ))
 }
 
-/// `crypto.subtle` where this scope has WebCrypto: a window or worker in a secure context
-/// (HTTPS, or `localhost`), Node 20+. `None` elsewhere (a page served over plain HTTP from
-/// another host).
-pub(crate) fn subtle_crypto() -> Option<JsValue> {
+/// WebCrypto (`crypto.subtle`) where this scope has it and it can hash `algorithm`: a window
+/// or worker in a secure context (HTTPS, or `localhost`), Node 20+; SHA-256 and SHA-512. `None`
+/// elsewhere (a page served over plain HTTP from another host).
+pub(crate) fn webcrypto_for(algorithm: &DigestAlgorithm) -> Option<WebCrypto> {
+    let name = match algorithm {
+        DigestAlgorithm::Sha256 => "SHA-256",
+        DigestAlgorithm::Sha512 => "SHA-512",
+        _ => return None,
+    };
     let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok()?;
-    Reflect::get(&crypto, &JsValue::from_str("subtle"))
+    let subtle = Reflect::get(&crypto, &JsValue::from_str("subtle"))
         .ok()
-        .filter(JsValue::is_object)
+        .filter(JsValue::is_object)?;
+    Some(WebCrypto {
+        subtle,
+        algorithm: algorithm.clone(),
+        name,
+    })
 }
 
-/// WebCrypto's name for a digest algorithm Porthole verifies (`SHA-256`, `SHA-512`).
-pub(crate) fn webcrypto_name(algorithm: &porthole_core::DigestAlgorithm) -> Option<&'static str> {
-    match algorithm {
-        porthole_core::DigestAlgorithm::Sha256 => Some("SHA-256"),
-        porthole_core::DigestAlgorithm::Sha512 => Some("SHA-512"),
-        _ => None,
+/// WebCrypto, ready to hash with one algorithm ([`webcrypto_for`]).
+pub(crate) struct WebCrypto {
+    subtle: JsValue,
+    algorithm: DigestAlgorithm,
+    name: &'static str,
+}
+
+impl WebCrypto {
+    /// The digest of `data` (any `BufferSource`), from `subtle.digest`; `None` when WebCrypto
+    /// refused or gave a hash of the wrong length: the caller then hashes in wasm.
+    pub(crate) async fn digest(&self, data: &JsValue) -> Option<Digest> {
+        let digest: Function = Reflect::get(&self.subtle, &JsValue::from_str("digest"))
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let promise: Promise = digest
+            .call2(&self.subtle, &JsValue::from_str(self.name), data)
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let hash = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+        Digest::from_hash(&self.algorithm, &js_sys::Uint8Array::new(&hash).to_vec())
     }
 }
 
-/// `subtle.digest(algorithm, data)`: the hash's bytes, or `None` when WebCrypto refused (an
-/// algorithm it does not know).
-pub(crate) async fn subtle_digest(
-    subtle: &JsValue,
-    algorithm: &str,
-    data: &JsValue,
-) -> Option<Vec<u8>> {
-    let digest: Function = Reflect::get(subtle, &JsValue::from_str("digest"))
+/// A new zeroed `Uint8Array` of `len` bytes, or `None` when the engine cannot allocate it (a
+/// thrown `RangeError` caught here rather than unwinding through wasm).
+pub(crate) fn try_new_bytes(len: u32) -> Option<js_sys::Uint8Array> {
+    let constructor: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("Uint8Array"))
         .ok()?
         .dyn_into()
         .ok()?;
-    let promise: Promise = digest
-        .call2(subtle, &JsValue::from_str(algorithm), data)
+    let args = js_sys::Array::of1(&JsValue::from_f64(f64::from(len)));
+    Reflect::construct(&constructor, &args)
         .ok()?
         .dyn_into()
-        .ok()?;
-    let hash = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
-    Some(js_sys::Uint8Array::new(&hash).to_vec())
+        .ok()
 }
 
 /// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.

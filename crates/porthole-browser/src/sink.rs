@@ -32,7 +32,7 @@ struct Pull {
     body: Option<FetchBody>,
     /// Asks for the rest after a broken body (none: a body that cannot be asked for again).
     resumer: Option<Resumer>,
-    /// Bytes hashed and handed on so far.
+    /// Bytes taken in (hashed or kept) and handed on so far.
     received: u64,
     /// The length the first answer announced (`Content-Length`).
     announced: Option<u64>,
@@ -42,7 +42,8 @@ struct Pull {
     resumes: u32,
     /// How the bytes are checked against `expected` (none once finished).
     check: Option<Check>,
-    /// The piece of wasm memory chunks are copied into to be hashed (reused).
+    /// The piece of wasm memory chunks are copied into to be hashed (reused; allocated on
+    /// first use, so a stream checked by WebCrypto never takes it).
     hash_buffer: Vec<u8>,
     expected: Digest,
     what: String,
@@ -62,14 +63,16 @@ enum Check {
     /// (natively, off the page's thread): a body that announces at most
     /// [`WEBCRYPTO_MAX_BYTES`] where the page has WebCrypto.
     WebCrypto {
-        subtle: JsValue,
-        algorithm: &'static str,
+        webcrypto: js::WebCrypto,
         kept: Uint8Array,
     },
 }
 
 /// Feeds JS bytes to `hasher`, copied through `buffer` (a reused piece of wasm memory).
-fn hash_js(hasher: &mut Hasher, buffer: &mut [u8], bytes: &Uint8Array) {
+fn hash_js(hasher: &mut Hasher, buffer: &mut Vec<u8>, bytes: &Uint8Array) {
+    if buffer.is_empty() {
+        buffer.resize(SCRATCH_BYTES as usize, 0);
+    }
     let piece_len = buffer.len() as u32;
     let len = bytes.length();
     let mut at = 0;
@@ -96,16 +99,13 @@ impl Pull {
         let Some(len) = self.announced.filter(|&len| len <= WEBCRYPTO_MAX_BYTES) else {
             return;
         };
-        if !matches!(self.check, Some(Check::Wasm(_))) || self.received > 0 {
+        if !matches!(self.check, Some(Check::Wasm(_))) {
             return;
         }
-        let algorithm = js::webcrypto_name(&self.expected.algorithm());
-        if let Some((algorithm, subtle)) = algorithm.zip(js::subtle_crypto()) {
-            self.check = Some(Check::WebCrypto {
-                subtle,
-                algorithm,
-                kept: Uint8Array::new_with_length(len as u32),
-            });
+        let webcrypto = js::webcrypto_for(&self.expected.algorithm());
+        // An engine that cannot allocate the buffer (low memory) keeps the wasm check.
+        if let Some((webcrypto, kept)) = webcrypto.zip(js::try_new_bytes(len as u32)) {
+            self.check = Some(Check::WebCrypto { webcrypto, kept });
         }
     }
 
@@ -142,44 +142,29 @@ impl Pull {
 
 /// The end of the body: closes only when the bytes hashed to the digest asked for.
 async fn verify(state: &RefCell<Pull>) -> Result<Step, Error> {
-    let (check, received) = {
+    let (check, received, what, expected) = {
         let mut st = state.borrow_mut();
-        (st.check.take(), st.received)
-    };
-    let (what, expected) = {
-        let st = state.borrow();
-        (st.what.clone(), st.expected.clone())
+        let check = st.check.take();
+        (check, st.received, st.what.clone(), st.expected.clone())
     };
     let actual = match check {
         None => return Ok(Step::End),
         Some(Check::Wasm(hasher)) => hasher.finish(),
-        Some(Check::WebCrypto {
-            subtle,
-            algorithm,
-            kept,
-        }) => {
+        Some(Check::WebCrypto { webcrypto, kept }) => {
             let bytes = kept.subarray(0, received as u32);
-            let hashed = js::subtle_digest(&subtle, algorithm, &bytes).await;
-            match hashed.and_then(|hash| Digest::from_hash(&expected.algorithm(), &hash)) {
+            match webcrypto.digest(&bytes).await {
                 Some(digest) => digest,
                 // WebCrypto refused after all: hash the kept bytes here.
                 None => {
                     let mut hasher = expected.hasher().unwrap_or_default();
-                    let mut buffer = vec![0; SCRATCH_BYTES as usize];
+                    let mut buffer = std::mem::take(&mut state.borrow_mut().hash_buffer);
                     hash_js(&mut hasher, &mut buffer, &bytes);
                     hasher.finish()
                 }
             }
         }
     };
-    if actual != expected {
-        return Err(Error::DigestMismatch {
-            what,
-            expected: expected.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    Ok(Step::End)
+    actual.check_is(&what, &expected).map(|()| Step::End)
 }
 
 /// What one pull did.
@@ -312,7 +297,7 @@ fn pull_stream(
         skip: 0,
         resumes: 0,
         check,
-        hash_buffer: vec![0; SCRATCH_BYTES as usize],
+        hash_buffer: Vec::new(),
         expected,
         what,
         cancelled: false,

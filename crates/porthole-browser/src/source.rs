@@ -192,11 +192,10 @@ impl BlobSource<Blob> for BlobFileSource {
         &self,
         algorithm: &DigestAlgorithm,
     ) -> Option<Result<Digest, TransportError>> {
-        let name = js::webcrypto_name(algorithm)?;
         if !self.webcrypto || self.size > WEBCRYPTO_MAX_BYTES {
             return None;
         }
-        let subtle = js::subtle_crypto()?;
+        let webcrypto = js::webcrypto_for(algorithm)?;
         let bytes = match JsFuture::from(self.blob.array_buffer()).await {
             Ok(bytes) => bytes,
             Err(e) => return Some(Err(unreadable(0, self.size, &e))),
@@ -206,13 +205,7 @@ impl BlobSource<Blob> for BlobFileSource {
             return Some(Err(e));
         }
         // Refused (an engine without that algorithm): the upload hashes in wasm instead.
-        let hash = js::subtle_digest(&subtle, name, &bytes).await?;
-        Some(Digest::from_hash(algorithm, &hash).ok_or_else(|| {
-            TransportError::new(
-                TransportErrorKind::Body,
-                format!("WebCrypto gave a {}-byte {name} hash", hash.len()),
-            )
-        }))
+        webcrypto.digest(&bytes).await.map(Ok)
     }
 
     fn body(&self, start: u64, end: u64) -> Body<Blob> {

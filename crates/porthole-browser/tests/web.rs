@@ -235,26 +235,40 @@ async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
     assert_eq!(calls.count(), 0, "hashed in wasm, not by WebCrypto");
 }
 
+// Each spy wraps the prototype's `digest`, so one left installed by a failed test only counts
+// into a stale counter; the lying one lies once and removes itself.
 #[wasm_bindgen(inline_js = r#"
-export function count_webcrypto_digests() {
+function spy(lie) {
   const subtle = globalThis.crypto.subtle;
   const original = Object.getPrototypeOf(subtle).digest;
   const counter = { calls: 0, algorithms: [], count() { return this.calls; },
+    algorithm_list() { return this.algorithms.join(","); },
     restore() { delete subtle.digest; } };
   subtle.digest = function (algorithm, data) {
     counter.calls += 1;
     counter.algorithms.push(String(algorithm));
+    if (lie) {
+      delete subtle.digest;
+      data = new TextEncoder().encode("other bytes");
+    }
     return original.call(subtle, algorithm, data);
   };
   return counter;
 }
+export function count_webcrypto_digests() { return spy(false); }
+export function lie_in_next_webcrypto_digest() { return spy(true); }
 "#)]
 extern "C" {
     /// Counts the calls to `crypto.subtle.digest` until `restore` (or the next counter).
     type DigestCounter;
     fn count_webcrypto_digests() -> DigestCounter;
+    /// Makes the next `crypto.subtle.digest` hash other bytes (then stops), and counts it.
+    fn lie_in_next_webcrypto_digest() -> DigestCounter;
     #[wasm_bindgen(method)]
     fn count(this: &DigestCounter) -> u32;
+    /// The algorithms asked for, comma-separated.
+    #[wasm_bindgen(method)]
+    fn algorithm_list(this: &DigestCounter) -> String;
     #[wasm_bindgen(method)]
     fn restore(this: &DigestCounter);
 }
@@ -292,25 +306,27 @@ async fn a_blob_that_fits_in_memory_is_hashed_by_webcrypto() {
     let digest = repo.upload_blob(&source, options, &mut |_| {}).await;
     calls.restore();
     assert_eq!(digest.unwrap(), expected);
-    assert_eq!(calls.count(), 1);
+    assert_eq!(calls.algorithm_list(), "SHA-512");
     assert_eq!(repo.blob_exists(&expected).await.unwrap(), Some(MIB as u64));
 }
 
 #[wasm_bindgen_test]
-async fn webcrypto_digests_are_checked_by_the_registry() {
-    // The expected digest is wrong: WebCrypto's right one must fail the upload before commit.
-    let repo = anonymous().repository(unique_repo("webcrypto-mismatch"));
+async fn a_wrong_webcrypto_digest_is_refused_by_the_registry() {
+    // WebCrypto is made to hash other bytes: the registry checks the digest against what it
+    // received and refuses to commit.
+    let repo = anonymous().repository(unique_repo("webcrypto-lie"));
     let bytes = pseudo_random(MIB, 9);
     let source = BlobFileSource::new(blob_of(&bytes));
-    let options = UploadOptions {
-        expected_digest: Some(Digest::sha256_of(b"other bytes")),
-        ..UploadOptions::default()
-    };
-    let err = repo
-        .upload_blob(&source, options, &mut |_| {})
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
+    let calls = lie_in_next_webcrypto_digest();
+    let result = repo
+        .upload_blob(&source, UploadOptions::default(), &mut |_| {})
+        .await;
+    calls.restore();
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), "DIGEST_INVALID", "{err}");
+    assert_eq!(calls.count(), 1);
+    let lie = Digest::sha256_of(b"other bytes");
+    assert_eq!(repo.blob_exists(&lie).await.unwrap(), None);
     assert_eq!(
         repo.blob_exists(&Digest::sha256_of(&bytes)).await.unwrap(),
         None
@@ -650,13 +666,18 @@ async fn verified_streams_of_announced_small_bodies_hash_with_webcrypto() {
     assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
     assert_eq!(calls.count(), 1);
 
-    // An answer that announces less than it sends: hashed in wasm from the first byte past it.
+    // An answer that announces less than it sends (a compressed length, say): what was kept
+    // (the first 256 KiB read) and the rest are hashed in wasm from the first byte past it.
     let calls = count_webcrypto_digests();
-    let stream = verified_stream(announcing(&bytes, 1000), digest.clone(), "longer");
+    let stream = verified_stream(announcing(&bytes, 300_000), digest.clone(), "longer");
     let got = read_stream(&stream).await;
     calls.restore();
     assert!(got.unwrap() == bytes);
     assert_eq!(calls.count(), 0);
+    let other = pseudo_random(MIB + 17, 45);
+    let stream = verified_stream(announcing(&other, 300_000), digest.clone(), "longer-other");
+    let error = stream_error(&stream).await;
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
 
     // One that announces more than it sends: the bytes that came decide.
     let calls = count_webcrypto_digests();

@@ -1606,7 +1606,9 @@ impl<T: Transport> Repository<T> {
             let digest = offered.map_err(|e| Error::transport(op, e))?;
             if digest.algorithm() != algorithm {
                 return Err(Error::protocol(format!(
-                    "{op}: the source gave a {} digest where {} was asked for",
+                    "{op}: the source's own hashing (BlobSource::digest_whole) gave a {} digest \
+                     where {} was asked for; it should answer None for an algorithm it does not \
+                     compute",
                     digest.algorithm().as_str(),
                     algorithm.as_str()
                 )));

@@ -138,6 +138,19 @@ impl Digest {
         hasher.finish_and_check(what, self)
     }
 
+    /// Fails with `DIGEST_MISMATCH` (naming `what`) unless this digest, computed over content, is
+    /// `expected`.
+    pub fn check_is(&self, what: &str, expected: &Self) -> Result<()> {
+        if self == expected {
+            return Ok(());
+        }
+        Err(Error::DigestMismatch {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            actual: self.to_string(),
+        })
+    }
+
     /// The tag under which the referrers fallback index of this digest is kept:
     /// `<alg truncated to 32>-<encoded truncated to 64>`.
     pub fn referrers_fallback_tag(&self) -> String {
@@ -265,16 +278,7 @@ impl Hasher {
 
     /// Finishes and compares with the expected digest.
     pub fn finish_and_check(self, what: &str, expected: &Digest) -> Result<()> {
-        let actual = self.finish();
-        if &actual == expected {
-            Ok(())
-        } else {
-            Err(Error::DigestMismatch {
-                what: what.to_string(),
-                expected: expected.to_string(),
-                actual: actual.to_string(),
-            })
-        }
+        self.finish().check_is(what, expected)
     }
 }
 

@@ -409,9 +409,11 @@ pub trait BlobSource<B> {
     /// The digest of the whole source in `algorithm`, when the source can compute it faster
     /// than the upload reading it into Porthole's own hasher: a browser's `File` small enough to
     /// hold in memory goes to WebCrypto, which hashes natively and off the page's thread.
-    /// `None` (the default) has the upload read and hash the source itself. The registry checks
-    /// the digest against the bytes it received, so a wrong one fails the upload, never
-    /// corrupts it.
+    /// `None` (the default) has the upload read and hash the source itself. It must be the
+    /// digest of the bytes [`read`](Self::read) and [`body`](Self::body) give: the registry
+    /// checks it against what it received, so a wrong one fails the upload, except when the
+    /// answer to the closing PUT is lost, where the upload counts a blob of that digest and
+    /// size already in the registry as its own.
     async fn digest_whole(
         &self,
         algorithm: &DigestAlgorithm,

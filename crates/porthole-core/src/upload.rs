@@ -496,17 +496,18 @@ impl BlobUpload {
     /// been passed to [`Self::hash_next`] first, or the digest given with [`Self::set_digest`]
     /// (it goes in the URL).
     pub fn monolithic_request<B>(&mut self, body: Body<B>) -> Result<Request<B>> {
-        let hashed = if self.hash_separately {
-            self.total
-        } else {
-            self.hashed
-        };
-        if body.len() != self.total || hashed != self.total {
+        if body.len() != self.total {
             return Err(Error::protocol(format!(
-                "the source gave {} bytes ({} hashed) for a {}-byte blob; did the file change?",
+                "the source gave {} bytes for a {}-byte blob; did the file change?",
                 body.len(),
-                hashed,
                 self.total
+            )));
+        }
+        // With a separate pass, a missing digest is reported by `commit_request`.
+        if !self.hash_separately && self.hashed != self.total {
+            return Err(Error::protocol(format!(
+                "internal: sending a {}-byte blob of which {} bytes were hashed",
+                self.total, self.hashed
             )));
         }
         if self.hash_separately {
