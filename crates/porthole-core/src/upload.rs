@@ -469,13 +469,7 @@ impl BlobUpload {
             (_, false) => self.hasher_confirmed.clone().finish(),
         };
         if let Some(expected) = &self.options.expected_digest {
-            if expected != &digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("blob uploaded to {}", self.repository),
-                    expected: expected.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
+            digest.check_is(&format!("blob uploaded to {}", self.repository), expected)?;
         }
         Ok(digest)
     }
@@ -541,12 +535,8 @@ impl BlobUpload {
             // A registry may answer its own canonical digest in another algorithm (distribution
             // answers sha256 to a sha512 upload, after checking the sha512 in the URL): only one
             // of the same algorithm can contradict ours.
-            if sent.algorithm() == digest.algorithm() && sent != digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("blob committed to {}", self.repository),
-                    expected: digest.to_string(),
-                    actual: sent.to_string(),
-                });
+            if sent.algorithm() == digest.algorithm() {
+                sent.check_is(&format!("blob committed to {}", self.repository), &digest)?;
             }
         }
         self.state = State::Done(digest.clone());
@@ -708,14 +698,17 @@ mod tests {
     }
 
     fn upload(total: u64, chunk: u64) -> BlobUpload {
-        BlobUpload::new(
-            RepositoryName::parse("app").unwrap(),
+        upload_with(
             total,
             UploadOptions {
                 chunk_size: chunk,
                 ..UploadOptions::default()
             },
         )
+    }
+
+    fn upload_with(total: u64, options: UploadOptions) -> BlobUpload {
+        BlobUpload::new(RepositoryName::parse("app").unwrap(), total, options)
     }
 
     fn open(up: &mut BlobUpload) {
@@ -867,8 +860,7 @@ mod tests {
     #[test]
     fn restart_after_a_lost_session_sends_every_byte_again() {
         let data: Vec<u8> = (0..30u8).collect();
-        let mut up = BlobUpload::new(
-            RepositoryName::parse("app").unwrap(),
+        let mut up = upload_with(
             30,
             UploadOptions {
                 chunk_size: 10,
@@ -942,8 +934,7 @@ mod tests {
     #[test]
     fn monolithic_and_expected_digest() {
         let data = b"monolithic";
-        let mut up = BlobUpload::new(
-            RepositoryName::parse("app").unwrap(),
+        let mut up = upload_with(
             data.len() as u64,
             UploadOptions {
                 monolithic_max: 100,
@@ -967,8 +958,7 @@ mod tests {
         let mut sha512 = Hasher::for_algorithm(&DigestAlgorithm::Sha512).unwrap();
         sha512.update(data);
         let ours = sha512.finish();
-        let mut up = BlobUpload::new(
-            RepositoryName::parse("app").unwrap(),
+        let mut up = upload_with(
             3,
             UploadOptions {
                 chunk_size: 10,
@@ -992,8 +982,7 @@ mod tests {
     #[test]
     fn monolithic_with_a_digest_from_elsewhere() {
         let data = b"monolithic";
-        let mut up = BlobUpload::new(
-            RepositoryName::parse("app").unwrap(),
+        let mut up = upload_with(
             data.len() as u64,
             UploadOptions {
                 monolithic_max: 100,
@@ -1126,8 +1115,7 @@ mod tests {
 
     #[test]
     fn a_separate_digest_is_still_checked_against_the_expected_one() {
-        let mut up = BlobUpload::new(
-            RepositoryName::parse("app").unwrap(),
+        let mut up = upload_with(
             0,
             UploadOptions {
                 expected_digest: Some(Digest::sha256_of(b"x")),
