@@ -310,6 +310,51 @@ async fn a_blob_that_fits_in_memory_is_hashed_by_webcrypto() {
     assert_eq!(repo.blob_exists(&expected).await.unwrap(), Some(MIB as u64));
 }
 
+#[wasm_bindgen(inline_js = r#"
+export function hide_webcrypto() {
+  Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
+}
+export function show_webcrypto() { delete globalThis.crypto.subtle; }
+"#)]
+extern "C" {
+    /// Hides `crypto.subtle`, as a page served over plain HTTP from another host than
+    /// localhost (not a secure context) sees it.
+    fn hide_webcrypto();
+    fn show_webcrypto();
+}
+
+#[wasm_bindgen_test]
+async fn without_webcrypto_uploads_and_downloads_hash_in_wasm() {
+    let repo = anonymous().repository(unique_repo("no-webcrypto"));
+    let bytes = pseudo_random(2 * MIB + 3, 10);
+    let expected = Digest::sha256_of(&bytes);
+    hide_webcrypto();
+    let uploaded = repo
+        .upload_blob(
+            &BlobFileSource::new(blob_of(&bytes)),
+            UploadOptions::default(),
+            &mut |_| {},
+        )
+        .await;
+    let downloaded = read_stream(&download_blob_to_stream(&repo, &expected)).await;
+    let other = pseudo_random(2 * MIB + 3, 12);
+    let response = response_announcing(&Uint8Array::from(other.as_slice()), other.len() as f64);
+    let refused = read_stream(&verified_stream(
+        FetchBody::of_response(&response),
+        expected.clone(),
+        "other",
+    ))
+    .await;
+    // Every result is checked once WebCrypto is back, so a failure does not leave it hidden.
+    show_webcrypto();
+    assert_eq!(uploaded.unwrap(), expected);
+    assert!(downloaded.unwrap() == bytes);
+    let Err(error) = refused else {
+        panic!("a stream of other bytes closed normally");
+    };
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+}
+
 #[wasm_bindgen_test]
 async fn a_wrong_webcrypto_digest_is_refused_by_the_registry() {
     // WebCrypto is made to hash other bytes: the registry checks the digest against what it
