@@ -497,15 +497,14 @@ impl BlobUpload {
                 self.total
             )));
         }
-        // With a separate pass, a missing digest is reported by `commit_request`.
-        if !self.hash_separately && self.hashed != self.total {
+        if self.hash_separately {
+            // A missing digest is reported by `commit_request`.
+            self.confirmed = self.total;
+        } else if self.hashed != self.total {
             return Err(Error::protocol(format!(
                 "internal: sending a {}-byte blob of which {} bytes were hashed",
                 self.total, self.hashed
             )));
-        }
-        if self.hash_separately {
-            self.confirmed = self.total;
         } else {
             self.confirm(self.total);
         }
