@@ -68,6 +68,13 @@ enum Check {
     },
 }
 
+impl Check {
+    /// Hashing in wasm for `expected`'s algorithm; `None` when Porthole cannot compute it.
+    fn wasm_for(expected: &Digest) -> Option<Self> {
+        expected.hasher().map(|h| Self::Wasm(Box::new(h)))
+    }
+}
+
 /// Feeds JS bytes to `hasher`, copied through `buffer` (a reused piece of wasm memory).
 fn hash_js(hasher: &mut Hasher, buffer: &mut Vec<u8>, bytes: &Uint8Array) {
     if buffer.is_empty() {
@@ -131,7 +138,7 @@ impl Pull {
             }
             // More than the answer announced: hash what was kept, and the rest, in wasm.
             let kept = kept.subarray(0, self.received as u32);
-            self.check = self.expected.hasher().map(|h| Check::Wasm(Box::new(h)));
+            self.check = Check::wasm_for(&self.expected);
             self.hash(&kept);
         }
         if let Some(Check::Wasm(hasher)) = &mut self.check {
@@ -281,7 +288,7 @@ fn pull_stream(
     what: String,
     to_js: ErrorToJs,
 ) -> ReadableStream {
-    let check = expected.hasher().map(|h| Check::Wasm(Box::new(h)));
+    let check = Check::wasm_for(&expected);
     let unverifiable = check.is_none().then(|| Error::Protocol {
         message: format!(
             "{what}: Porthole cannot verify digest algorithm {}, so it refuses the content",
