@@ -237,27 +237,7 @@ async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
 
 // Each spy wraps the prototype's `digest`, so one left installed by a failed test only counts
 // into a stale counter; the lying one lies once and removes itself.
-#[wasm_bindgen(inline_js = r#"
-function spy(lie) {
-  const subtle = globalThis.crypto.subtle;
-  const original = Object.getPrototypeOf(subtle).digest;
-  const counter = { calls: 0, algorithms: [], count() { return this.calls; },
-    algorithm_list() { return this.algorithms.join(","); },
-    restore() { delete subtle.digest; } };
-  subtle.digest = function (algorithm, data) {
-    counter.calls += 1;
-    counter.algorithms.push(String(algorithm));
-    if (lie) {
-      delete subtle.digest;
-      data = new TextEncoder().encode("other bytes");
-    }
-    return original.call(subtle, algorithm, data);
-  };
-  return counter;
-}
-export function count_webcrypto_digests() { return spy(false); }
-export function lie_in_next_webcrypto_digest() { return spy(true); }
-"#)]
+#[wasm_bindgen(module = "/tests/web.js")]
 extern "C" {
     /// Counts the calls to `crypto.subtle.digest` until `restore` (or the next counter).
     type DigestCounter;
@@ -310,12 +290,7 @@ async fn a_blob_that_fits_in_memory_is_hashed_by_webcrypto() {
     assert_eq!(repo.blob_exists(&expected).await.unwrap(), Some(MIB as u64));
 }
 
-#[wasm_bindgen(inline_js = r#"
-export function hide_webcrypto() {
-  Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
-}
-export function show_webcrypto() { delete globalThis.crypto.subtle; }
-"#)]
+#[wasm_bindgen(module = "/tests/web.js")]
 extern "C" {
     /// Hides `crypto.subtle`, as a page served over plain HTTP from another host than
     /// localhost (not a secure context) sees it.
@@ -591,23 +566,7 @@ async fn a_resume_answered_with_everything_skips_what_it_had() {
     assert_eq!(whole.status, 200, "the Range header was dropped on the way");
 }
 
-#[wasm_bindgen(inline_js = r#"
-let original;
-export function plain_stream(bytes) {
-  const copy = bytes.slice();
-  return new ReadableStream({ start(c) { c.enqueue(copy); c.close(); } });
-}
-export function refuse_byte_streams() {
-  original = globalThis.ReadableStream;
-  globalThis.ReadableStream = class extends original {
-    constructor(source, strategy) {
-      if (source && source.type === "bytes") throw new RangeError("no byte streams here");
-      super(source, strategy);
-    }
-  };
-}
-export function restore_byte_streams() { globalThis.ReadableStream = original; }
-"#)]
+#[wasm_bindgen(module = "/tests/web.js")]
 extern "C" {
     /// A default (not byte) stream of a copy of `bytes`, in one chunk.
     fn plain_stream(bytes: &Uint8Array) -> ReadableStream;
@@ -676,11 +635,7 @@ async fn bodies_and_engines_without_byte_streams_still_verify() {
     assert!(got.unwrap() == bytes);
 }
 
-#[wasm_bindgen(inline_js = r#"
-export function response_announcing(bytes, length) {
-  return new Response(bytes.slice(), { headers: { "content-length": String(length) } });
-}
-"#)]
+#[wasm_bindgen(module = "/tests/web.js")]
 extern "C" {
     /// A `Response` of a copy of `bytes` whose `Content-Length` header says `length`.
     fn response_announcing(bytes: &Uint8Array, length: f64) -> web_sys::Response;

@@ -1,0 +1,51 @@
+// JS helpers of tests/web.rs, in one module. The page of wasm-bindgen-test-runner 0.2.129 loads
+// each `inline_js` snippet in a request of its own, and its server (tiny_http 0.12) can queue a
+// new connection behind pool threads that idle keep-alive connections hold: with six snippets
+// the page's load stalled for good (chromedriver: "Timed out receiving message from renderer")
+// in two of five runs, with four connections served and a fifth never read. One module keeps
+// the page to a few requests (10 of 10 runs passed).
+
+function spy(lie) {
+  const subtle = globalThis.crypto.subtle;
+  const original = Object.getPrototypeOf(subtle).digest;
+  const counter = { calls: 0, algorithms: [], count() { return this.calls; },
+    algorithm_list() { return this.algorithms.join(","); },
+    restore() { delete subtle.digest; } };
+  subtle.digest = function (algorithm, data) {
+    counter.calls += 1;
+    counter.algorithms.push(String(algorithm));
+    if (lie) {
+      delete subtle.digest;
+      data = new TextEncoder().encode("other bytes");
+    }
+    return original.call(subtle, algorithm, data);
+  };
+  return counter;
+}
+export function count_webcrypto_digests() { return spy(false); }
+export function lie_in_next_webcrypto_digest() { return spy(true); }
+
+export function hide_webcrypto() {
+  Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
+}
+export function show_webcrypto() { delete globalThis.crypto.subtle; }
+
+let original;
+export function plain_stream(bytes) {
+  const copy = bytes.slice();
+  return new ReadableStream({ start(c) { c.enqueue(copy); c.close(); } });
+}
+export function refuse_byte_streams() {
+  original = globalThis.ReadableStream;
+  globalThis.ReadableStream = class extends original {
+    constructor(source, strategy) {
+      if (source && source.type === "bytes") throw new RangeError("no byte streams here");
+      super(source, strategy);
+    }
+  };
+}
+export function restore_byte_streams() { globalThis.ReadableStream = original; }
+
+export function response_announcing(bytes, length) {
+  return new Response(bytes.slice(), { headers: { "content-length": String(length) } });
+}
