@@ -3,8 +3,9 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use porthole_core::{Digest, Error, Hasher, Repository, Transport, TransportError};
@@ -48,6 +49,8 @@ struct Pull {
     expected: Digest,
     what: String,
     cancelled: bool,
+    /// Wakes the pull waiting on a request, a read or a back-off when the stream is cancelled.
+    waker: Option<Waker>,
     /// Makes the JS value the stream errors with.
     to_js: ErrorToJs,
 }
@@ -92,7 +95,31 @@ fn hash_js(hasher: &mut Hasher, buffer: &mut Vec<u8>, bytes: &Uint8Array) {
     }
 }
 
+/// `work`'s output, or `None` when the stream is cancelled first. `work` is then dropped, which
+/// lets go of a pending request, body read or back-off: a cancelled stream sends nothing more.
+async fn unless_cancelled<F: Future>(state: &RefCell<Pull>, work: F) -> Option<F::Output> {
+    let mut work = pin!(work);
+    std::future::poll_fn(|cx| {
+        if state.borrow().cancelled {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        state.borrow_mut().waker = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await
+}
+
 impl Pull {
+    /// Marks the stream cancelled, lets go of its body and wakes a pull waiting on the network.
+    fn cancel(&mut self) -> Option<Waker> {
+        self.cancelled = true;
+        self.finish(); // dropping the body cancels the download
+        self.waker.take()
+    }
+
     fn finish(&mut self) {
         self.opener = None;
         self.body = None;
@@ -213,7 +240,10 @@ async fn pull_once(
 ) -> Result<Step, Error> {
     let opener = state.borrow_mut().opener.take();
     if let Some(opener) = opener {
-        let body = opener.await?;
+        let Some(body) = unless_cancelled(state, opener).await else {
+            return Ok(Step::End);
+        };
+        let body = body?;
         let mut st = state.borrow_mut();
         st.announced = body.announced_len();
         st.prefer_webcrypto();
@@ -231,10 +261,9 @@ async fn pull_once(
         let Some(mut body) = state.borrow_mut().body.take() else {
             return Ok(Step::End);
         };
-        let next = body.next_js_chunk(limit).await;
-        if state.borrow().cancelled {
-            return Ok(Step::End);
-        }
+        let Some(next) = unless_cancelled(state, body.next_js_chunk(limit)).await else {
+            return Ok(Step::End); // dropping the body cancels its pending read
+        };
         match next {
             Ok(Some(chunk)) => {
                 let mut st = state.borrow_mut();
@@ -269,11 +298,12 @@ async fn pull_once(
                         source,
                     });
                 };
-                let (body, skip) = resumer(offset, source, attempt).await?;
-                let mut st = state.borrow_mut();
-                if st.cancelled {
+                let resume = resumer(offset, source, attempt);
+                let Some(resumed) = unless_cancelled(state, resume).await else {
                     return Ok(Step::End);
-                }
+                };
+                let (body, skip) = resumed?;
+                let mut st = state.borrow_mut();
                 st.body = Some(body);
                 st.skip = skip;
             }
@@ -308,6 +338,7 @@ fn pull_stream(
         expected,
         what,
         cancelled: false,
+        waker: None,
         to_js,
     }));
 
@@ -346,9 +377,10 @@ fn pull_stream(
     );
     let cancel_state = state;
     let cancel = Closure::<dyn FnMut(JsValue)>::new(move |_reason: JsValue| {
-        let mut st = cancel_state.borrow_mut();
-        st.cancelled = true;
-        st.finish(); // dropping the body cancels the download
+        let waker = cancel_state.borrow_mut().cancel();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     });
 
     // A byte stream: consumers may read with a BYOB reader, and the bytes then land in their

@@ -49,3 +49,33 @@ export function restore_byte_streams() { globalThis.ReadableStream = original; }
 export function response_announcing(bytes, length) {
   return new Response(bytes.slice(), { headers: { "content-length": String(length) } });
 }
+
+export function breaking_response(bytes, keep) {
+  let sent = false;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (sent) {
+        controller.error(new TypeError("the test broke this body"));
+        return;
+      }
+      sent = true;
+      controller.enqueue(bytes.slice(0, keep));
+    },
+  });
+  return new Response(body, { headers: { "content-length": String(bytes.length) } });
+}
+
+export function stalling_response(bytes) {
+  const stalling = { cancelled: false };
+  let sent = false;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (sent) return new Promise(() => {});
+      sent = true;
+      controller.enqueue(bytes.slice());
+    },
+    cancel() { stalling.cancelled = true; },
+  });
+  stalling.response = new Response(body);
+  return stalling;
+}

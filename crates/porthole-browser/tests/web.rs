@@ -6,6 +6,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use js_sys::{Array, Reflect, Uint8Array};
 use porthole_browser::{
@@ -13,9 +14,10 @@ use porthole_browser::{
     FetchBody, FetchTransport, ReadableStreamSource,
 };
 use porthole_core::{
-    api, BlobSource, Body, Credential, Descriptor, Digest, Error, ImageManifest, Manifest,
-    MediaType, Method, RegistryClient, Repository, RepositoryName, Request, Response, Tag,
-    TagOrDigest, Transport, TransportError, TransportErrorKind, UploadOptions, Url,
+    api, BlobSource, Body, ClientOptions, Credential, Descriptor, Digest, Error, ImageManifest,
+    Manifest, MediaType, Method, RegistryClient, Repository, RepositoryName, Request, Response,
+    RetryPolicy, Tag, TagOrDigest, Transport, TransportError, TransportErrorKind, UploadOptions,
+    Url,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -1082,4 +1084,129 @@ async fn aborting_mid_download_errors_the_stream() {
     }
     let error = result.unwrap_err();
     assert_eq!(js_prop(&error, "code").as_deref(), Some("ABORTED"));
+}
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// A `Response` announcing all of `bytes` whose body gives the first `keep` of them, then
+    /// breaks as a lost connection does.
+    fn breaking_response(bytes: &Uint8Array, keep: u32) -> web_sys::Response;
+}
+
+/// Passes requests to the browser's `fetch`, but breaks the body of the first blob `GET`
+/// halfway, and counts blob `GET`s.
+struct BreakingTransport {
+    inner: FetchTransport,
+    bytes: Vec<u8>,
+    blob_gets: Rc<Cell<u32>>,
+}
+
+impl Transport for BreakingTransport {
+    type NativeBody = Blob;
+    type Stream = FetchBody;
+
+    async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
+        let blob_get = request.method == Method::Get && request.url.path().contains("/blobs/");
+        let mut response = self.inner.send(request).await?;
+        if blob_get {
+            self.blob_gets.set(self.blob_gets.get() + 1);
+            if self.blob_gets.get() == 1 {
+                let half = (self.bytes.len() / 2) as u32;
+                let broken = breaking_response(&Uint8Array::from(&self.bytes[..]), half);
+                response.body = FetchBody::of_response(&broken);
+            }
+        }
+        Ok(response)
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.inner.sleep(millis).await
+    }
+}
+
+/// A stream cancelled while it waits to resume a broken body sends no `Range` request.
+#[wasm_bindgen_test]
+async fn a_stream_cancelled_while_waiting_to_resume_asks_no_more() {
+    let plain = anonymous().repository(unique_repo("cancel-resume"));
+    let bytes = pseudo_random(MIB + 3, 63);
+    let digest = push_bytes(&plain, &bytes).await;
+    let blob_gets = Rc::new(Cell::new(0));
+    let transport = BreakingTransport {
+        inner: FetchTransport::new(),
+        bytes: bytes.clone(),
+        blob_gets: Rc::clone(&blob_gets),
+    };
+    // The first resume waits 1 to 2 s.
+    let options = ClientOptions {
+        retry: RetryPolicy {
+            base_delay_ms: 2_000,
+            ..RetryPolicy::default()
+        },
+        ..ClientOptions::default()
+    };
+    let url = Url::parse(&anonymous_url()).unwrap();
+    let client = RegistryClient::with_options(transport, url, Credential::Anonymous, options);
+    let repo = client.repository(plain.name().clone());
+    let stream = download_blob_to_stream(&repo, &digest);
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut delivered = 0;
+    while delivered < bytes.len() / 2 {
+        let result = JsFuture::from(reader.read()).await.unwrap();
+        let value = Reflect::get(&result, &"value".into()).unwrap();
+        delivered += value.unchecked_into::<Uint8Array>().length() as usize;
+    }
+    assert_eq!(delivered, bytes.len() / 2);
+
+    // This read meets the break, and waits for the resume's back-off.
+    let pending = reader.read();
+    FetchTransport::new().sleep(300).await;
+    assert_eq!(blob_gets.get(), 1, "the resume waits for its back-off");
+    JsFuture::from(reader.cancel()).await.unwrap();
+    let result = JsFuture::from(pending).await.unwrap();
+    assert_eq!(
+        Reflect::get(&result, &"done".into()).unwrap().as_bool(),
+        Some(true)
+    );
+    FetchTransport::new().sleep(2_200).await;
+    assert_eq!(blob_gets.get(), 1, "a cancelled stream asked for the rest");
+}
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// A body that gives its bytes, then waits for ever, as a dead connection does.
+    type StallingBody;
+    fn stalling_response(bytes: &Uint8Array) -> StallingBody;
+    #[wasm_bindgen(method, getter)]
+    fn response(this: &StallingBody) -> web_sys::Response;
+    /// Whether the body's reader cancelled it.
+    #[wasm_bindgen(method, getter)]
+    fn cancelled(this: &StallingBody) -> bool;
+}
+
+/// Cancelling a stream whose read waits on a dead connection ends the read and cancels the body
+/// at once, instead of holding both until the connection gives up.
+#[wasm_bindgen_test]
+async fn a_cancelled_stream_lets_go_of_a_stalled_body_at_once() {
+    let bytes = pseudo_random(1000, 65);
+    let stalling = stalling_response(&Uint8Array::from(&bytes[..]));
+    let body = FetchBody::of_response(&stalling.response());
+    let stream = verified_stream(body, Digest::sha256_of(&bytes), "a stalled blob");
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    JsFuture::from(reader.read()).await.unwrap();
+
+    let pending = reader.read();
+    FetchTransport::new().sleep(100).await;
+    assert!(!stalling.cancelled());
+    JsFuture::from(reader.cancel()).await.unwrap();
+    let result = JsFuture::from(pending).await.unwrap();
+    assert_eq!(
+        Reflect::get(&result, &"done".into()).unwrap().as_bool(),
+        Some(true)
+    );
+    FetchTransport::new().sleep(0).await;
+    assert!(stalling.cancelled(), "the stalled body is still being read");
 }
