@@ -5,7 +5,9 @@
 // in two of five runs, with four connections served and a fifth never read. One module keeps
 // the page to a few requests (10 of 10 runs passed).
 
-function spy(lie) {
+// mode: "count" passes every call through; "lie" hashes other bytes once, then removes
+// itself; "refuse" rejects every call, as an engine without the algorithm does.
+function spy(mode) {
   const subtle = globalThis.crypto.subtle;
   const original = Object.getPrototypeOf(subtle).digest;
   const counter = { calls: 0, algorithms: [], count() { return this.calls; },
@@ -14,7 +16,10 @@ function spy(lie) {
   subtle.digest = function (algorithm, data) {
     counter.calls += 1;
     counter.algorithms.push(String(algorithm));
-    if (lie) {
+    if (mode === "refuse") {
+      return Promise.reject(new DOMException("Unrecognized algorithm name", "NotSupportedError"));
+    }
+    if (mode === "lie") {
       delete subtle.digest;
       data = new TextEncoder().encode("other bytes");
     }
@@ -22,8 +27,9 @@ function spy(lie) {
   };
   return counter;
 }
-export function count_webcrypto_digests() { return spy(false); }
-export function lie_in_next_webcrypto_digest() { return spy(true); }
+export function count_webcrypto_digests() { return spy("count"); }
+export function lie_in_next_webcrypto_digest() { return spy("lie"); }
+export function refuse_webcrypto_digests() { return spy("refuse"); }
 
 export function hide_webcrypto() {
   Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
@@ -78,4 +84,32 @@ export function stalling_response(bytes) {
   });
   stalling.response = new Response(body);
   return stalling;
+}
+
+// `Blob.prototype.arrayBuffer` rejecting (a file deleted or changed on disk after it was picked)
+// or giving `short_by` bytes fewer, until `restore`.
+export function break_blob_reads(short_by) {
+  const proto = Blob.prototype;
+  const original = proto.arrayBuffer;
+  proto.arrayBuffer = function () {
+    if (short_by === 0) {
+      return Promise.reject(new DOMException("A requested file or directory could not be found",
+        "NotFoundError"));
+    }
+    return original.call(this).then(buffer => buffer.slice(0, buffer.byteLength - short_by));
+  };
+  return { restore() { proto.arrayBuffer = original; } };
+}
+
+// `new Uint8Array(length)` throwing a RangeError, as an engine out of memory does, until
+// `restore`; every other use of Uint8Array (views, instanceof) keeps working.
+export function refuse_byte_arrays_of(length) {
+  const original = globalThis.Uint8Array;
+  globalThis.Uint8Array = new Proxy(original, {
+    construct(target, args, newTarget) {
+      if (args[0] === length) throw new RangeError("Array buffer allocation failed");
+      return Reflect.construct(target, args, newTarget === globalThis.Uint8Array ? target : newTarget);
+    },
+  });
+  return { restore() { globalThis.Uint8Array = original; } };
 }

@@ -246,6 +246,8 @@ extern "C" {
     fn count_webcrypto_digests() -> DigestCounter;
     /// Makes the next `crypto.subtle.digest` hash other bytes (then stops), and counts it.
     fn lie_in_next_webcrypto_digest() -> DigestCounter;
+    /// Makes every `crypto.subtle.digest` reject until `restore`, and counts the calls.
+    fn refuse_webcrypto_digests() -> DigestCounter;
     #[wasm_bindgen(method)]
     fn count(this: &DigestCounter) -> u32;
     /// The algorithms asked for, comma-separated.
@@ -292,12 +294,110 @@ async fn a_blob_that_fits_in_memory_is_hashed_by_webcrypto() {
     assert_eq!(repo.blob_exists(&expected).await.unwrap(), Some(MIB as u64));
 }
 
+/// Where WebCrypto refuses the algorithm after all, an upload and a verified stream hash in
+/// wasm instead, and still refuse wrong bytes.
+#[wasm_bindgen_test]
+async fn a_webcrypto_refusal_falls_back_to_wasm_hashing() {
+    let repo = anonymous().repository(unique_repo("webcrypto-refuses"));
+    let bytes = pseudo_random(MIB + 31, 14);
+    let expected = Digest::sha256_of(&bytes);
+    let calls = refuse_webcrypto_digests();
+    let source = BlobFileSource::new(blob_of(&bytes));
+    let uploaded = repo
+        .upload_blob(&source, UploadOptions::default(), &mut |_| {})
+        .await;
+    let downloaded = read_stream(&download_blob_to_stream(&repo, &expected)).await;
+    let refused = verify_other_bytes(&expected, MIB + 31, 16).await;
+    calls.restore();
+    assert_eq!(
+        calls.count(),
+        3,
+        "the upload and both streams asked WebCrypto first"
+    );
+    assert_eq!(uploaded.unwrap(), expected);
+    assert!(downloaded.unwrap() == bytes);
+    let error = refused.expect_err("a stream of other bytes closed normally");
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+}
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// Puts back what a test helper changed.
+    type Restorer;
+    #[wasm_bindgen(method)]
+    fn restore(this: &Restorer);
+    /// Makes `Blob.prototype.arrayBuffer` reject (`short_by` 0) or give `short_by` bytes
+    /// fewer.
+    fn break_blob_reads(short_by: u32) -> Restorer;
+    /// Makes `new Uint8Array(length)` throw a `RangeError`.
+    fn refuse_byte_arrays_of(length: u32) -> Restorer;
+}
+
+/// A file that cannot be read whole for WebCrypto, or reads short, fails the upload with what
+/// happened and what to check, and commits nothing.
+#[wasm_bindgen_test]
+async fn a_file_that_cannot_be_read_whole_fails_the_upload_clearly() {
+    let repo = anonymous().repository(unique_repo("unreadable-file"));
+    let bytes = pseudo_random(MIB, 18);
+    for short_by in [0, 10] {
+        let reads = break_blob_reads(short_by);
+        let source = BlobFileSource::new(blob_of(&bytes));
+        let result = repo
+            .upload_blob(&source, UploadOptions::default(), &mut |_| {})
+            .await;
+        reads.restore();
+        let error = result.expect_err("an upload of an unreadable file succeeded");
+        let message = error.to_string();
+        if short_by == 0 {
+            assert!(
+                message.contains("cannot read bytes 0..1048576 of the file"),
+                "{message}"
+            );
+            assert!(message.contains("changed, moved or deleted"), "{message}");
+        } else {
+            assert!(
+                message.contains("read 1048566 bytes where 1048576 were expected"),
+                "{message}"
+            );
+        }
+    }
+    let digest = Digest::sha256_of(&bytes);
+    assert_eq!(repo.blob_exists(&digest).await.unwrap(), None);
+}
+
+/// A verified stream whose buffer for WebCrypto cannot be allocated hashes in wasm instead.
+#[wasm_bindgen_test]
+async fn a_stream_without_memory_for_webcrypto_hashes_in_wasm() {
+    let repo = anonymous().repository(unique_repo("no-memory-for-webcrypto"));
+    let bytes = pseudo_random(MIB + 37, 20);
+    let digest = push_bytes(&repo, &bytes).await;
+    let arrays = refuse_byte_arrays_of(bytes.len() as u32);
+    let calls = count_webcrypto_digests();
+    let downloaded = read_stream(&download_blob_to_stream(&repo, &digest)).await;
+    let refused = verify_other_bytes(&digest, MIB + 37, 22).await;
+    calls.restore();
+    arrays.restore();
+    assert_eq!(calls.count(), 0, "hashed in wasm, not by WebCrypto");
+    assert!(downloaded.unwrap() == bytes);
+    let error = refused.expect_err("a stream of other bytes closed normally");
+    assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+}
+
 #[wasm_bindgen(module = "/tests/web.js")]
 extern "C" {
     /// Hides `crypto.subtle`, as a page served over plain HTTP from another host than
     /// localhost (not a secure context) sees it.
     fn hide_webcrypto();
     fn show_webcrypto();
+}
+
+/// Reads a verified stream for `expected` over `len` other bytes, in an answer announcing their
+/// length (so WebCrypto may hash them).
+async fn verify_other_bytes(expected: &Digest, len: usize, seed: u64) -> Result<Vec<u8>, JsValue> {
+    let other = pseudo_random(len, seed);
+    let response = response_announcing(&Uint8Array::from(other.as_slice()), len as f64);
+    let body = FetchBody::of_response(&response);
+    read_stream(&verified_stream(body, expected.clone(), "other")).await
 }
 
 #[wasm_bindgen_test]
@@ -314,14 +414,7 @@ async fn without_webcrypto_uploads_and_downloads_hash_in_wasm() {
         )
         .await;
     let downloaded = read_stream(&download_blob_to_stream(&repo, &expected)).await;
-    let other = pseudo_random(2 * MIB + 3, 12);
-    let response = response_announcing(&Uint8Array::from(other.as_slice()), other.len() as f64);
-    let refused = read_stream(&verified_stream(
-        FetchBody::of_response(&response),
-        expected.clone(),
-        "other",
-    ))
-    .await;
+    let refused = verify_other_bytes(&expected, 2 * MIB + 3, 12).await;
     // Every result is checked once WebCrypto is back, so a failure does not leave it hidden.
     show_webcrypto();
     assert_eq!(uploaded.unwrap(), expected);
