@@ -364,7 +364,7 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
         .expires_in
         .unwrap_or(DEFAULT_EXPIRES_IN_S)
         .max(DEFAULT_EXPIRES_IN_S)
-        * 1000;
+        .saturating_mul(1000);
     let issued_ms = parsed
         .issued_at
         .as_deref()
@@ -373,13 +373,16 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
         .unwrap_or(now_ms);
     Ok(Token {
         access_token: Secret::new(access_token),
-        expires_at_ms: (issued_ms + lifetime_ms).saturating_sub(EXPIRY_MARGIN_MS),
+        expires_at_ms: issued_ms
+            .saturating_add(lifetime_ms)
+            .saturating_sub(EXPIRY_MARGIN_MS),
         refresh_token: parsed.refresh_token.map(Secret::new),
     })
 }
 
 /// Parses an RFC 3339 timestamp (`2024-01-02T03:04:05.678Z`, or with an offset) to Unix
-/// milliseconds.
+/// milliseconds; `None` for anything else, including years past 9999 and offsets of a day or
+/// more (RFC 3339 allows neither), so no arithmetic here can overflow.
 pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     let s = s.trim();
     let (date, time) = s.split_once(['T', 't', ' '])?;
@@ -389,7 +392,14 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
     let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
     let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    let in_range = (0..=9999).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (0..=23).contains(&h)
+        && (0..=59).contains(&m)
+        && (0..=60).contains(&sec);
+    // The fraction is digits only (any count); slicing it by bytes is then safe.
+    if !in_range || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?;
@@ -406,10 +416,11 @@ fn split_offset(time: &str) -> Option<(&str, i64)> {
     let (clock, off) = time.split_at(pos);
     let sign = if off.starts_with('-') { -1 } else { 1 };
     let (oh, om) = off[1..].split_once(':')?;
-    Some((
-        clock,
-        sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
-    ))
+    let (oh, om) = (oh.parse::<i64>().ok()?, om.parse::<i64>().ok()?);
+    if !(0..=23).contains(&oh) || !(0..=59).contains(&om) {
+        return None;
+    }
+    Some((clock, sign * (oh * 3600 + om * 60)))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -606,9 +617,31 @@ mod tests {
             "2023-13-01T00:00:00Z",
             "2023-01-01",
             "2023-01-01T25:00:00Z",
+            // A fraction that is not digits (a multi-byte character at the cut), a year past
+            // 9999, offsets of a day or more: refused, never a panic or an overflow.
+            "2024-01-02T03:04:05.a\u{20ac}Z",
+            "2024-01-02T03:04:05.\u{20ac}Z",
+            "99999999999-01-01T00:00:00Z",
+            "2024-01-02T03:04:05+9999999999999999:00",
+            "2024-01-02T03:04:05-00:99999999999999999",
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
+        assert_eq!(
+            parse_rfc3339_ms("2023-11-14T22:13:20.500999Z"),
+            Some(1_700_000_000_500)
+        );
+    }
+
+    #[test]
+    fn absurd_token_lifetimes_saturate() {
+        let now = 1_700_000_000_000;
+        let answer = br#"{"token":"t","expires_in":18446744073709551615,"issued_at":"2023-11-14T22:13:20Z"}"#;
+        let token = parse_token_response(answer, now).unwrap();
+        assert!(token.expires_at_ms > now, "{}", token.expires_at_ms);
+        let answer = "{\"token\":\"t\",\"issued_at\":\"2024-01-02T03:04:05.a\u{20ac}Z\"}";
+        let token = parse_token_response(answer.as_bytes(), now).unwrap();
+        assert!(token.expires_at_ms > now);
     }
 
     #[test]

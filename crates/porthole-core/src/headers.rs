@@ -249,7 +249,7 @@ pub fn parse_upload_range(value: &str) -> Result<u64> {
     if start != 0 || end < start {
         return Err(bad());
     }
-    Ok(end + 1)
+    end.checked_add(1).ok_or_else(bad)
 }
 
 /// The `Content-Length` a response announced, if present and a number.
@@ -367,7 +367,16 @@ mod tests {
         assert_eq!(parse_upload_range("0-99").unwrap(), 100);
         assert_eq!(parse_upload_range("bytes=0-4095").unwrap(), 4096);
         assert_eq!(parse_upload_range("0-0").unwrap(), 1);
-        for bad in ["", "100", "5-10", "0-", "a-b", "0--1", "10-5"] {
+        for bad in [
+            "",
+            "100",
+            "5-10",
+            "0-",
+            "a-b",
+            "0--1",
+            "10-5",
+            "0-18446744073709551615",
+        ] {
             assert_eq!(
                 parse_upload_range(bad).unwrap_err().code(),
                 "PROTOCOL_ERROR",

@@ -252,7 +252,11 @@ impl BlobUpload {
     pub fn next_chunk(&self) -> Option<Range<u64>> {
         match &self.state {
             State::Uploading { in_flight: None } if self.confirmed < self.total => {
-                let end = (self.confirmed + self.chunk_size).min(self.total);
+                // Saturating: a chunk size may be huge (`OCI-Chunk-Min-Length`, or "one chunk").
+                let end = self
+                    .confirmed
+                    .saturating_add(self.chunk_size)
+                    .min(self.total);
                 Some(self.confirmed..end)
             }
             _ => None,
@@ -778,6 +782,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(up.next_chunk(), Some(0..40));
+    }
+
+    #[test]
+    fn a_huge_chunk_size_resumes_to_the_end() {
+        let data = [3u8; 100];
+        let mut up = upload(100, u64::MAX);
+        up.hash_separately();
+        open(&mut up);
+        let range = up.next_chunk().unwrap();
+        assert_eq!(range, 0..100);
+        let req = up
+            .chunk_request::<NoNativeBody>(range, Body::Bytes(data.to_vec()))
+            .unwrap();
+        let status = headers(&[("Range", "0-49"), ("Location", "/u?_state=1")]);
+        assert_eq!(up.handle_status(204, &status, &req.url).unwrap(), None);
+        assert_eq!(up.next_chunk(), Some(50..100));
     }
 
     #[test]
