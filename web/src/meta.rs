@@ -110,7 +110,7 @@ async fn image_meta(
     meta: &mut TagMeta,
 ) -> Result<(), porthole_core::Error> {
     if let ManifestKind::Image(image) = &m.parsed {
-        meta.size = Some(image.config.size + image.layers_size());
+        meta.size = Some(image.total_size());
         meta.kind = if image.artifact_type.is_some() || !is_image_config(&image.config) {
             "artifact"
         } else {

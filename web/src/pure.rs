@@ -186,9 +186,35 @@ pub(crate) fn line_text(line: &Line) -> String {
     line.iter().map(|(_, s)| s.as_str()).collect()
 }
 
+/// The short form of a digest: `sha256:0123456789ab`. Cut by characters, not bytes: the text
+/// may come unchecked from a registry (an ACR listing, an annotation) or from a link.
+pub(crate) fn short_digest(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((alg, hex)) => format!("{alg}:{}", hex.chars().take(12).collect::<String>()),
+        None => digest.chars().take(19).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_digests_cut_by_characters() {
+        let digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+        assert_eq!(short_digest(digest), "sha256:44136fa355b3");
+        assert_eq!(
+            short_digest("x:a\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"),
+            "x:a\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"
+        );
+        assert_eq!(short_digest("sha256:\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"), format!("sha256:{}", "\u{e9}".repeat(12)));
+        assert_eq!(
+            short_digest(
+                "no-colon-\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"
+            ),
+            "no-colon-\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"
+        );
+    }
 
     #[test]
     fn natural_order() {

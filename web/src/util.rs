@@ -45,13 +45,7 @@ pub(crate) fn copy_text(text: &str) {
     let _ = clipboard.write_text(text);
 }
 
-/// The short form of a digest: `sha256:0123456789ab`.
-pub(crate) fn short_digest(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((alg, hex)) => format!("{alg}:{}", &hex[..hex.len().min(12)]),
-        None => digest.chars().take(19).collect(),
-    }
-}
+pub(crate) use crate::pure::short_digest;
 
 fn js_message(value: &JsValue) -> String {
     js_sys::Reflect::get(value, &"message".into())

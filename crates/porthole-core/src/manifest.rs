@@ -140,9 +140,16 @@ impl ImageManifest {
         }
     }
 
-    /// The total size of the layers.
+    /// The total size of the layers (saturating: sizes come from the registry).
     pub fn layers_size(&self) -> u64 {
-        self.layers.iter().map(|l| l.size).sum()
+        self.layers
+            .iter()
+            .fold(0, |sum, l| sum.saturating_add(l.size))
+    }
+
+    /// The size of the config and the layers together (saturating).
+    pub fn total_size(&self) -> u64 {
+        self.config.size.saturating_add(self.layers_size())
     }
 }
 
@@ -378,6 +385,10 @@ mod tests {
         assert_eq!(m.digest, Digest::sha256_of(IMAGE.as_bytes()));
         let image = m.as_image().unwrap();
         assert_eq!(image.layers_size(), 5);
+        let mut huge = image.clone();
+        huge.layers[0].size = u64::MAX;
+        assert_eq!(huge.layers_size(), u64::MAX);
+        assert_eq!(huge.total_size(), u64::MAX);
         assert_eq!(image.layers[0].title(), Some("<script>alert(1)</script>"));
         assert_eq!(
             m.artifact_type().unwrap().as_str(),

@@ -543,7 +543,7 @@ fn ImageView(
             config.set(Some(meta::config(&conn, &repo, &digest).await));
         });
     }
-    let total = image.config.size + image.layers_size();
+    let total = image.total_size();
     let max = image
         .layers
         .iter()
