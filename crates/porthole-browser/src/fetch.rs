@@ -274,6 +274,9 @@ enum Reader {
     Byob(ReadableStreamByobReader),
     /// Chunks the browser allocates (engines without readable byte streams).
     Default(ReadableStreamDefaultReader),
+    /// A body no reader could be had for (read already, or locked by another reader): the
+    /// first read fails with this text.
+    Unreadable(String),
 }
 
 /// One chunk of a response body, as JS bytes.
@@ -335,9 +338,12 @@ impl FetchBody {
             options.set_mode(ReadableStreamReaderMode::Byob);
             // A body that is not a byte stream (older engines; a `Response` over a plain
             // stream) refuses a BYOB reader: read it chunk by chunk instead.
-            match js::try_get_reader(&stream, &options).map(JsCast::dyn_into) {
-                Ok(Ok(byob)) => Reader::Byob(byob),
-                _ => Reader::Default(stream.get_reader().unchecked_into()),
+            if let Ok(Ok(byob)) = js::try_get_reader(&stream, &options).map(JsCast::dyn_into) {
+                return Reader::Byob(byob);
+            }
+            match js::try_get_reader(&stream, &JsValue::UNDEFINED) {
+                Ok(reader) => Reader::Default(reader.unchecked_into()),
+                Err(error) => Reader::Unreadable(js::describe(&error).1),
             }
         });
         Self {
@@ -358,6 +364,14 @@ impl FetchBody {
         loop {
             let read = match &self.reader {
                 None => return Ok(None),
+                Some(Reader::Unreadable(message)) => {
+                    let message = format!(
+                        "the response body cannot be read (was it read already, or is it \
+                         locked by another reader?): {message}"
+                    );
+                    self.reader = None;
+                    return Err(TransportError::new(TransportErrorKind::Body, message));
+                }
                 Some(Reader::Default(reader)) => reader.read(),
                 Some(Reader::Byob(reader)) => {
                     let scratch = self
@@ -445,7 +459,7 @@ impl Drop for FetchBody {
         match self.reader.take() {
             Some(Reader::Byob(reader)) => drop(reader.cancel()),
             Some(Reader::Default(reader)) => drop(reader.cancel()),
-            None => {}
+            Some(Reader::Unreadable(_)) | None => {}
         }
     }
 }

@@ -25,16 +25,38 @@ pub(crate) fn try_get_reader(stream: &JsValue, options: &JsValue) -> Result<JsVa
 }
 
 /// The bytes under an `ArrayBuffer` view of any kind (a `DataView`, an `Int16Array`), not copied:
-/// `new Uint8Array(view.buffer, view.byteOffset, view.byteLength)`; `None` for anything else.
+/// `new Uint8Array(view.buffer, view.byteOffset, view.byteLength)`; `None` for anything else,
+/// and for a view whose buffer was detached (see [`is_detached`]).
 pub(crate) fn view_bytes(view: &JsValue) -> Option<js_sys::Uint8Array> {
     let get = |key: &str| Reflect::get(view, &JsValue::from_str(key)).ok();
     // An `ArrayBuffer` or a `SharedArrayBuffer`.
     let buffer = get("buffer").filter(JsValue::is_object)?;
-    let offset = get("byteOffset")?.as_f64()? as u32;
-    let length = get("byteLength")?.as_f64()? as u32;
-    Some(js_sys::Uint8Array::new_with_byte_offset_and_length(
-        &buffer, offset, length,
-    ))
+    let offset = get("byteOffset")?;
+    let length = get("byteLength")?;
+    try_new_uint8array(&js_sys::Array::of3(&buffer, &offset, &length))
+}
+
+/// `new Uint8Array(...args)`, or `None` when it throws: a `RangeError` when the engine cannot
+/// allocate, a `TypeError` on a detached buffer (js-sys's constructors do not catch).
+fn try_new_uint8array(args: &js_sys::Array) -> Option<js_sys::Uint8Array> {
+    let constructor: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("Uint8Array"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    Reflect::construct(&constructor, args).ok()?.dyn_into().ok()
+}
+
+/// `new Uint8Array(buffer)` over an `ArrayBuffer`, not copied; `None` when it is detached.
+pub(crate) fn buffer_bytes(buffer: &JsValue) -> Option<js_sys::Uint8Array> {
+    try_new_uint8array(&js_sys::Array::of1(buffer))
+}
+
+/// Whether `buffer` (an `ArrayBuffer`) was detached: transferred elsewhere (`postMessage`,
+/// `structuredClone`, `ArrayBuffer.prototype.transfer`), so its bytes are gone and it reads as
+/// empty. Any engine refuses a view on it, which is how this tells.
+pub(crate) fn is_detached(buffer: &JsValue) -> bool {
+    let zero = JsValue::from_f64(0.0);
+    try_new_uint8array(&js_sys::Array::of3(buffer, &zero, &zero)).is_none()
 }
 
 /// WebCrypto (`crypto.subtle`) where this scope has it and it can hash `algorithm`: a window
@@ -85,15 +107,7 @@ impl WebCrypto {
 /// A new zeroed `Uint8Array` of `len` bytes, or `None` when the engine cannot allocate it (a
 /// thrown `RangeError` caught here rather than unwinding through wasm).
 pub(crate) fn try_new_bytes(len: u32) -> Option<js_sys::Uint8Array> {
-    let constructor: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("Uint8Array"))
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let args = js_sys::Array::of1(&JsValue::from_f64(f64::from(len)));
-    Reflect::construct(&constructor, &args)
-        .ok()?
-        .dyn_into()
-        .ok()
+    try_new_uint8array(&js_sys::Array::of1(&JsValue::from_f64(f64::from(len))))
 }
 
 /// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.

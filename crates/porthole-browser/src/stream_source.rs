@@ -120,6 +120,9 @@ impl ReadableStreamSource {
             if chunk.length() > 0 {
                 return Ok(Some(chunk));
             }
+            if js::is_detached(&chunk.buffer()) {
+                return Err(detached());
+            }
         }
     }
 }
@@ -130,18 +133,26 @@ fn as_bytes(value: JsValue) -> Result<Uint8Array, TransportError> {
         return Ok(value.unchecked_into());
     }
     if value.is_instance_of::<ArrayBuffer>() {
-        return Ok(Uint8Array::new(&value));
+        return js::buffer_bytes(&value).ok_or_else(detached);
     }
     if ArrayBuffer::is_view(&value) {
-        if let Some(bytes) = js::view_bytes(&value) {
-            return Ok(bytes);
-        }
+        return js::view_bytes(&value).ok_or_else(detached);
     }
     Err(failed(format!(
         "the stream gave {}, not bytes: upload a stream of Uint8Arrays (pipe text through a \
          TextEncoderStream first)",
         js::describe(&value).1
     )))
+}
+
+/// A chunk whose buffer was transferred after it was enqueued: its bytes are gone, and reading
+/// it as empty would upload a blob without them.
+fn detached() -> TransportError {
+    failed(
+        "the stream gave a chunk whose ArrayBuffer was transferred or detached after it was \
+         enqueued, so its bytes are gone: enqueue a copy, or transfer the buffer only once it was read"
+            .to_owned(),
+    )
 }
 
 fn failed(message: String) -> TransportError {

@@ -1303,3 +1303,20 @@ async fn a_cancelled_stream_lets_go_of_a_stalled_body_at_once() {
     FetchTransport::new().sleep(0).await;
     assert!(stalling.cancelled(), "the stalled body is still being read");
 }
+
+/// A `Response` whose body was read already gives a stream that errors with what happened,
+/// instead of throwing through wasm.
+#[wasm_bindgen_test]
+async fn a_response_read_already_errors_the_stream_clearly() {
+    let bytes = pseudo_random(1000, 67);
+    let response = response_announcing(&Uint8Array::from(&bytes[..]), bytes.len() as f64);
+    JsFuture::from(response.array_buffer().unwrap())
+        .await
+        .unwrap();
+    let body = FetchBody::of_response(&response);
+    let stream = verified_stream(body, Digest::sha256_of(&bytes), "a used body");
+    let error = stream_error(&stream).await;
+    let message = js_prop(&error, "message").unwrap_or_default();
+    assert!(message.contains("cannot be read"), "{message}");
+    assert!(message.contains("read already"), "{message}");
+}
