@@ -476,6 +476,44 @@ describe("errors", () => {
     assert.throws(() => new ContainerRegistryContentClient(R.anonymous, "UPPER/case"), { code: "INVALID_INPUT" });
   });
 
+  test("odd JS arguments are TypeErrors that say why, never a crash of the module", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("odd-arguments"));
+    // JSON.stringify gives undefined for an object whose toJSON returns nothing.
+    const nothing = { toJSON() {} };
+    assert.throws(() => new ContainerRegistryClient(R.anonymous, undefined, nothing), TypeError);
+    await assert.rejects(content.uploadBlob(pseudoRandom(10, 1), nothing), TypeError);
+    await assert.rejects(content.setManifest(nothing), /cannot be written as JSON/);
+
+    // Buffers transferred elsewhere (detached) read as empty: refused, not sent as nothing.
+    const detached = (buffer) => {
+      structuredClone(buffer, { transfer: [buffer] });
+      return buffer;
+    };
+    const detachedView = (View) => {
+      const view = new View(new ArrayBuffer(8));
+      detached(view.buffer);
+      return view;
+    };
+    const gone = /transferred or detached/;
+    await assert.rejects(content.uploadBlob(detached(new ArrayBuffer(8))), gone);
+    await assert.rejects(content.uploadBlob(detachedView(Int16Array)), gone);
+    await assert.rejects(content.setManifest(detachedView(Uint8Array)), gone);
+    for (const chunk of [() => new ArrayBuffer(8), () => new Uint8Array(8), () => new DataView(new ArrayBuffer(8))]) {
+      const stream = new ReadableStream({
+        start(controller) {
+          const value = chunk();
+          controller.enqueue(value);
+          detached(value instanceof ArrayBuffer ? value : value.buffer);
+          controller.close();
+        },
+      });
+      await assert.rejects(content.uploadBlob(stream), gone);
+    }
+    // The module still works.
+    const bytes = pseudoRandom(1000, 2);
+    assert.equal((await content.uploadBlob(bytes)).digest, sha256(bytes));
+  });
+
   test("a bad digest rejects with INVALID_INPUT", async () => {
     const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("digest"));
     await assert.rejects(content.downloadBlobContent("sha256:nothex"), { name: "RegistryError", code: "INVALID_INPUT" });

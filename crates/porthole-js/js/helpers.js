@@ -90,5 +90,20 @@ export function streamOfIterable(value) {
 
 /** A Blob over bytes (an ArrayBuffer or a typed array). */
 export function bytesToBlob(bytes) {
-  return new Blob([bytes]);
+  return new Blob([bytesOf(bytes, "the content")]);
+}
+
+// The bytes of an ArrayBuffer or of any view on one, as a Uint8Array over the same memory. A
+// buffer that was transferred (postMessage, structuredClone, ArrayBuffer.transfer) is detached:
+// it reads as empty, so it is refused here with what happened instead of sent as nothing.
+export function bytesOf(value, what) {
+  const view = ArrayBuffer.isView(value);
+  const buffer = view ? value.buffer : value;
+  try {
+    new Uint8Array(buffer, 0, 0);
+  } catch {
+    throw new TypeError(`${what} is an ArrayBuffer that was transferred or detached, so its bytes ` +
+      "are gone; pass the bytes before transferring them, or a copy");
+  }
+  return view ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
 }

@@ -10,7 +10,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, ReadableStream};
 
 use crate::error::{to_js_error, IntoJs};
-use crate::glue::{bytes_to_blob, get, set, stream_of_iterable, to_js, type_error};
+use crate::glue::{
+    bytes_of, bytes_to_blob, get, json_text, set, stream_of_iterable, to_js, type_error,
+};
 use crate::paging::{paged, Listing};
 use crate::registry::{
     make_client, opt_value, opts, repository_name, signal_of, spawn, spawn_with_signal,
@@ -46,7 +48,7 @@ fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
         return Ok(content.unchecked_into());
     }
     if content.is_instance_of::<ArrayBuffer>() || ArrayBuffer::is_view(&content) {
-        return Ok(bytes_to_blob(&content));
+        return bytes_to_blob(&content);
     }
     Err(type_error(
         "uploadBlob takes a Blob or File, an ArrayBuffer, a Uint8Array, a ReadableStream or an \
@@ -57,10 +59,11 @@ fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
 /// The bytes of a manifest: as given, or an object serialized as JSON.
 fn manifest_bytes(manifest: &JsValue) -> Result<Vec<u8>, JsValue> {
     if manifest.is_instance_of::<ArrayBuffer>() || ArrayBuffer::is_view(manifest) {
-        return Ok(Uint8Array::new(manifest).to_vec());
+        return Ok(bytes_of(manifest, "the manifest")?.to_vec());
     }
     if manifest.is_object() {
-        let text: String = js_sys::JSON::stringify(manifest)?.into();
+        let text = json_text(manifest)
+            .ok_or_else(|| type_error("the manifest object cannot be written as JSON"))?;
         return Ok(text.into_bytes());
     }
     Err(type_error(

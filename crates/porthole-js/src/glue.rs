@@ -24,9 +24,14 @@ extern "C" {
     #[wasm_bindgen(js_name = streamOfIterable, catch)]
     pub(crate) fn stream_of_iterable(value: &JsValue) -> Result<JsValue, JsValue>;
 
-    /// A `Blob` over an `ArrayBuffer` or typed array.
-    #[wasm_bindgen(js_name = bytesToBlob)]
-    pub(crate) fn bytes_to_blob(bytes: &JsValue) -> web_sys::Blob;
+    /// A `Blob` over an `ArrayBuffer` or typed array; a `TypeError` for a detached one.
+    #[wasm_bindgen(js_name = bytesToBlob, catch)]
+    pub(crate) fn bytes_to_blob(bytes: &JsValue) -> Result<web_sys::Blob, JsValue>;
+
+    /// The bytes of an `ArrayBuffer` or view (not copied); a `TypeError` naming `what` for a
+    /// detached one.
+    #[wasm_bindgen(js_name = bytesOf, catch)]
+    pub(crate) fn bytes_of(value: &JsValue, what: &str) -> Result<js_sys::Uint8Array, JsValue>;
 }
 
 /// A Rust value as a plain JS value (through JSON; ACR dates become `Date`s).
@@ -47,10 +52,15 @@ pub(crate) fn from_js<T: DeserializeOwned + Default>(
     if !value.is_object() {
         return Err(type_error(&format!("{what} must be an object")));
     }
-    let text: String = js_sys::JSON::stringify(value)
-        .map_err(|_| type_error(&format!("{what} cannot be read as JSON")))?
-        .into();
+    let text =
+        json_text(value).ok_or_else(|| type_error(&format!("{what} cannot be read as JSON")))?;
     serde_json::from_str(&text).map_err(|e| type_error(&format!("{what} is not valid: {e}")))
+}
+
+/// `JSON.stringify(value)`; `None` when it throws (a cycle, a `BigInt`) or gives `undefined`
+/// (an object whose `toJSON` returns nothing).
+pub(crate) fn json_text(value: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value).ok()?.as_string()
 }
 
 /// A JS `TypeError` (wrong argument types, as the platform's own APIs throw).
