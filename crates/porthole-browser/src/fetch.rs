@@ -12,7 +12,7 @@ use porthole_core::{
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortSignal, Blob, ReadableStreamByobReader, ReadableStreamDefaultReader,
+    AbortController, AbortSignal, Blob, ReadableStreamByobReader, ReadableStreamDefaultReader,
     ReadableStreamGetReaderOptions, ReadableStreamReaderMode, RequestCache, RequestInit,
     RequestMode, RequestRedirect, ResponseType,
 };
@@ -212,12 +212,15 @@ impl Transport for FetchTransport {
         if signal.as_ref().is_some_and(AbortSignal::aborted) {
             return Err(aborted("before it was sent"));
         }
-        let init = self.build_init(&request, signal.as_ref())?;
-        let response: web_sys::Response =
-            match JsFuture::from(js::global_fetch(request.url.as_str(), &init)).await {
-                Ok(value) => value.unchecked_into(),
-                Err(error) => return Err(classify_rejection(&request, &error, signal.as_ref())),
-            };
+        let mut unanswered = AbortOnDrop::new();
+        let fetch_signal = unanswered.signal_with(signal.as_ref());
+        let init = self.build_init(&request, fetch_signal.as_ref())?;
+        let answer = JsFuture::from(js::global_fetch(request.url.as_str(), &init)).await;
+        unanswered.disarm();
+        let response: web_sys::Response = match answer {
+            Ok(value) => value.unchecked_into(),
+            Err(error) => return Err(classify_rejection(&request, &error, signal.as_ref())),
+        };
         let headers = headers_of(&response);
         let announced = content_length(&headers);
         Ok(Response {
@@ -235,6 +238,46 @@ impl Transport for FetchTransport {
 
     async fn sleep(&self, millis: u64) {
         js::sleep(millis).await;
+    }
+}
+
+/// Aborts a request whose future is dropped before its answer came (a cancelled stream, the
+/// other half of a failed `try_join`): the browser would otherwise go on sending or receiving
+/// for nobody, holding one of the few connections it keeps per host until the collector runs.
+/// Once the answer is in, the body's own drop cancels what is left ([`FetchBody`]).
+struct AbortOnDrop(Option<AbortController>);
+
+impl AbortOnDrop {
+    fn new() -> Self {
+        Self(AbortController::new().ok())
+    }
+
+    /// The signal the request goes with: this guard's, following `caller`'s too when there is
+    /// one (`AbortSignal.any`). An engine without `AbortSignal.any` (before Chrome 116,
+    /// Firefox 124, Safari 17.4) gets `caller`'s alone, and a dropped request then runs on.
+    fn signal_with(&mut self, caller: Option<&AbortSignal>) -> Option<AbortSignal> {
+        let own = self.0.as_ref().map(AbortController::signal);
+        match (caller, own) {
+            (None, own) => own,
+            (Some(caller), None) => Some(caller.clone()),
+            (Some(caller), Some(own)) => js::any_signal(caller, &own).or_else(|| {
+                self.0 = None;
+                Some(caller.clone())
+            }),
+        }
+    }
+
+    /// The answer came (or the request failed): nothing to abort any more.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
     }
 }
 
@@ -338,8 +381,12 @@ impl FetchBody {
             options.set_mode(ReadableStreamReaderMode::Byob);
             // A body that is not a byte stream (older engines; a `Response` over a plain
             // stream) refuses a BYOB reader: read it chunk by chunk instead.
-            if let Ok(Ok(byob)) = js::try_get_reader(&stream, &options).map(JsCast::dyn_into) {
-                return Reader::Byob(byob);
+            match js::try_get_reader(&stream, &options).map(JsCast::dyn_into) {
+                Ok(Ok(byob)) => return Reader::Byob(byob),
+                // A reader that is not a BYOB reader after all (a polyfill): let go of it, or
+                // it keeps the stream locked.
+                Ok(Err(other)) => js::release_lock(&other),
+                Err(_) => {}
             }
             match js::try_get_reader(&stream, &JsValue::UNDEFINED) {
                 Ok(reader) => Reader::Default(reader.unchecked_into()),

@@ -24,6 +24,33 @@ pub(crate) fn try_get_reader(stream: &JsValue, options: &JsValue) -> Result<JsVa
     get_reader.call1(stream, options)
 }
 
+/// `AbortSignal.any([a, b])`: a signal that aborts when either does; `None` where the engine
+/// lacks it.
+pub(crate) fn any_signal(
+    a: &web_sys::AbortSignal,
+    b: &web_sys::AbortSignal,
+) -> Option<web_sys::AbortSignal> {
+    let class = Reflect::get(&js_sys::global(), &JsValue::from_str("AbortSignal")).ok()?;
+    let any: Function = Reflect::get(&class, &JsValue::from_str("any"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    any.call1(&class, &js_sys::Array::of2(a, b))
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+/// `reader.releaseLock()`, whatever it throws.
+pub(crate) fn release_lock(reader: &JsValue) {
+    let release = Reflect::get(reader, &JsValue::from_str("releaseLock"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok());
+    if let Some(release) = release {
+        let _ = release.call0(reader);
+    }
+}
+
 /// The bytes under an `ArrayBuffer` view of any kind (a `DataView`, an `Int16Array`), not copied:
 /// `new Uint8Array(view.buffer, view.byteOffset, view.byteLength)`; `None` for anything else,
 /// and for a view whose buffer was detached (see [`is_detached`]).

@@ -103,11 +103,18 @@ async fn unless_cancelled<F: Future>(state: &RefCell<Pull>, work: F) -> Option<F
         if state.borrow().cancelled {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
+        // Stored before polling: a cancel that runs while `work` is polled (a hand-made body's
+        // JS `pull`, called by the read itself) still finds the waker to wake.
         state.borrow_mut().waker = Some(cx.waker().clone());
-        Poll::Pending
+        let polled = work.as_mut().poll(cx);
+        let mut st = state.borrow_mut();
+        if st.cancelled {
+            return Poll::Ready(None); // what `work` gave, if anything, is dropped
+        }
+        polled.map(|output| {
+            st.waker = None;
+            Some(output)
+        })
     })
     .await
 }

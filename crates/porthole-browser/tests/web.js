@@ -113,3 +113,19 @@ export function refuse_byte_arrays_of(length) {
   });
   return { restore() { globalThis.Uint8Array = original; } };
 }
+
+// Records the signal of every `fetch` until `restore`.
+export function spy_on_fetch() {
+  const original = globalThis.fetch;
+  const spy = {
+    signals: [],
+    count() { return this.signals.length; },
+    aborted(i) { return Boolean(this.signals[i]?.aborted); },
+    restore() { globalThis.fetch = original; },
+  };
+  globalThis.fetch = function (input, init) {
+    spy.signals.push(init?.signal);
+    return original.call(this, input, init);
+  };
+  return spy;
+}

@@ -1200,14 +1200,16 @@ impl Transport for BreakingTransport {
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
         let blob_get = request.method == Method::Get && request.url.path().contains("/blobs/");
-        let mut response = self.inner.send(request).await?;
+        // Counted as it goes out, so a request still on its way counts too.
         if blob_get {
             self.blob_gets.set(self.blob_gets.get() + 1);
-            if self.blob_gets.get() == 1 {
-                let half = (self.bytes.len() / 2) as u32;
-                let broken = breaking_response(&Uint8Array::from(&self.bytes[..]), half);
-                response.body = FetchBody::of_response(&broken);
-            }
+        }
+        let first_blob_get = blob_get && self.blob_gets.get() == 1;
+        let mut response = self.inner.send(request).await?;
+        if first_blob_get {
+            let half = (self.bytes.len() / 2) as u32;
+            let broken = breaking_response(&Uint8Array::from(&self.bytes[..]), half);
+            response.body = FetchBody::of_response(&broken);
         }
         Ok(response)
     }
@@ -1319,4 +1321,62 @@ async fn a_response_read_already_errors_the_stream_clearly() {
     let message = js_prop(&error, "message").unwrap_or_default();
     assert!(message.contains("cannot be read"), "{message}");
     assert!(message.contains("read already"), "{message}");
+}
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// Records the signal of every `fetch` until `restore`.
+    type FetchSpy;
+    fn spy_on_fetch() -> FetchSpy;
+    #[wasm_bindgen(method)]
+    fn count(this: &FetchSpy) -> u32;
+    /// Whether the signal of the `i`-th `fetch` was aborted.
+    #[wasm_bindgen(method)]
+    fn aborted(this: &FetchSpy, i: u32) -> bool;
+    #[wasm_bindgen(method)]
+    fn restore(this: &FetchSpy);
+}
+
+/// Polls `future` once (so that its request goes out), then drops it.
+async fn start_then_drop(future: impl std::future::Future) {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        let _ = future.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
+/// A request dropped before its answer came is aborted, with or without a caller's signal (and
+/// without aborting the caller's); one that was answered is left alone.
+#[wasm_bindgen_test]
+async fn a_request_dropped_before_its_answer_is_aborted() {
+    let plain = anonymous().repository(unique_repo("dropped-request"));
+    let bytes = pseudo_random(MIB, 69);
+    let digest = push_bytes(&plain, &bytes).await;
+    let caller = AbortController::new().unwrap();
+    let transports = [
+        FetchTransport::new(),
+        FetchTransport::with_abort_signal(caller.signal()),
+    ];
+    let base = Url::parse(&anonymous_url()).unwrap();
+    let spy = spy_on_fetch();
+    for transport in &transports {
+        let get = || api::blob::<Blob>(&base, plain.name(), &digest, Method::Get);
+        start_then_drop(transport.send(get())).await;
+        let answered = transport.send(get()).await.unwrap();
+        assert_eq!(answered.status, 200);
+        drop(answered);
+    }
+    spy.restore();
+    assert_eq!(spy.count(), 4);
+    assert!(spy.aborted(0) && spy.aborted(2), "a dropped request ran on");
+    assert!(
+        !spy.aborted(1) && !spy.aborted(3),
+        "an answered request was aborted"
+    );
+    assert!(
+        !caller.signal().aborted(),
+        "the caller's signal was aborted"
+    );
 }
