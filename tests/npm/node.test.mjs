@@ -483,6 +483,14 @@ describe("errors", () => {
     assert.throws(() => new ContainerRegistryClient(R.anonymous, undefined, nothing), TypeError);
     await assert.rejects(content.uploadBlob(pseudoRandom(10, 1), nothing), TypeError);
     await assert.rejects(content.setManifest(nothing), /cannot be written as JSON/);
+    await assert.rejects(content.setManifest({ size: 1n }), /cannot be written as JSON: .*BigInt/);
+    await assert.rejects(content.uploadBlob(pseudoRandom(10, 1), { chunkSizeInBytes: NaN }), TypeError);
+    // Infinity (which JSON would turn into null) means one chunk, not the default size.
+    const whole = pseudoRandom(3 * MiB, 3);
+    const loaded = [];
+    const sent = await content.uploadBlob(whole, { chunkSizeInBytes: Infinity, onProgress: (p) => loaded.push(p.loadedBytes) });
+    assert.equal(sent.digest, sha256(whole));
+    assert.deepEqual(loaded.filter((n) => n !== 0 && n !== whole.length), [], `partial progress: ${loaded}`);
 
     // Buffers transferred elsewhere (detached) read as empty: refused, not sent as nothing.
     const detached = (buffer) => {

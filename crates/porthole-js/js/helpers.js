@@ -102,8 +102,8 @@ export function bytesOf(value, what) {
   try {
     new Uint8Array(buffer, 0, 0);
   } catch {
-    throw new TypeError(`${what} is an ArrayBuffer that was transferred or detached, so its bytes ` +
-      "are gone; pass the bytes before transferring them, or a copy");
+    throw new TypeError(`${what} is over an ArrayBuffer that was transferred or detached, so its ` +
+      "bytes are gone; pass the bytes before transferring them, or a copy");
   }
   return view ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
 }

@@ -62,8 +62,11 @@ fn manifest_bytes(manifest: &JsValue) -> Result<Vec<u8>, JsValue> {
         return Ok(bytes_of(manifest, "the manifest")?.to_vec());
     }
     if manifest.is_object() {
-        let text = json_text(manifest)
-            .ok_or_else(|| type_error("the manifest object cannot be written as JSON"))?;
+        let text = json_text(manifest).map_err(|cause| {
+            type_error(&format!(
+                "the manifest object cannot be written as JSON: {cause}"
+            ))
+        })?;
         return Ok(text.into_bytes());
     }
     Err(type_error(
@@ -129,14 +132,17 @@ impl ContainerRegistryContentClient {
         let on_progress = get(&opt_value(&options), "onProgress")
             .dyn_into::<Function>()
             .ok();
+        // Read as given: through JSON, Infinity and NaN would turn into null (the default).
+        let chunk_size = get(&opt_value(&options), "chunkSizeInBytes");
         spawn_with_signal(&opt_value(&options), move |signal| async move {
-            let parsed = parsed?;
+            parsed?;
             let mut upload = UploadOptions::default();
-            if let Some(chunk) = parsed.chunk_size_in_bytes {
-                if chunk.is_nan() || chunk < 1.0 {
-                    return Err(type_error("chunkSizeInBytes must be a positive number"));
+            if !chunk_size.is_undefined() && !chunk_size.is_null() {
+                match chunk_size.as_f64() {
+                    // Infinity (or any size past the blob's) sends a blob in one chunk.
+                    Some(chunk) if chunk >= 1.0 => upload.chunk_size = chunk as u64,
+                    _ => return Err(type_error("chunkSizeInBytes must be a positive number")),
                 }
-                upload.chunk_size = chunk as u64;
             }
             // The size of a stream is known only at its end: the last report has it.
             let mut size = 0;

@@ -52,15 +52,24 @@ pub(crate) fn from_js<T: DeserializeOwned + Default>(
     if !value.is_object() {
         return Err(type_error(&format!("{what} must be an object")));
     }
-    let text =
-        json_text(value).ok_or_else(|| type_error(&format!("{what} cannot be read as JSON")))?;
+    let text = json_text(value)
+        .map_err(|cause| type_error(&format!("{what} cannot be read as JSON: {cause}")))?;
     serde_json::from_str(&text).map_err(|e| type_error(&format!("{what} is not valid: {e}")))
 }
 
-/// `JSON.stringify(value)`; `None` when it throws (a cycle, a `BigInt`) or gives `undefined`
-/// (an object whose `toJSON` returns nothing).
-pub(crate) fn json_text(value: &JsValue) -> Option<String> {
-    js_sys::JSON::stringify(value).ok()?.as_string()
+/// `JSON.stringify(value)`, or what went wrong: it threw (a cycle, a `BigInt`, a `toJSON` that
+/// throws) or gave `undefined` (an object whose `toJSON` returns nothing).
+pub(crate) fn json_text(value: &JsValue) -> Result<String, String> {
+    match js_sys::JSON::stringify(value) {
+        Ok(text) => text
+            .as_string()
+            .ok_or_else(|| "JSON.stringify gave nothing (does a toJSON return no value?)".into()),
+        // A `TypeError` (a cycle, a `BigInt`) or whatever a `toJSON` threw: its message.
+        Err(error) => Err(Reflect::get(&error, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_else(|| format!("{error:?}"))),
+    }
 }
 
 /// A JS `TypeError` (wrong argument types, as the platform's own APIs throw).
