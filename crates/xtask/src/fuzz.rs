@@ -12,12 +12,13 @@ use std::process::Command;
 use crate::cmd;
 
 /// The fuzz targets, as named in `fuzz/Cargo.toml`.
-pub(crate) const TARGETS: [&str; 5] = [
+pub(crate) const TARGETS: [&str; 6] = [
     "reference",
     "www_authenticate",
     "link",
     "manifest",
     "error_body",
+    "token_answer",
 ];
 
 /// Seconds per target under `cargo xtask fuzz`.
