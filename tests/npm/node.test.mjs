@@ -588,31 +588,36 @@ describe("aborts", () => {
     });
   });
 
-  test("aborting mid-upload cancels the registry's upload session", async () => {
-    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort-upload"));
-    const controller = new AbortController();
-    await recordingFetches(async (log) => {
-      await assert.rejects(
-        content.uploadBlob(pseudoRandom(6 * MiB, 14), {
-          chunkSizeInBytes: MiB,
-          abortSignal: controller.signal,
-          onProgress: (p) => {
-            if (p.loadedBytes >= 2 * MiB) controller.abort();
-          },
-        }),
-        { name: "AbortError", code: "ABORTED" },
-      );
-      const patches = log.filter((e) => e.method === "PATCH");
-      assert.ok(patches.length >= 2 && patches.length < 6, `${patches.length} PATCHes`);
-      const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
-      assert.equal(cancel.length, 1, JSON.stringify(log));
-      assert.equal(cancel[0].status, 204);
-      // The session is gone: its URL answers 404 BLOB_UPLOAD_UNKNOWN.
-      const answer = await fetch(cancel[0].url);
-      assert.equal(answer.status, 404);
-      assert.equal((await answer.json()).errors[0].code, "BLOB_UPLOAD_UNKNOWN");
+  for (const [kind, url, credential] of [["anonymous", R.anonymous], ["token-auth", R.token, ALICE]]) {
+    test(`aborting mid-upload cancels the registry's upload session (${kind})`, async () => {
+      // On the token registry the DELETE needs a token of its own (delete scope), which must be
+      // fetched after the abort too.
+      const content = new ContainerRegistryContentClient(url, uniqueRepo("abort-upload"), credential);
+      const controller = new AbortController();
+      await recordingFetches(async (log) => {
+        await assert.rejects(
+          content.uploadBlob(pseudoRandom(6 * MiB, 14), {
+            chunkSizeInBytes: MiB,
+            abortSignal: controller.signal,
+            onProgress: (p) => {
+              if (p.loadedBytes >= 2 * MiB) controller.abort();
+            },
+          }),
+          { name: "AbortError", code: "ABORTED" },
+        );
+        const patches = log.filter((e) => e.method === "PATCH");
+        assert.ok(patches.length >= 2 && patches.length < 6, `${patches.length} PATCHes`);
+        const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));
+        assert.equal(cancel.length, 1, JSON.stringify(log));
+        assert.equal(cancel[0].status, 204);
+        if (credential) return;
+        // The session is gone: its URL answers 404 BLOB_UPLOAD_UNKNOWN.
+        const answer = await fetch(cancel[0].url);
+        assert.equal(answer.status, 404);
+        assert.equal((await answer.json()).errors[0].code, "BLOB_UPLOAD_UNKNOWN");
+      });
     });
-  });
+  }
 
   test("concurrent calls on one client keep their own signals", async () => {
     const repo = uniqueRepo("concurrent");

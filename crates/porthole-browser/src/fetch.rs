@@ -208,7 +208,13 @@ impl Transport for FetchTransport {
     type Stream = FetchBody;
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
-        let signal = self.abort_signal();
+        // A clean-up (an upload session's DELETE, the token it needs) goes out even after an
+        // abort: it is what lets the registry drop the session at once.
+        let signal = if porthole_core::transport::is_cleanup() {
+            None
+        } else {
+            self.abort_signal()
+        };
         if signal.as_ref().is_some_and(AbortSignal::aborted) {
             return Err(aborted("before it was sent"));
         }

@@ -19,7 +19,7 @@ use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::retry::{Failure, RetryPolicy};
 use crate::transport::{
-    read_body_limited, BlobSource, Body, BodyStream, ByteStream, Method, Request, Response,
+    self, read_body_limited, BlobSource, Body, BodyStream, ByteStream, Method, Request, Response,
     Transport, TransportError,
 };
 use crate::upload::{
@@ -1418,11 +1418,10 @@ impl<T: Transport> Repository<T> {
             progress(upload.progress());
         } else if let Some(cancel) = upload.cancel_request() {
             let op = format!("cancelling the upload session in {}", self.name);
-            // Best effort: the original error is what the caller needs to see.
-            let _ = self
-                .client
-                .send(&op, &self.scopes(Method::Delete), cancel)
-                .await;
+            // Best effort: the original error is what the caller needs to see. A clean-up, so
+            // that it goes out (with the token it may need) even after the caller aborted.
+            let scopes = self.scopes(Method::Delete);
+            let _ = transport::cleanup(self.client.send(&op, &scopes, cancel)).await;
         }
         result
     }
@@ -1555,7 +1554,7 @@ impl<T: Transport> Repository<T> {
         let maybe_stored = error.is_retryable() || error.is_not_found();
         if let (true, Some(digest)) = (maybe_stored, digest) {
             if self.blob_exists(&digest).await.ok().flatten() == Some(size) {
-                return upload.handle_commit(201, &crate::transport::Headers::new());
+                return upload.handle_commit(201, &transport::Headers::new());
             }
         }
         Err(error)

@@ -392,6 +392,46 @@ pub trait Transport {
     async fn sleep(&self, millis: u64);
 }
 
+thread_local! {
+    static CLEANING_UP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the request being started is part of a clean-up ([`cleanup`]): a transport that
+/// aborts requests on a caller's signal sends it without the signal, so that an aborted
+/// operation still tidies up after itself (an upload session's `DELETE`, and the token it needs).
+pub fn is_cleanup() -> bool {
+    CLEANING_UP.with(std::cell::Cell::get)
+}
+
+/// Runs `work` as a clean-up: every request it starts sees [`is_cleanup`] true. The mark is set
+/// only while `work` is polled (a transport reads it when a request starts, on that poll), so
+/// other operations running beside it keep their signals.
+pub fn cleanup<F: std::future::Future>(work: F) -> Cleanup<F> {
+    Cleanup {
+        work: Box::pin(work),
+    }
+}
+
+/// The future [`cleanup`] returns.
+#[derive(Debug)]
+pub struct Cleanup<F> {
+    work: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Cleanup<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let outer = CLEANING_UP.with(|c| c.replace(true));
+        let polled = self.work.as_mut().poll(cx);
+        CLEANING_UP.with(|c| c.set(outer));
+        polled
+    }
+}
+
 /// Where an upload's bytes come from: random access, so a failed chunk can be sent again from the
 /// offset the registry reports. A browser `File` is one: it is read slice by slice for hashing
 /// and sent as `Blob` slices, never copied whole into wasm memory.
@@ -470,6 +510,20 @@ impl<B> BlobSource<B> for [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleanup_marks_only_the_work_it_runs() {
+        use futures::executor::block_on;
+        assert!(!is_cleanup());
+        let inside = block_on(cleanup(async { is_cleanup() }));
+        assert!(inside);
+        assert!(!is_cleanup(), "the mark outlived the clean-up");
+        let after_an_await = block_on(cleanup(async {
+            std::future::ready(()).await;
+            is_cleanup()
+        }));
+        assert!(after_an_await);
+    }
 
     #[test]
     fn debug_of_requests_and_headers_hides_credentials() {

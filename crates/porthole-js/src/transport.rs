@@ -7,9 +7,10 @@
 //! [`JsTransport::send`] reads it when a request starts, on the same poll, and gives that
 //! request (and the reading of its body) its own [`FetchTransport`].
 //!
-//! A request that cancels an upload session (`DELETE …/blobs/uploads/…`) is sent without the
-//! signal: it is the clean-up after an abort, and must reach the registry for the session to be
-//! dropped at once instead of lingering until it expires.
+//! A clean-up after an abort (an upload session's `DELETE` and the token it needs, run by the
+//! core under `porthole_core::transport::cleanup`) goes out without the signal:
+//! [`FetchTransport`] sees to that, so the registry drops the session at once instead of
+//! keeping it until it expires.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,7 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use porthole_browser::{FetchBody, FetchTransport};
-use porthole_core::{Method, Request, Response, Transport, TransportError};
+use porthole_core::{Request, Response, Transport, TransportError};
 use web_sys::{AbortSignal, Blob};
 
 thread_local! {
@@ -55,10 +56,6 @@ fn current_signal() -> Option<AbortSignal> {
     CURRENT_SIGNAL.with(|s| s.borrow().clone())
 }
 
-fn cancels_an_upload(request: &Request<Blob>) -> bool {
-    request.method == Method::Delete && request.url.path().contains("/blobs/uploads/")
-}
-
 /// The package's transport: `fetch`, with the abort signal of the call that sends the request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsTransport;
@@ -69,9 +66,7 @@ impl Transport for JsTransport {
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
         let fetch = FetchTransport::new();
-        if !cancels_an_upload(&request) {
-            fetch.set_abort_signal(current_signal());
-        }
+        fetch.set_abort_signal(current_signal());
         fetch.send(request).await
     }
 
