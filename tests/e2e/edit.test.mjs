@@ -212,6 +212,52 @@ test('cancel an upload mid-way: no session is left on the registry', async () =>
   await page.context().close();
 });
 
+test('leaving the page mid-upload cancels the upload, and the app goes on working', async () => {
+  const page = await newPage();
+  let sessionUrl;
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let caught;
+  const caughtPatch = new Promise((r) => { caught = r; });
+  await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
+    if (route.request().method() === 'PATCH' && !sessionUrl) {
+      sessionUrl = route.request().url();
+      caught();
+      await held;
+      try { await route.continue(); } catch { /* the page aborted it already */ }
+      return;
+    }
+    await route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  await page.getByLabel('Choose files to upload').setInputFiles([
+    { name: 'left-behind.bin', mimeType: 'application/octet-stream', buffer: randomBytes(20 * 1024 * 1024, 'leave') },
+  ]);
+  await caughtPatch;
+  const direct = new URL(sessionUrl);
+  const onRegistry = `${kit.anonymous}${direct.pathname}${direct.search}`;
+  // In-app navigation to the repositories (the router's own, as a link click or Back does).
+  await page.evaluate(() => {
+    history.pushState({}, '', '/r/here');
+    dispatchEvent(new PopStateEvent('popstate'));
+  });
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
+  release();
+  let status;
+  for (let i = 0; i < 50; i++) {
+    status = (await fetch(onRegistry)).status;
+    if (status === 404) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 404, 'the upload session was cancelled on the registry');
+  // Long enough for the upload to have ended had it gone on; the app must still work.
+  await new Promise((r) => setTimeout(r, 2000));
+  await page.getByRole('link', { name: 'library/alpine' }).click();
+  await page.waitForURL(/\/repo\/library\/alpine/);
+  noErrors();
+  await page.context().close();
+});
+
 test('delete a tag: the confirmation lists every tag of its manifest', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/sandbox/delete`);

@@ -51,8 +51,9 @@ struct Job {
     sent: RwSignal<u64>,
     /// Bytes per second since the start.
     speed: RwSignal<f64>,
-    /// The controller and transport of the running upload, to cancel it.
-    abort: StoredValue<Option<(AbortController, FetchTransport)>, LocalStorage>,
+    /// The controller of the running upload, to cancel it (also tells a run whether it is still
+    /// the job's current one: a Retry replaces it).
+    abort: StoredValue<Option<AbortController>, LocalStorage>,
 }
 
 /// The drop zone, the file list and the artifact form.
@@ -63,6 +64,11 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
     let over = RwSignal::new(false);
     let conn = StoredValue::new_local(conn);
     let repo_name = StoredValue::new(name.clone());
+    // Leaving the page cancels what is still uploading (its sessions are cancelled too): the
+    // rows that would show the outcome are gone, and a blob nobody will push is of no use.
+    on_cleanup(move || {
+        jobs.try_with_untracked(|jobs| jobs.iter().for_each(cancel));
+    });
 
     let add_files = move |list: Option<web_sys::FileList>| {
         let Some(list) = list else { return };
@@ -235,13 +241,13 @@ fn JobRow(
     }
 }
 
-/// Stops a running upload: aborts its requests, then clears the signal so the `DELETE` that
-/// cancels the session goes out.
+/// Stops a running upload: aborts its requests, including any it would start after a retry's
+/// wait. The `DELETE` that cancels the session still goes out: the core sends it as a clean-up,
+/// which the transport sends without the signal.
 fn cancel(job: &Job) {
-    if let Some((controller, transport)) = job.abort.get_value() {
-        job.status.set(Status::Cancelled);
+    if let Some(controller) = job.abort.try_get_value().flatten() {
+        job.status.try_set(Status::Cancelled);
         controller.abort();
-        transport.set_abort_signal(None);
     }
 }
 
@@ -270,26 +276,33 @@ fn start(conn: Conn, repo_name: String, job: Job) {
         Ok(name) => client.repository(name),
         Err(e) => return fail(&job, e.to_string()),
     };
-    job.abort.set_value(Some((controller, transport)));
+    job.abort.set_value(Some(controller.clone()));
     spawn_local(async move {
         let source = BlobFileSource::new(job.file.clone().unchecked_into());
         let began = now();
         // Interruptions seen, and the bytes confirmed at the previous report.
         let (mut interruptions, mut confirmed) = (0u32, 0u64);
         let (sent, speed, status) = (job.sent, job.speed, job.status);
+        // `try_`: the signals are gone once the page is left (the upload is then cancelled,
+        // but its future runs on until the registry has answered).
         let mut on_progress = move |p: UploadProgress| {
+            if status.try_get_untracked() == Some(Status::Cancelled) {
+                return;
+            }
             if p.interruptions > interruptions {
                 interruptions = p.interruptions;
-                status.set(Status::Resuming);
-            } else if status.get_untracked() == Status::Resuming && p.confirmed > confirmed {
+                status.try_set(Status::Resuming);
+            } else if status.try_get_untracked() == Some(Status::Resuming)
+                && p.confirmed > confirmed
+            {
                 // A chunk landed after the resume (also after a restart from byte 0).
-                status.set(Status::Uploading);
+                status.try_set(Status::Uploading);
             }
             confirmed = p.confirmed;
-            sent.set(p.sent.min(p.total));
+            sent.try_set(p.sent.min(p.total));
             let seconds = (now() - began) / 1000.0;
             if seconds > 0.0 {
-                speed.set(p.confirmed as f64 / seconds);
+                speed.try_set(p.confirmed as f64 / seconds);
             }
         };
         let options = UploadOptions {
@@ -297,6 +310,14 @@ fn start(conn: Conn, repo_name: String, job: Job) {
             ..UploadOptions::default()
         };
         let result = repo.upload_blob(&source, options, &mut on_progress).await;
+        // A Retry after a Cancel started a newer run, which owns the row now (or the page is
+        // gone): this one only ends.
+        let current = job
+            .abort
+            .try_with_value(|running| running.as_ref() == Some(&controller));
+        if current != Some(true) {
+            return;
+        }
         job.abort.set_value(None);
         if job.status.get_untracked() == Status::Cancelled {
             return;
