@@ -517,6 +517,24 @@ describe("errors", () => {
       });
       await assert.rejects(content.uploadBlob(stream), gone);
     }
+    await assert.rejects(content.uploadBlob(pseudoRandom(10, 1), { onProgress: 5 }), /onProgress must be a function/);
+    // A throwing onProgress stops nothing, and its first error reaches the console.
+    const logged = [];
+    const consoleError = console.error;
+    console.error = (...args) => logged.push(args);
+    try {
+      const chunked = pseudoRandom(3 * MiB, 4);
+      const onProgress = () => {
+        throw new Error("from the callback");
+      };
+      const sent = await content.uploadBlob(chunked, { chunkSizeInBytes: MiB, onProgress });
+      assert.equal(sent.digest, sha256(chunked));
+    } finally {
+      console.error = consoleError;
+    }
+    assert.equal(logged.length, 1, JSON.stringify(logged));
+    assert.match(String(logged[0][0]), /onProgress callback threw/);
+    assert.equal(logged[0][1].message, "from the callback");
     // The module still works.
     const bytes = pseudoRandom(1000, 2);
     assert.equal((await content.uploadBlob(bytes)).digest, sha256(bytes));

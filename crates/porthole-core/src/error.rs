@@ -184,6 +184,12 @@ fn status_hint(status: u16, errors: &[OciError]) -> Option<&'static str> {
     if has(&OciErrorCode::NameUnknown) {
         return Some("the repository does not exist, or you may not see it");
     }
+    if has(&OciErrorCode::ManifestBlobUnknown) {
+        return Some("the manifest names a blob the repository does not have; upload its config and layers (or mount them) first, then push the manifest again");
+    }
+    if has(&OciErrorCode::BlobUploadUnknown) {
+        return Some("the registry no longer knows this upload session (it expired, was cancelled, or another registry node took the request); start the upload again");
+    }
     if has(&OciErrorCode::ManifestUnknown) || has(&OciErrorCode::BlobUnknown) {
         return Some("nothing with that reference exists in the repository");
     }
@@ -528,6 +534,32 @@ mod tests {
         assert!(text.contains("storage.delete.enabled"), "{text}");
         assert_eq!(e.code(), "UNSUPPORTED");
         assert!(!e.is_retryable());
+
+        for (code, status, advice) in [
+            (
+                OciErrorCode::ManifestBlobUnknown,
+                400,
+                "upload its config and layers",
+            ),
+            (
+                OciErrorCode::BlobUploadUnknown,
+                404,
+                "start the upload again",
+            ),
+        ] {
+            let e = Error::Registry {
+                operation: "x".into(),
+                status,
+                errors: vec![OciError {
+                    code,
+                    message: String::new(),
+                    detail: serde_json::Value::Null,
+                }],
+                body_excerpt: None,
+                retry_after: None,
+            };
+            assert!(e.to_string().contains(advice), "{e}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use web_sys::{Blob, ReadableStream};
 
 use crate::error::{to_js_error, IntoJs};
 use crate::glue::{
-    bytes_of, bytes_to_blob, get, json_text, set, stream_of_iterable, to_js, type_error,
+    bytes_of, bytes_to_blob, console_error, get, json_text, set, stream_of_iterable, to_js,
+    type_error,
 };
 use crate::paging::{paged, Listing};
 use crate::registry::{
@@ -129,13 +130,20 @@ impl ContainerRegistryContentClient {
     ) -> Promise {
         let repository = self.repository.clone();
         let parsed = opts::<UploadBlobOptions>(&options);
-        let on_progress = get(&opt_value(&options), "onProgress")
-            .dyn_into::<Function>()
-            .ok();
+        let on_progress = get(&opt_value(&options), "onProgress");
         // Read as given: through JSON, Infinity and NaN would turn into null (the default).
         let chunk_size = get(&opt_value(&options), "chunkSizeInBytes");
         spawn_with_signal(&opt_value(&options), move |signal| async move {
             parsed?;
+            let on_progress = match on_progress {
+                none if none.is_undefined() || none.is_null() => None,
+                given => Some(
+                    given
+                        .dyn_into::<Function>()
+                        .map_err(|_| type_error("onProgress must be a function"))?,
+                ),
+            };
+            let mut callback_failed = false;
             let mut upload = UploadOptions::default();
             if !chunk_size.is_undefined() && !chunk_size.is_null() {
                 match chunk_size.as_f64() {
@@ -154,8 +162,16 @@ impl ContainerRegistryContentClient {
                         total_bytes: p.total as f64,
                         interruptions: p.interruptions,
                     };
-                    // A throwing callback must not break the upload.
-                    let _ = callback.call1(&JsValue::UNDEFINED, &to_js(&event));
+                    // A throwing callback must not break the upload, nor vanish: the first
+                    // error goes to the console.
+                    let called = callback.call1(&JsValue::UNDEFINED, &to_js(&event));
+                    if let (Err(error), false) = (called, callback_failed) {
+                        callback_failed = true;
+                        console_error(
+                            "uploadBlob: the onProgress callback threw (the upload goes on):",
+                            &error,
+                        );
+                    }
                 }
             };
             // A Node Readable or another async iterable goes as the stream it gives.

@@ -72,6 +72,19 @@ pub(crate) fn json_text(value: &JsValue) -> Result<String, String> {
     }
 }
 
+/// `console.error(message, value)`, where there is a console (and whatever it throws).
+pub(crate) fn console_error(message: &str, value: &JsValue) {
+    let console = Reflect::get(&js_sys::global(), &JsValue::from_str("console"));
+    let error = console
+        .as_ref()
+        .ok()
+        .and_then(|c| Reflect::get(c, &JsValue::from_str("error")).ok())
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let (Ok(console), Some(error)) = (console, error) {
+        let _ = error.call2(&console, &JsValue::from_str(message), value);
+    }
+}
+
 /// A JS `TypeError` (wrong argument types, as the platform's own APIs throw).
 pub(crate) fn type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
