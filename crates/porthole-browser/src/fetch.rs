@@ -147,6 +147,28 @@ fn is_abort(error: &JsValue, signal: Option<&AbortSignal>) -> bool {
     signal.is_some_and(AbortSignal::aborted) || js::describe(error).0 == "AbortError"
 }
 
+/// When `fetch` rejects a request whose body is a `Blob` (a slice of a file the user picked),
+/// the file may have been changed, moved or deleted since: the browser then fails the request
+/// as it fails a network error or a CORS block. A one-byte read of the body tells them apart.
+async fn unreadable_file(request: &Request<Blob>) -> Option<TransportError> {
+    let Body::Native { body, len } = &request.body else {
+        return None;
+    };
+    if *len == 0 {
+        return None;
+    }
+    let probe = body.slice_with_f64_and_f64(0.0, 1.0).ok()?;
+    let error = JsFuture::from(probe.array_buffer()).await.err()?;
+    Some(TransportError::new(
+        TransportErrorKind::Body,
+        format!(
+            "cannot read the file being uploaded (was it changed, moved or deleted since it was \
+             picked?): {}; pick it again and retry",
+            js::describe(&error).1
+        ),
+    ))
+}
+
 /// Explains a rejected `fetch`. The browser gives the page the same `TypeError` for a CORS
 /// refusal, a preflight answered 401, mixed content and an unreachable host; only whether the
 /// request was cross-origin tells which of them are possible.
@@ -225,7 +247,12 @@ impl Transport for FetchTransport {
         unanswered.disarm();
         let response: web_sys::Response = match answer {
             Ok(value) => value.unchecked_into(),
-            Err(error) => return Err(classify_rejection(&request, &error, signal.as_ref())),
+            Err(error) => {
+                if let Some(unreadable) = unreadable_file(&request).await {
+                    return Err(unreadable);
+                }
+                return Err(classify_rejection(&request, &error, signal.as_ref()));
+            }
         };
         let headers = headers_of(&response);
         let announced = content_length(&headers);

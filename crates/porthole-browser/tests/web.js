@@ -129,3 +129,13 @@ export function spy_on_fetch() {
   };
   return spy;
 }
+
+// `fetch` rejecting every PATCH as a lost connection (or a CORS block) does, until `restore`.
+export function reject_patches() {
+  const original = globalThis.fetch;
+  globalThis.fetch = function (input, init) {
+    if (init?.method === "PATCH") return Promise.reject(new TypeError("Failed to fetch"));
+    return original.call(this, input, init);
+  };
+  return { restore() { globalThis.fetch = original; } };
+}

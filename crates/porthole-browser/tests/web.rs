@@ -1380,3 +1380,36 @@ async fn a_request_dropped_before_its_answer_is_aborted() {
         "the caller's signal was aborted"
     );
 }
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// Makes `fetch` reject every `PATCH` until `restore`.
+    fn reject_patches() -> Restorer;
+}
+
+/// A file that can no longer be read (deleted or changed on disk since it was picked) fails the
+/// request sending it; the error says so, where the browser's own error reads as a lost
+/// connection or a CORS block.
+#[wasm_bindgen_test]
+async fn a_file_gone_while_uploading_is_named_as_the_cause() {
+    let repo = anonymous().repository(unique_repo("file-gone"));
+    let bytes = pseudo_random(2 * MIB, 71);
+    // Hashed slice by slice (streams), so only the PATCH finds the file unreadable.
+    let source = BlobFileSource::new(blob_of(&bytes)).without_webcrypto();
+    let options = UploadOptions {
+        chunk_size: MIB as u64,
+        ..UploadOptions::default()
+    };
+    let patches = reject_patches();
+    let reads = break_blob_reads(0);
+    let result = repo.upload_blob(&source, options, &mut |_| {}).await;
+    reads.restore();
+    patches.restore();
+    let message = result.expect_err("the upload succeeded").to_string();
+    assert!(
+        message.contains("cannot read the file being uploaded"),
+        "{message}"
+    );
+    assert!(message.contains("pick it again"), "{message}");
+    assert!(!message.contains("CORS"), "{message}");
+}
