@@ -19,7 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::glue::{get, type_error};
+use crate::glue::{describe, get, type_error};
 use crate::types::ContainerRegistryClientOptions;
 
 /// Tokens are renewed this long before they expire.
@@ -122,12 +122,4 @@ fn token_provider(object: JsValue, get_token: Function) -> porthole_core::auth::
             Ok(token)
         })
     })
-}
-
-/// The message of a thrown JS value.
-fn describe(value: &JsValue) -> String {
-    get(value, "message")
-        .as_string()
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| "(no message)".into())
 }

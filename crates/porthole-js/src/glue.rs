@@ -64,23 +64,23 @@ pub(crate) fn json_text(value: &JsValue) -> Result<String, String> {
         Ok(text) => text
             .as_string()
             .ok_or_else(|| "JSON.stringify gave nothing (does a toJSON return no value?)".into()),
-        // A `TypeError` (a cycle, a `BigInt`) or whatever a `toJSON` threw: its message.
-        Err(error) => Err(Reflect::get(&error, &JsValue::from_str("message"))
-            .ok()
-            .and_then(|m| m.as_string())
-            .unwrap_or_else(|| format!("{error:?}"))),
+        // A `TypeError` (a cycle, a `BigInt`) or whatever a `toJSON` threw.
+        Err(error) => Err(describe(&error)),
     }
+}
+
+/// The message of a thrown JS value.
+pub(crate) fn describe(value: &JsValue) -> String {
+    get(value, "message")
+        .as_string()
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// `console.error(message, value)`, where there is a console (and whatever it throws).
 pub(crate) fn console_error(message: &str, value: &JsValue) {
-    let console = Reflect::get(&js_sys::global(), &JsValue::from_str("console"));
-    let error = console
-        .as_ref()
-        .ok()
-        .and_then(|c| Reflect::get(c, &JsValue::from_str("error")).ok())
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    if let (Ok(console), Some(error)) = (console, error) {
+    let console = get(&js_sys::global(), "console");
+    if let Ok(error) = get(&console, "error").dyn_into::<js_sys::Function>() {
         let _ = error.call2(&console, &JsValue::from_str(message), value);
     }
 }
