@@ -32,6 +32,23 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const MIB: usize = 1024 * 1024;
 
+/// The parts of a test transport that wraps a `FetchTransport` in its field `inner` and only
+/// changes `send`: its body and native types, and the inner transport's clock.
+macro_rules! over_inner_fetch {
+    () => {
+        type NativeBody = Blob;
+        type Stream = FetchBody;
+
+        fn now_millis(&self) -> u64 {
+            self.inner.now_millis()
+        }
+
+        async fn sleep(&self, millis: u64) {
+            self.inner.sleep(millis).await
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -820,8 +837,7 @@ struct SwappingTransport {
 }
 
 impl Transport for SwappingTransport {
-    type NativeBody = Blob;
-    type Stream = FetchBody;
+    over_inner_fetch!();
 
     async fn send(
         &self,
@@ -832,14 +848,6 @@ impl Transport for SwappingTransport {
             request.url = request.url.with_path(&path);
         }
         self.inner.send(request).await
-    }
-
-    fn now_millis(&self) -> u64 {
-        self.inner.now_millis()
-    }
-
-    async fn sleep(&self, millis: u64) {
-        self.inner.sleep(millis).await
     }
 }
 
@@ -1034,8 +1042,7 @@ struct HidingTransport {
 }
 
 impl Transport for HidingTransport {
-    type NativeBody = Blob;
-    type Stream = FetchBody;
+    over_inner_fetch!();
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
         let mut response = self.inner.send(request).await?;
@@ -1044,14 +1051,6 @@ impl Transport for HidingTransport {
             response.headers.remove(name);
         }
         Ok(response)
-    }
-
-    fn now_millis(&self) -> u64 {
-        self.inner.now_millis()
-    }
-
-    async fn sleep(&self, millis: u64) {
-        self.inner.sleep(millis).await
     }
 }
 
@@ -1195,8 +1194,7 @@ struct BreakingTransport {
 }
 
 impl Transport for BreakingTransport {
-    type NativeBody = Blob;
-    type Stream = FetchBody;
+    over_inner_fetch!();
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
         let blob_get = request.method == Method::Get && request.url.path().contains("/blobs/");
@@ -1212,14 +1210,6 @@ impl Transport for BreakingTransport {
             response.body = FetchBody::of_response(&broken);
         }
         Ok(response)
-    }
-
-    fn now_millis(&self) -> u64 {
-        self.inner.now_millis()
-    }
-
-    async fn sleep(&self, millis: u64) {
-        self.inner.sleep(millis).await
     }
 }
 
