@@ -169,43 +169,60 @@ test('a chunk lost on the network is resumed, the blob lands whole', async () =>
   await page.context().close();
 });
 
-test('cancel an upload mid-way: no session is left on the registry', async () => {
-  const page = await newPage();
+/**
+ * Opens sandbox/upload and uploads a 20 MiB file `name`, holding its first chunk (PATCH) on the
+ * way. Resolves once the chunk is held, with the session's URL on the registry, the file's row,
+ * and `release`, which lets the held PATCH go on to `settle` ('abort' it or 'continue').
+ */
+async function uploadHoldingFirstChunk(page, name, seed, settle) {
   let sessionUrl;
   let release;
   const held = new Promise((r) => { release = r; });
   let caught;
   const caughtPatch = new Promise((r) => { caught = r; });
-  // Hold the first chunk on its way, so the cancel lands while it is in flight.
   await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
     if (route.request().method() === 'PATCH' && !sessionUrl) {
       sessionUrl = route.request().url();
       caught();
       await held;
-      try { await route.abort(); } catch { /* the page aborted it already */ }
+      try { await route[settle](); } catch { /* the page aborted it already */ }
       return;
     }
     await route.continue();
   });
   await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
   await page.getByLabel('Choose files to upload').setInputFiles([
-    { name: 'cancel-me.bin', mimeType: 'application/octet-stream', buffer: randomBytes(20 * 1024 * 1024, 'cancel') },
+    { name, mimeType: 'application/octet-stream', buffer: randomBytes(20 * 1024 * 1024, seed) },
   ]);
   await caughtPatch;
   const direct = new URL(sessionUrl);
-  const onRegistry = `${kit.anonymous}${direct.pathname}${direct.search}`;
-  assert.equal((await fetch(onRegistry)).status, 204, 'the session is open while the chunk is held');
-  const row = page.locator('li.upload-row[data-file="cancel-me.bin"]');
-  await row.getByRole('button', { name: 'Cancel' }).click();
-  await row.locator('[data-state="cancelled"]').waitFor();
-  release();
+  return {
+    onRegistry: `${kit.anonymous}${direct.pathname}${direct.search}`,
+    row: page.locator(`li.upload-row[data-file="${name}"]`),
+    release,
+  };
+}
+
+/** What the session's URL answers, asked until it is 404 (the session is gone) or for 5 s. */
+async function sessionStatusUntilGone(onRegistry) {
   let status;
   for (let i = 0; i < 50; i++) {
     status = (await fetch(onRegistry)).status;
     if (status === 404) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.equal(status, 404, 'the upload session was cancelled on the registry');
+  return status;
+}
+
+test('cancel an upload mid-way: no session is left on the registry', async () => {
+  const page = await newPage();
+  // The cancel lands while the first chunk is held in flight.
+  const { onRegistry, row, release } = await uploadHoldingFirstChunk(page, 'cancel-me.bin', 'cancel', 'abort');
+  assert.equal((await fetch(onRegistry)).status, 204, 'the session is open while the chunk is held');
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await row.locator('[data-state="cancelled"]').waitFor();
+  release();
+  assert.equal(await sessionStatusUntilGone(onRegistry), 404, 'the upload session was cancelled on the registry');
   await row.getByRole('button', { name: 'Retry' }).waitFor();
   await shot(page, 'upload-cancelled');
   noErrors();
@@ -214,28 +231,7 @@ test('cancel an upload mid-way: no session is left on the registry', async () =>
 
 test('leaving the page mid-upload cancels the upload, and the app goes on working', async () => {
   const page = await newPage();
-  let sessionUrl;
-  let release;
-  const held = new Promise((r) => { release = r; });
-  let caught;
-  const caughtPatch = new Promise((r) => { caught = r; });
-  await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
-    if (route.request().method() === 'PATCH' && !sessionUrl) {
-      sessionUrl = route.request().url();
-      caught();
-      await held;
-      try { await route.continue(); } catch { /* the page aborted it already */ }
-      return;
-    }
-    await route.continue();
-  });
-  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
-  await page.getByLabel('Choose files to upload').setInputFiles([
-    { name: 'left-behind.bin', mimeType: 'application/octet-stream', buffer: randomBytes(20 * 1024 * 1024, 'leave') },
-  ]);
-  await caughtPatch;
-  const direct = new URL(sessionUrl);
-  const onRegistry = `${kit.anonymous}${direct.pathname}${direct.search}`;
+  const { onRegistry, release } = await uploadHoldingFirstChunk(page, 'left-behind.bin', 'leave', 'continue');
   // In-app navigation to the repositories (the router's own, as a link click or Back does).
   await page.evaluate(() => {
     history.pushState({}, '', '/r/here');
@@ -243,13 +239,7 @@ test('leaving the page mid-upload cancels the upload, and the app goes on workin
   });
   await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
   release();
-  let status;
-  for (let i = 0; i < 50; i++) {
-    status = (await fetch(onRegistry)).status;
-    if (status === 404) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(status, 404, 'the upload session was cancelled on the registry');
+  assert.equal(await sessionStatusUntilGone(onRegistry), 404, 'the upload session was cancelled on the registry');
   // Long enough for the upload to have ended had it gone on; the app must still work.
   await new Promise((r) => setTimeout(r, 2000));
   await page.getByRole('link', { name: 'library/alpine' }).click();
