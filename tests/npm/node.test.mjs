@@ -637,6 +637,30 @@ describe("aborts", () => {
     });
   }
 
+  test("an abort while the client waits out a Retry-After ends the wait at once", async () => {
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort-wait"));
+    const controller = new AbortController();
+    let answeredBusy = false;
+    const busyOnce = (entry, response) => {
+      if (answeredBusy) return response;
+      answeredBusy = true;
+      entry.status = 429;
+      setTimeout(() => controller.abort(), 300);
+      const body = JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] });
+      return new Response(body, { status: 429, headers: { "Retry-After": "30", "Content-Type": "application/json" } });
+    };
+    await recordingFetches(async (log) => {
+      const started = Date.now();
+      await assert.rejects(content.blobExists(sha256(new Uint8Array()), { abortSignal: controller.signal }), {
+        name: "AbortError",
+        code: "ABORTED",
+      });
+      const waited = Date.now() - started;
+      assert.ok(waited < 10_000, `the abort ended the 30 s wait only after ${waited} ms`);
+      assert.equal(log.length, 1, `no retry after the abort: ${JSON.stringify(log)}`);
+    }, { onResponse: busyOnce });
+  });
+
   test("concurrent calls on one client keep their own signals", async () => {
     const repo = uniqueRepo("concurrent");
     const content = new ContainerRegistryContentClient(R.anonymous, repo);

@@ -269,8 +269,15 @@ impl Transport for FetchTransport {
         js_sys::Date::now() as u64
     }
 
+    /// Waits between retries; an abort of the transport's signal ends the wait at once (the
+    /// next request then fails as aborted), except in a clean-up, which outlives the abort.
     async fn sleep(&self, millis: u64) {
-        js::sleep(millis).await;
+        let signal = if porthole_core::transport::is_cleanup() {
+            None
+        } else {
+            self.abort_signal()
+        };
+        js::sleep_unless_aborted(millis, signal.as_ref()).await;
     }
 }
 

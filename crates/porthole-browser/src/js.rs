@@ -15,6 +15,10 @@ extern "C" {
     /// The global `setTimeout`.
     #[wasm_bindgen(js_name = setTimeout)]
     fn global_set_timeout(handler: &Function, millis: i32) -> JsValue;
+
+    /// The global `clearTimeout`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn global_clear_timeout(timer: &JsValue);
 }
 
 /// `stream.getReader(options)`, catching what it throws: `{ mode: "byob" }` throws a
@@ -163,6 +167,53 @@ pub(crate) async fn sleep(millis: u64) {
     });
     // A timer promise never rejects.
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Like [`sleep`], but ends as soon as `signal` aborts (at once if it already has): a wait
+/// between retries (a registry's `Retry-After` may ask for 30 s) must not hold an operation the
+/// caller has given up on. The caller's next request then fails as aborted.
+pub(crate) async fn sleep_unless_aborted(millis: u64, signal: Option<&web_sys::AbortSignal>) {
+    let Some(signal) = signal else {
+        return sleep(millis).await;
+    };
+    if signal.aborted() {
+        return;
+    }
+    if millis == 0 {
+        return sleep(0).await;
+    }
+    let millis = i32::try_from(millis).unwrap_or(i32::MAX);
+    let mut wait = AbortableWait {
+        signal: signal.clone(),
+        wake: None,
+        timer: JsValue::UNDEFINED,
+    };
+    let promise = Promise::new(&mut |resolve, _reject| {
+        wait.timer = global_set_timeout(&resolve, millis);
+        let _ = signal.add_event_listener_with_callback("abort", &resolve);
+        wait.wake = Some(resolve);
+    });
+    // Neither the timer nor the listener rejects.
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// The timer and the abort listener of one [`sleep_unless_aborted`]: whichever fires first (or
+/// the future's drop) removes both, so a long-lived signal does not collect listeners.
+struct AbortableWait {
+    signal: web_sys::AbortSignal,
+    wake: Option<Function>,
+    timer: JsValue,
+}
+
+impl Drop for AbortableWait {
+    fn drop(&mut self) {
+        global_clear_timeout(&self.timer);
+        if let Some(wake) = &self.wake {
+            let _ = self
+                .signal
+                .remove_event_listener_with_callback("abort", wake);
+        }
+    }
 }
 
 /// The `name` and `message` of a thrown JS value (an `Error`, a `DOMException` or anything else).

@@ -1141,6 +1141,60 @@ async fn aborting_mid_upload_gives_an_aborted_error() {
     assert!(error.to_string().contains("aborted"), "{error}");
 }
 
+/// Answers the first request itself with `503 Service Unavailable` and `Retry-After: 30`, and
+/// passes the others to the inner `FetchTransport` (whose signal and waits it uses).
+struct BusyOnceTransport {
+    inner: FetchTransport,
+    answered_busy: Cell<bool>,
+}
+
+impl Transport for BusyOnceTransport {
+    over_inner_fetch!();
+
+    async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
+        if self.answered_busy.replace(true) {
+            return self.inner.send(request).await;
+        }
+        let mut headers = porthole_core::Headers::new();
+        headers.append("Retry-After", "30");
+        Ok(Response {
+            status: 503,
+            headers,
+            url: Some(request.url),
+            headers_filtered: false,
+            body: FetchBody::of_response(&web_sys::Response::new().unwrap()),
+        })
+    }
+}
+
+/// An abort while the client waits out a registry's `Retry-After` ends the wait at once: the
+/// operation fails as aborted (its retry refused before it is sent), long before the 30 s are up.
+#[wasm_bindgen_test]
+async fn an_abort_during_a_retry_wait_ends_the_wait() {
+    let controller = AbortController::new().unwrap();
+    let client = RegistryClient::new(
+        BusyOnceTransport {
+            inner: FetchTransport::with_abort_signal(controller.signal()),
+            answered_busy: Cell::new(false),
+        },
+        Url::parse(&anonymous_url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let abort_later = controller.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        FetchTransport::new().sleep(300).await;
+        abort_later.abort();
+    });
+    let started = js_sys::Date::now();
+    let error = client.ping().await.unwrap_err();
+    let waited_ms = js_sys::Date::now() - started;
+    assert_eq!(error.code(), "ABORTED", "{error}");
+    assert!(
+        waited_ms < 10_000.0,
+        "the abort ended the 30 s wait only after {waited_ms} ms"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn aborting_mid_download_errors_the_stream() {
     let controller = AbortController::new().unwrap();

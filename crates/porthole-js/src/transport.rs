@@ -75,6 +75,10 @@ impl Transport for JsTransport {
     }
 
     async fn sleep(&self, millis: u64) {
-        FetchTransport::new().sleep(millis).await;
+        // The call's signal ends the wait too: an abort during a long back-off or `Retry-After`
+        // takes effect at once.
+        let fetch = FetchTransport::new();
+        fetch.set_abort_signal(current_signal());
+        fetch.sleep(millis).await;
     }
 }
