@@ -160,6 +160,7 @@ describe("blobs", () => {
       await assert.rejects(content.uploadBlob(stream, { chunkSizeInBytes: MiB }), (e) => {
         assert.match(e.message, /reading the stream/);
         assert.match(e.message, /the producer broke/);
+        assert.equal(e.code, "BODY_ERROR");
         return true;
       });
       const cancel = log.filter((e) => e.method === "DELETE" && e.url.includes("/blobs/uploads/"));

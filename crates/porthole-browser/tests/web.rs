@@ -1449,7 +1449,9 @@ async fn a_file_gone_while_uploading_is_named_as_the_cause() {
     let result = repo.upload_blob(&source, options, &mut |_| {}).await;
     reads.restore();
     patches.restore();
-    let message = result.expect_err("the upload succeeded").to_string();
+    let error = result.expect_err("the upload succeeded");
+    assert_eq!(error.code(), "BODY_ERROR", "{error}");
+    let message = error.to_string();
     assert!(
         message.contains("cannot read the file being uploaded"),
         "{message}"

@@ -250,6 +250,9 @@ impl Error {
                 TransportErrorKind::Aborted => "ABORTED",
                 TransportErrorKind::Blocked => "BLOCKED_BY_BROWSER",
                 TransportErrorKind::Timeout => "TIMEOUT",
+                // The bytes to send (a file changed since it was picked, a stream that failed)
+                // or an answer's body (read already): trying the network again will not help.
+                TransportErrorKind::Body => "BODY_ERROR",
                 _ => "NETWORK_ERROR",
             },
             Self::DigestMismatch { .. } => "DIGEST_MISMATCH",
@@ -579,5 +582,17 @@ mod tests {
         );
         assert_eq!(t.code(), "BLOCKED_BY_BROWSER");
         assert!(t.to_string().contains("CORS"));
+        let unreadable = Error::transport(
+            "uploading",
+            TransportError::new(TransportErrorKind::Body, "cannot read the file"),
+        );
+        assert_eq!(unreadable.code(), "BODY_ERROR");
+        assert!(!unreadable.is_retryable());
+        let lost = Error::transport(
+            "uploading",
+            TransportError::new(TransportErrorKind::Network, "connection reset"),
+        );
+        assert_eq!(lost.code(), "NETWORK_ERROR");
+        assert!(lost.is_retryable());
     }
 }

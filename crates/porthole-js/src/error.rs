@@ -5,7 +5,7 @@
 //!   `@azure/container-registry` names it), `"AbortError"` when the call's `abortSignal` fired
 //!   (as `fetch` names it), `"RegistryError"` otherwise;
 //! - `code`: the registry's first OCI code (`NAME_UNKNOWN`, `DENIED`, …) or Porthole's kind
-//!   (`INVALID_INPUT`, `UNAUTHORIZED`, `NETWORK_ERROR`, `BLOCKED_BY_BROWSER`, …);
+//!   (`INVALID_INPUT`, `UNAUTHORIZED`, `NETWORK_ERROR`, `BLOCKED_BY_BROWSER`, `BODY_ERROR`, …);
 //! - `statusCode`: the HTTP status when the registry answered (Azure's `RestError` naming);
 //! - `details`: the registry's OCI error envelope entries (`{ code, message, detail? }`).
 
@@ -20,7 +20,7 @@ const REGISTRY_ERROR: &str = r#"
 /** Porthole's kinds of failure, beside the registry's own OCI codes. */
 export type PortholeErrorCode =
   | "INVALID_INPUT" | "AUTH_FAILED" | "ABORTED" | "BLOCKED_BY_BROWSER" | "TIMEOUT"
-  | "NETWORK_ERROR" | "DIGEST_MISMATCH" | "PROTOCOL_ERROR" | "MANIFEST_TOO_LARGE" | "PARSE_ERROR"
+  | "NETWORK_ERROR" | "BODY_ERROR" | "DIGEST_MISMATCH" | "PROTOCOL_ERROR" | "MANIFEST_TOO_LARGE" | "PARSE_ERROR"
   | "UNAUTHORIZED" | "DENIED" | "NOT_FOUND" | "TOOMANYREQUESTS" | "REGISTRY_ERROR";
 /** The OCI error codes of the distribution spec. */
 export type OciErrorCode =
