@@ -167,6 +167,9 @@ pub struct ManifestInfo {
 enum ChunkOutcome {
     Acknowledged,
     Retry(Error),
+    /// The registry no longer knows the session (404 `BLOB_UPLOAD_UNKNOWN`: it expired, was
+    /// purged, or was cancelled by someone else).
+    SessionLost(Error),
 }
 
 impl<T: Transport> RegistryClient<T> {
@@ -1504,29 +1507,51 @@ impl<T: Transport> Repository<T> {
                         // The session is gone. distribution cancels a session asked about with
                         // a stale Location, and a stale one is all a client has after a chunk
                         // the registry stored but whose answer was lost: start over.
-                        Err(e) if e.is_not_found() && !restartable => {
-                            return Err(Error::protocol(format!(
-                                "{op}: the registry lost the upload session after {} bytes, \
-                                 which cannot be read from the stream again: start the upload \
-                                 over (an upload from a file restarts by itself)",
-                                upload.progress().confirmed
-                            )))
-                        }
-                        Err(e)
-                            if e.is_not_found()
-                                && restarts < upload.options().max_resumes_per_chunk =>
-                        {
-                            restarts += 1;
-                            upload.restart();
-                            self.open_session(upload).await?;
+                        Err(e) if e.is_not_found() => {
+                            self.start_over(upload, op, restartable, &mut restarts, e)
+                                .await?;
                         }
                         Err(e) => return Err(e),
                     }
                     progress(upload.progress());
                 }
+                ChunkOutcome::SessionLost(error) => {
+                    upload.note_interruption();
+                    progress(upload.progress());
+                    self.start_over(upload, op, restartable, &mut restarts, error)
+                        .await?;
+                    progress(upload.progress());
+                }
             }
         }
         Ok(())
+    }
+
+    /// Opens a new session and starts the upload over, after the registry lost the session
+    /// (`lost`), when the source still has byte 0 (`restartable`) and the restarts allowed
+    /// (`max_resumes_per_chunk`) are not used up.
+    async fn start_over(
+        &self,
+        upload: &mut BlobUpload,
+        op: &str,
+        restartable: bool,
+        restarts: &mut u32,
+        lost: Error,
+    ) -> Result<()> {
+        if !restartable {
+            return Err(Error::protocol(format!(
+                "{op}: the registry lost the upload session after {} bytes, which cannot be \
+                 read from the stream again: start the upload over (an upload from a file \
+                 restarts by itself)",
+                upload.progress().confirmed
+            )));
+        }
+        if *restarts >= upload.options().max_resumes_per_chunk {
+            return Err(lost);
+        }
+        *restarts += 1;
+        upload.restart();
+        self.open_session(upload).await
     }
 
     /// Sends the closing `PUT`. When it fails after the registry may have stored the blob (a
@@ -1584,6 +1609,9 @@ impl<T: Transport> Repository<T> {
         let _ = upload.follow_location(&resp.headers, &url);
         let retryable = resp.status == 416 || resp.status == 429 || resp.status >= 500;
         let error = self.client.error_from(resp, op).await;
+        if error.is_not_found() && error.has_code(&OciErrorCode::BlobUploadUnknown) {
+            return Ok(ChunkOutcome::SessionLost(error));
+        }
         if retryable {
             Ok(ChunkOutcome::Retry(error))
         } else {

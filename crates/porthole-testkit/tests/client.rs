@@ -5,6 +5,8 @@
 mod common;
 
 use std::cell::{Cell, RefCell};
+use std::fs;
+use std::path::PathBuf;
 
 use common::*;
 use futures::executor::block_on;
@@ -658,6 +660,10 @@ enum Fault {
     /// Sends the n-th PATCH, lets the registry store it, then reports a network error instead
     /// of its answer: the answer was lost on the way back.
     LoseAnswer(usize),
+    /// Deletes the session's folder from the registry's storage before the n-th PATCH, as
+    /// distribution's purge of old uploads does; the registry then answers that PATCH 404
+    /// `BLOB_UPLOAD_UNKNOWN`. Needs [`Recording::purging_in`].
+    PurgeSession(usize),
 }
 
 /// The native transport with a log of requests and one injected fault. `sleep` only records:
@@ -669,6 +675,8 @@ struct Recording {
     patches: Cell<usize>,
     log: RefCell<Vec<String>>,
     sleeps: RefCell<Vec<u64>>,
+    /// The registry's folder of the repository's upload sessions (for `PurgeSession`).
+    uploads_dir: Option<PathBuf>,
 }
 
 impl Recording {
@@ -679,7 +687,14 @@ impl Recording {
             patches: Cell::new(0),
             log: RefCell::new(Vec::new()),
             sleeps: RefCell::new(Vec::new()),
+            uploads_dir: None,
         }
+    }
+
+    /// Where `PurgeSession` finds the sessions to delete ([`Env::uploads_dir`]).
+    fn purging_in(mut self, uploads_dir: PathBuf) -> Self {
+        self.uploads_dir = Some(uploads_dir);
+        self
     }
 
     /// `METHOD /path` of each request sent (or dropped), in order.
@@ -717,6 +732,15 @@ impl Transport for Recording {
                     assert_eq!(response.status, 202, "the registry took the chunk");
                     response.body.read_to_end()?;
                     return Err(broken("connection reset while reading the answer"));
+                }
+                Fault::PurgeSession(k) if k == n => {
+                    let dir = self
+                        .uploads_dir
+                        .as_ref()
+                        .expect("purging_in was not called");
+                    let session = request.url.path().rsplit('/').next().unwrap_or_default();
+                    fs::remove_dir_all(dir.join(session)).expect("the session's folder");
+                    line.push_str(" (session purged)");
                 }
                 _ => {}
             }
@@ -827,6 +851,65 @@ fn upload_resumes_after_a_chunk_that_never_left() {
 #[test]
 fn upload_resumes_after_a_chunk_whose_answer_was_lost() {
     each_mode(|env| resumes_after(env, Fault::LoseAnswer(2)));
+}
+
+/// A session the registry dropped mid-upload (purged, or cancelled elsewhere) is answered 404
+/// `BLOB_UPLOAD_UNKNOWN` on the next PATCH: an upload from bytes it can read again opens a new
+/// session and starts over, and lands whole.
+#[test]
+fn an_upload_whose_session_the_registry_dropped_starts_over() {
+    each_mode(|env| {
+        let name = "resume/purged";
+        let client = porthole_core::RegistryClient::new(
+            Recording::new(Fault::PurgeSession(3)).purging_in(env.uploads_dir(name)),
+            base_url(&env.registry),
+            alice_or_anonymous(env.mode()),
+        );
+        let repo = client.repository(repo_name(name));
+        let data = random_bytes(4 * MIB, 123);
+        let mut interruptions = 0;
+        let digest = block_on(repo.upload_blob(&data[..], chunks_of(MIB), &mut |p| {
+            interruptions = p.interruptions
+        }))
+        .unwrap_or_else(|e| panic!("{e}\nrequests: {:#?}", client.transport().log()));
+        assert_eq!(block_on(env.repo(name).get_blob(&digest)).unwrap(), data);
+        let log = client.transport().log();
+        let purged = log
+            .iter()
+            .position(|l| l.contains("(session purged)"))
+            .unwrap_or_else(|| panic!("the fault was never injected: {log:#?}"));
+        assert!(log[purged].ends_with("-> 404"), "{log:#?}");
+        assert!(log[purged + 1].starts_with("POST "), "{log:#?}");
+        let patches = log.iter().filter(|l| l.starts_with("PATCH ")).count();
+        assert_eq!(
+            patches,
+            2 + 1 + 4,
+            "every chunk again in the new session: {log:#?}"
+        );
+        assert_eq!(interruptions, 1);
+        assert!(env.uploads_left(name).is_empty());
+    });
+}
+
+#[test]
+fn a_stream_whose_session_the_registry_dropped_fails_and_says_why() {
+    each_mode(|env| {
+        let name = "stream/purged";
+        let (_, result, log) = stream_upload_through(env, name, Fault::PurgeSession(2));
+        let err = result.expect_err("a stream cannot start over after its first chunk");
+        let text = err.to_string();
+        assert!(
+            text.contains("lost the upload session after 1048576 bytes"),
+            "{text}"
+        );
+        assert!(text.contains("start the upload over"), "{text}");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("(session purged)") && l.ends_with("-> 404")),
+            "{log:#?}"
+        );
+        assert!(env.uploads_left(name).is_empty());
+    });
 }
 
 /// Bytes in memory whose reads fail from `fail_from` on: a file that became unreadable.
@@ -1176,7 +1259,7 @@ fn stream_upload_through(
     fault: Fault,
 ) -> (Vec<u8>, porthole_core::Result<Digest>, Vec<String>) {
     let client = porthole_core::RegistryClient::new(
-        Recording::new(fault),
+        Recording::new(fault).purging_in(env.uploads_dir(name)),
         base_url(&env.registry),
         alice_or_anonymous(env.mode()),
     );

@@ -43,17 +43,21 @@ impl Env {
         self.client.repository(repo_name(name))
     }
 
+    /// Where the registry keeps `repo`'s upload sessions (one folder each, named by its id).
+    pub(crate) fn uploads_dir(&self, repo: &str) -> PathBuf {
+        self.registry
+            .data_dir()
+            .join("docker/registry/v2/repositories")
+            .join(repo)
+            .join("_uploads")
+    }
+
     /// Upload sessions the registry still holds open for `repo`: dirs of its `_uploads` that
     /// have a `startedat` file, without which distribution refuses to resume a session. (A
     /// cancelled session's dir can linger holding only `hashstates/`: distribution 2.8 writes
     /// the hash state again after deleting the session, "error closing blobwriter" in its log.)
     pub(crate) fn uploads_left(&self, repo: &str) -> Vec<String> {
-        let dir = self
-            .registry
-            .data_dir()
-            .join("docker/registry/v2/repositories")
-            .join(repo)
-            .join("_uploads");
+        let dir = self.uploads_dir(repo);
         match fs::read_dir(&dir) {
             Ok(entries) => entries
                 .map(|e| e.unwrap().path())
