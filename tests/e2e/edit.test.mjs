@@ -248,6 +248,33 @@ test('leaving the page mid-upload cancels the upload, and the app goes on workin
   await page.context().close();
 });
 
+test('closing the tab mid-upload asks first; once nothing uploads, it does not', async () => {
+  const page = await newPage();
+  const { row, release } = await uploadHoldingFirstChunk(page, 'ask-first.bin', 'ask', 'continue');
+  // Chromium shows the prompt only on a page the user has interacted with.
+  await row.locator('.upload-name').click();
+  const prompts = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { prompts.push(d.type()); d.dismiss(); });
+  await page.close({ runBeforeUnload: true });
+  await expectSoon(() => prompts.length === 1, 'the beforeunload prompt');
+  assert.deepEqual(prompts, ['beforeunload']);
+  assert.ok(!page.isClosed(), 'dismissing the prompt keeps the page');
+  release();
+  await row.locator('[data-state="done"]').waitFor();
+  await page.close({ runBeforeUnload: true });
+  await expectSoon(() => page.isClosed(), 'the page to close without a prompt');
+  assert.deepEqual(prompts, ['beforeunload'], 'no prompt once the upload is done');
+  noErrors();
+  await page.context().close();
+});
+
+/** Waits up to 5 s for `condition()` to hold. */
+async function expectSoon(condition, what) {
+  for (let i = 0; i < 50 && !condition(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(condition(), `timed out waiting for ${what}`);
+}
+
 test('delete a tag: the confirmation lists every tag of its manifest', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/sandbox/delete`);

@@ -40,6 +40,13 @@ enum Status {
     Cancelled,
 }
 
+impl Status {
+    /// Whether the upload is still going (sending, or resuming after an error).
+    fn is_running(&self) -> bool {
+        matches!(self, Self::Uploading | Self::Resuming)
+    }
+}
+
 /// One file being (or having been) uploaded.
 #[derive(Clone)]
 struct Job {
@@ -69,6 +76,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
     on_cleanup(move || {
         jobs.try_with_untracked(|jobs| jobs.iter().for_each(cancel));
     });
+    guard_leaving_while_uploading(jobs);
 
     let add_files = move |list: Option<web_sys::FileList>| {
         let Some(list) = list else { return };
@@ -197,7 +205,7 @@ fn JobRow(
                         Status::Cancelled => "cancelled".to_owned(),
                     }}
                 </span>
-                <Show when=move || matches!(status.get(), Status::Uploading | Status::Resuming)>
+                <Show when=move || status.with(Status::is_running)>
                     <button
                         class="btn small"
                         type="button"
@@ -239,6 +247,30 @@ fn JobRow(
             }}
         </li>
     }
+}
+
+/// While a file uploads, closing or reloading the tab asks first (the browser's own "Leave
+/// site?" prompt), since the upload would be lost. The listener exists only while something
+/// uploads: an idle page stays eligible for the browser's back-forward cache.
+fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
+    let guard = StoredValue::new_local(None::<WindowListenerHandle>);
+    let drop_guard = move || {
+        guard.try_update_value(|handle| handle.take().map(WindowListenerHandle::remove));
+    };
+    Effect::new(move |_| {
+        let running = jobs.with(|jobs| jobs.iter().any(|j| j.status.with(Status::is_running)));
+        if !running {
+            drop_guard();
+        } else if guard.with_value(Option::is_none) {
+            let ask = |ev: web_sys::Event| {
+                ev.prevent_default();
+                // Engines before the standard prompt (Chrome < 119) ask only when this is set.
+                let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &"uploading".into());
+            };
+            guard.set_value(Some(window_event_listener_untyped("beforeunload", ask)));
+        }
+    });
+    on_cleanup(drop_guard);
 }
 
 /// Stops a running upload: aborts its requests, including any it would start after a retry's
