@@ -1,6 +1,7 @@
 // The npm package in headless Chromium: a plain HTML page loads the built package (its web
 // entry, `await init()`), pushes and pulls a multi-MiB blob from a File-like Blob, streams it
-// back verified, and aborts an upload mid-way. Run by `cargo xtask test` (step `npm package`).
+// back verified, and aborts an upload mid-way; a module worker started from that page does the
+// same work. Run by `cargo xtask test` (step `npm package`).
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
@@ -145,4 +146,78 @@ test("aborting an upload in the page cancels the registry's session", async () =
   assert.equal(result.cancelStatus, 204);
   assert.equal(result.afterStatus, 404);
   assert.equal(result.afterCode, "BLOB_UPLOAD_UNKNOWN");
+});
+
+test("a web worker pushes, streams back verified and refuses altered bytes", async () => {
+  const result = await page.evaluate(async (registry) => {
+    // A module worker importing the package by URL, as a page's worker does (no bundler).
+    const source = `
+      import init, { ContainerRegistryContentClient } from "${location.origin}/pkg/porthole.js";
+      const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+      self.onmessage = async ({ data: registry }) => {
+        try {
+          await init();
+          const size = 5 * 1024 * 1024 + 7;
+          const bytes = new Uint8Array(size);
+          for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
+          const expected = "sha256:" + hex(await crypto.subtle.digest("SHA-256", bytes));
+          const content = new ContainerRegistryContentClient(registry, "npm/worker-" + Math.random().toString(16).slice(2, 10));
+          const progress = [];
+          const uploaded = await content.uploadBlob(new Blob([bytes]), {
+            chunkSizeInBytes: 2 * 1024 * 1024,
+            onProgress: (p) => progress.push(p.loadedBytes),
+          });
+          const { content: stream } = await content.downloadBlob(uploaded.digest);
+          const pulled = await new Response(stream).arrayBuffer();
+          // The same blob answered with one byte flipped: the verified stream must error.
+          const original = self.fetch;
+          self.fetch = async (input, init) => {
+            const response = await original(input, init);
+            if (!String(input).includes("/blobs/sha256:") || (init?.method ?? "GET") !== "GET") return response;
+            const altered = new Uint8Array(await response.arrayBuffer());
+            altered[1000] ^= 1;
+            return new Response(altered, { status: response.status, headers: response.headers });
+          };
+          let refused;
+          try {
+            await content.downloadBlobContent(uploaded.digest);
+          } catch (e) {
+            refused = { name: e.name, code: e.code };
+          } finally {
+            self.fetch = original;
+          }
+          self.postMessage({
+            inWorker: typeof document === "undefined" && typeof WorkerGlobalScope !== "undefined",
+            expected,
+            uploaded,
+            pulled: "sha256:" + hex(await crypto.subtle.digest("SHA-256", pulled)),
+            progressEnd: progress.at(-1),
+            refused,
+            size,
+          });
+        } catch (e) {
+          self.postMessage({ error: e.name + " (" + e.code + "): " + e.message });
+        }
+      };
+    `;
+    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    const worker = new Worker(url, { type: "module" });
+    try {
+      return await new Promise((resolve, reject) => {
+        worker.onmessage = ({ data }) => resolve(data);
+        worker.onerror = (e) => reject(new Error(`the worker failed: ${e.message}`));
+        worker.postMessage(registry);
+      });
+    } finally {
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    }
+  }, R.anonymous);
+  assert.equal(result.error, undefined, result.error);
+  assert.ok(result.inWorker, "the code ran in a worker");
+  assert.equal(result.uploaded.digest, result.expected);
+  assert.equal(result.uploaded.sizeInBytes, result.size);
+  assert.equal(result.pulled, result.expected);
+  assert.equal(result.progressEnd, result.size);
+  assert.deepEqual(result.refused, { name: "DigestMismatchError", code: "DIGEST_MISMATCH" });
 });
