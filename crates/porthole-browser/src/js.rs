@@ -169,18 +169,17 @@ pub(crate) async fn sleep(millis: u64) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Like [`sleep`], but ends as soon as `signal` aborts (at once if it already has): a wait
-/// between retries (a registry's `Retry-After` may ask for 30 s) must not hold an operation the
+/// Like [`sleep`], but a wait of more than 0 ends as soon as `signal` aborts (at once if it
+/// already has): a wait between retries (a registry's `Retry-After` may ask for 30 s) must not hold an operation the
 /// caller has given up on. The caller's next request then fails as aborted.
 pub(crate) async fn sleep_unless_aborted(millis: u64, signal: Option<&web_sys::AbortSignal>) {
-    let Some(signal) = signal else {
+    // A wait of 0 is a yield, which an abort must not skip: a loop that yields between pieces
+    // of work (hashing a stream's chunk) would otherwise run them all in one go.
+    let Some(signal) = signal.filter(|_| millis > 0) else {
         return sleep(millis).await;
     };
     if signal.aborted() {
         return;
-    }
-    if millis == 0 {
-        return sleep(0).await;
     }
     let millis = i32::try_from(millis).unwrap_or(i32::MAX);
     let mut wait = AbortableWait {
@@ -197,8 +196,8 @@ pub(crate) async fn sleep_unless_aborted(millis: u64, signal: Option<&web_sys::A
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// The timer and the abort listener of one [`sleep_unless_aborted`]: whichever fires first (or
-/// the future's drop) removes both, so a long-lived signal does not collect listeners.
+/// The timer and the abort listener of one [`sleep_unless_aborted`], both removed when the wait
+/// ends (or its future is dropped), so a long-lived signal does not collect listeners.
 struct AbortableWait {
     signal: web_sys::AbortSignal,
     wake: Option<Function>,

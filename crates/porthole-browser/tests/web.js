@@ -139,3 +139,13 @@ export function reject_patches() {
   };
   return { restore() { globalThis.fetch = original; } };
 }
+
+// A message posted now on a channel of its own: `delivered()` says whether the event loop has
+// run its task yet (tasks of posted messages run in the order they were posted).
+export function message_posted_now() {
+  const channel = new MessageChannel();
+  let delivered = false;
+  channel.port1.onmessage = () => { delivered = true; channel.port1.close(); };
+  channel.port2.postMessage(null);
+  return { delivered() { return delivered; } };
+}

@@ -1141,6 +1141,29 @@ async fn aborting_mid_upload_gives_an_aborted_error() {
     assert!(error.to_string().contains("aborted"), "{error}");
 }
 
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    type PostedMessage;
+    #[wasm_bindgen(method)]
+    fn delivered(this: &PostedMessage) -> bool;
+    fn message_posted_now() -> PostedMessage;
+}
+
+/// A wait of 0 is a yield to the event loop even once the signal has aborted: the upload of a
+/// stream yields so between the pieces it hashes, and must not run them all in one go.
+#[wasm_bindgen_test]
+async fn a_zero_wait_yields_even_after_an_abort() {
+    let controller = AbortController::new().unwrap();
+    controller.abort();
+    let transport = FetchTransport::with_abort_signal(controller.signal());
+    let earlier = message_posted_now();
+    transport.sleep(0).await;
+    assert!(
+        earlier.delivered(),
+        "the wait did not yield to the event loop"
+    );
+}
+
 /// Answers the first request itself with `503 Service Unavailable` and `Retry-After: 30`, and
 /// passes the others to the inner `FetchTransport` (whose signal and waits it uses).
 struct BusyOnceTransport {
