@@ -1215,8 +1215,8 @@ impl<T: Transport> Repository<T> {
     /// (`monolithic_max` does not apply), and progress reports' `total` grows as it is read.
     ///
     /// Unlike a [`BlobSource`], a stream cannot be read again: when the registry loses the
-    /// session after the first chunk (a lost answer on distribution), the upload fails and says
-    /// so; the session is cancelled on any failure.
+    /// session after the first chunk (a lost answer on distribution, a session expired or
+    /// purged), the upload fails and says so; the session is cancelled on any failure.
     pub async fn upload_blob_stream<R: ByteStream + ?Sized>(
         &self,
         stream: &mut R,
@@ -1510,16 +1510,24 @@ impl<T: Transport> Repository<T> {
                         Err(e) if e.is_not_found() => {
                             self.start_over(upload, op, restartable, &mut restarts, e)
                                 .await?;
+                            failures = 0;
                         }
                         Err(e) => return Err(e),
                     }
                     progress(upload.progress());
+                }
+                // A session lost before it took a byte did not expire mid-way: a registry whose
+                // replicas do not share upload state answers every new session so, and
+                // starting over would only send the first chunk again and again.
+                ChunkOutcome::SessionLost(error) if upload.progress().confirmed == 0 => {
+                    return Err(error);
                 }
                 ChunkOutcome::SessionLost(error) => {
                     upload.note_interruption();
                     progress(upload.progress());
                     self.start_over(upload, op, restartable, &mut restarts, error)
                         .await?;
+                    failures = 0;
                     progress(upload.progress());
                 }
             }

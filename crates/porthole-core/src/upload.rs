@@ -31,7 +31,8 @@ pub struct UploadOptions {
     pub monolithic_max: u64,
     /// The digest the caller expects; the upload fails before committing if the bytes differ.
     pub expected_digest: Option<Digest>,
-    /// How many times one chunk may be resumed after a failure before giving up.
+    /// How many times one chunk may be resumed after a failure before giving up; also how many
+    /// times an upload may start over in a new session when the registry lost its session.
     pub max_resumes_per_chunk: u32,
 }
 
@@ -153,7 +154,8 @@ impl BlobUpload {
     }
 
     /// Rewinds to the first byte, for a new session when the registry lost this one (after a
-    /// failed chunk its status answers 404). Open it with [`Self::start_request`] and
+    /// failed chunk its status answers 404, or a chunk is answered 404 `BLOB_UPLOAD_UNKNOWN`).
+    /// The progress's `confirmed` drops back to 0. Open it with [`Self::start_request`] and
     /// [`Self::handle_session`] as at the start.
     pub fn restart(&mut self) {
         let (hash_separately, interruptions) = (self.hash_separately, self.interruptions);

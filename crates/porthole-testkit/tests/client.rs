@@ -891,6 +891,28 @@ fn an_upload_whose_session_the_registry_dropped_starts_over() {
     });
 }
 
+/// A session lost before it took a byte is not started over: a registry whose replicas do not
+/// share upload state answers every new session so, and each restart would send the first
+/// chunk again for nothing.
+#[test]
+fn an_upload_whose_session_is_unknown_from_the_first_chunk_fails_at_once() {
+    let env = Env::start(AuthMode::Anonymous);
+    let name = "resume/unknown";
+    let client = porthole_core::RegistryClient::new(
+        Recording::new(Fault::PurgeSession(1)).purging_in(env.uploads_dir(name)),
+        base_url(&env.registry),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(repo_name(name));
+    let err =
+        block_on(repo.upload_blob(&random_bytes(2 * MIB, 124)[..], chunks_of(MIB), &mut |_| {}))
+            .expect_err("the session was unknown");
+    assert_eq!(err.code(), "BLOB_UPLOAD_UNKNOWN", "{err}");
+    let log = client.transport().log();
+    let count = |method: &str| log.iter().filter(|l| l.starts_with(method)).count();
+    assert_eq!((count("POST "), count("PATCH ")), (1, 1), "{log:#?}");
+}
+
 #[test]
 fn a_stream_whose_session_the_registry_dropped_fails_and_says_why() {
     each_mode(|env| {
