@@ -198,6 +198,8 @@ impl BlobSource<Blob> for BlobFileSource {
         let webcrypto = js::webcrypto_for(algorithm)?;
         let bytes = match JsFuture::from(self.blob.array_buffer()).await {
             Ok(bytes) => bytes,
+            // No memory for the whole file at once: hash it slice by slice in wasm instead.
+            Err(e) if js::describe(&e).0 == "RangeError" => return None,
             Err(e) => return Some(Err(unreadable(0, self.size, &e))),
         };
         let length = bytes.unchecked_ref::<ArrayBuffer>().byte_length();

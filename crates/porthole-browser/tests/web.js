@@ -101,6 +101,19 @@ export function break_blob_reads(short_by) {
   return { restore() { proto.arrayBuffer = original; } };
 }
 
+// `Blob.prototype.arrayBuffer` refusing with a RangeError, as an engine without the memory for
+// the whole file does, until `restore`; slices still read through their streams.
+export function refuse_whole_blob_reads() {
+  const proto = Blob.prototype;
+  const original = proto.arrayBuffer;
+  let refused = 0;
+  proto.arrayBuffer = function () {
+    refused += 1;
+    return Promise.reject(new RangeError("Array buffer allocation failed"));
+  };
+  return { restore() { proto.arrayBuffer = original; }, refused() { return refused; } };
+}
+
 // `new Uint8Array(length)` throwing a RangeError, as an engine out of memory does, until
 // `restore`; every other use of Uint8Array (views, instanceof) keeps working.
 export function refuse_byte_arrays_of(length) {

@@ -348,6 +348,30 @@ extern "C" {
     fn break_blob_reads(short_by: u32) -> Restorer;
     /// Makes `new Uint8Array(length)` throw a `RangeError`.
     fn refuse_byte_arrays_of(length: u32) -> Restorer;
+
+    type RefusedReads;
+    #[wasm_bindgen(method)]
+    fn restore(this: &RefusedReads);
+    #[wasm_bindgen(method)]
+    fn refused(this: &RefusedReads) -> u32;
+    /// Makes `Blob.prototype.arrayBuffer` reject with a `RangeError` (no memory for it).
+    fn refuse_whole_blob_reads() -> RefusedReads;
+}
+
+/// A file the engine has no memory to read whole for WebCrypto is hashed slice by slice in wasm,
+/// and uploads.
+#[wasm_bindgen_test]
+async fn a_file_without_memory_to_read_whole_hashes_in_wasm() {
+    let repo = anonymous().repository(unique_repo("no-memory-for-file"));
+    let bytes = pseudo_random(MIB + 5, 19);
+    let reads = refuse_whole_blob_reads();
+    let source = BlobFileSource::new(blob_of(&bytes));
+    let result = repo
+        .upload_blob(&source, UploadOptions::default(), &mut |_| {})
+        .await;
+    reads.restore();
+    assert_eq!(reads.refused(), 1, "the whole read was tried");
+    assert_eq!(result.unwrap(), Digest::sha256_of(&bytes));
 }
 
 /// A file that cannot be read whole for WebCrypto, or reads short, fails the upload with what
