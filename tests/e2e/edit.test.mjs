@@ -136,6 +136,109 @@ test('files dropped on the page (a synthetic drop) are uploaded', async () => {
   await page.context().close();
 });
 
+/** Writes `files` ({ relative path: contents }) under a new temporary folder named `name`. */
+function folderOf(name, files) {
+  const root = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-folder-')), name);
+  for (const [file, bytes] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    fs.writeFileSync(path.join(root, file), bytes);
+  }
+  return root;
+}
+
+test('a picked folder uploads every file in it by its path, three at a time', async () => {
+  const files = {
+    'index.html': Buffer.from('<h1>site</h1>\n'),
+    'notes.txt': Buffer.from('notes\n'),
+    'css/main.css': Buffer.from('body { margin: 0 }\n'),
+    'img/a.bin': randomBytes(300_000, 'folder-a'),
+    'img/icons/b.bin': randomBytes(200_000, 'folder-b'),
+  };
+  const root = folderOf('site', files);
+  const page = await newPage();
+  // Every upload's bytes are held until released: the fourth and fifth file must wait.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const sending = new Set();
+  await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
+    const method = route.request().method();
+    if (method === 'PATCH' || method === 'PUT') {
+      sending.add(new URL(route.request().url()).pathname);
+      await held;
+    }
+    await route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  await page.getByLabel('Choose a folder to upload').setInputFiles(root);
+  const rows = page.locator('li.upload-row');
+  await expectSoon(() => sending.size === 3, 'three uploads sending');
+  assert.equal(await rows.count(), 5);
+  assert.equal(await page.locator('[data-state="queued"]').count(), 2, 'two wait their turn');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(sending.size, 3, 'no fourth upload while three are held');
+  release();
+  for (const [file, bytes] of Object.entries(files)) {
+    const row = page.locator(`li.upload-row[data-file="site/${file}"]`);
+    await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+    assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
+  }
+  assert.equal(sending.size, 5);
+  await shot(page, 'upload-folder');
+
+  const form = page.getByRole('form', { name: 'Push as artifact' });
+  await form.getByLabel('Tag').fill('folder-1');
+  await form.getByRole('button', { name: 'Push as artifact' }).click();
+  await page.waitForURL(/\/manifest\/sandbox\/upload:folder-1$/, { timeout: 30_000 });
+  const manifest = await (await fetch(`${kit.anonymous}/v2/sandbox/upload/manifests/folder-1`, {
+    headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+  })).json();
+  const titles = manifest.layers.map((l) => l.annotations['org.opencontainers.image.title']);
+  assert.deepEqual(titles, Object.keys(files).map((f) => `site/${f}`).sort());
+  fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  noErrors();
+  await page.context().close();
+});
+
+/** Drops these paths (files and folders) of this machine on `target`, as the OS does (CDP). */
+async function dropPaths(page, target, paths) {
+  const box = await target.boundingBox();
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const cdp = await page.context().newCDPSession(page);
+  const data = { items: [], files: paths, dragOperationsMask: 1 };
+  for (const type of ['dragEnter', 'dragOver', 'drop']) {
+    await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
+  }
+  await cdp.detach();
+}
+
+test('a dropped folder uploads the files inside it by their paths; an empty one says so', async () => {
+  const files = { 'a.txt': Buffer.from('a\n'), 'deep/er/b.bin': randomBytes(100_000, 'drop-b') };
+  const root = folderOf('docs', files);
+  const loose = path.join(path.dirname(root), 'loose.txt');
+  fs.writeFileSync(loose, 'beside the folder\n');
+  const empty = path.join(path.dirname(root), 'empty');
+  fs.mkdirSync(empty);
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  const zone = page.getByTestId('dropzone');
+  await zone.waitFor();
+  await dropPaths(page, zone, [root, loose]);
+  const expected = { ...Object.fromEntries(Object.entries(files).map(([f, b]) => [`docs/${f}`, b])),
+    'loose.txt': fs.readFileSync(loose) };
+  for (const [name, bytes] of Object.entries(expected)) {
+    const row = page.locator(`li.upload-row[data-file="${name}"]`);
+    await row.locator('[data-state="done"]').waitFor({ timeout: 30_000 });
+    assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
+  }
+  assert.equal(await page.locator('li.upload-row').count(), 3);
+  await dropPaths(page, zone, [empty]);
+  await zone.getByRole('status').filter({ hasText: 'hold no files' }).waitFor();
+  assert.equal(await page.locator('li.upload-row').count(), 3, 'nothing added for an empty folder');
+  fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  noErrors();
+  await page.context().close();
+});
+
 test('a chunk lost on the network is resumed, the blob lands whole', async () => {
   const page = await newPage();
   let failed = 0;

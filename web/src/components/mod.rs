@@ -1,6 +1,7 @@
 //! Reusable parts of the pages.
 
 pub(crate) mod delete;
+pub(crate) mod folder;
 pub(crate) mod json_view;
 pub(crate) mod locks;
 pub(crate) mod upload;

@@ -1,6 +1,8 @@
 //! Upload on the repository page: files dropped (or picked) each become a blob, streamed from
 //! the `File` in slices (never read whole), with progress, speed, digest, cancel and retry; then
-//! pushed together as an OCI artifact (one layer per file, titled by its name).
+//! pushed together as an OCI artifact (one layer per file, titled by its name). A folder, dropped
+//! or picked, adds every file inside it, titled by its path in the folder. At most
+//! [`PARALLEL_UPLOADS`] upload at once; the others wait their turn.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use porthole_core::{
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, File};
 
+use super::folder;
 use crate::routes::manifest_href;
 use crate::state::{credential_for, secret_for, Conn};
 use crate::util::{human_size, short_digest};
@@ -22,6 +25,10 @@ use crate::util::{human_size, short_digest};
 /// Bytes per PATCH: small enough that the bar moves on files of a few MiB, large enough to keep
 /// most of the monolithic speed (DESIGN: chunks are large by default).
 const CHUNK: u64 = 16 * 1024 * 1024;
+
+/// Uploads running at once; the others wait. A browser keeps about six connections per host,
+/// and a folder of thousands of files must not open thousands of sessions together.
+const PARALLEL_UPLOADS: usize = 3;
 
 /// The artifact type proposed for a push.
 pub(crate) const DEFAULT_ARTIFACT_TYPE: &str = "application/vnd.porthole.files";
@@ -31,6 +38,8 @@ const FILE_MEDIA_TYPE: &str = "application/octet-stream";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Status {
+    /// Waiting for one of the [`PARALLEL_UPLOADS`] places.
+    Queued,
     Uploading,
     /// A chunk failed and the core resumes it (`UploadProgress::interruptions` rose), until a
     /// chunk lands again.
@@ -41,8 +50,13 @@ enum Status {
 }
 
 impl Status {
-    /// Whether the upload is still going (sending, or resuming after an error).
+    /// Whether the upload is still to finish (waiting, sending, or resuming after an error).
     fn is_running(&self) -> bool {
+        matches!(self, Self::Queued | Self::Uploading | Self::Resuming)
+    }
+
+    /// Whether it holds one of the [`PARALLEL_UPLOADS`] places.
+    fn is_sending(&self) -> bool {
         matches!(self, Self::Uploading | Self::Resuming)
     }
 }
@@ -63,6 +77,45 @@ struct Job {
     abort: StoredValue<Option<AbortController>, LocalStorage>,
 }
 
+/// What the upload tasks share: the rows, and where they upload to.
+#[derive(Clone, Copy)]
+struct Queue {
+    jobs: RwSignal<Vec<Job>, LocalStorage>,
+    conn: StoredValue<Conn, LocalStorage>,
+    repo_name: StoredValue<String>,
+}
+
+impl Queue {
+    /// Starts waiting jobs, oldest first, while fewer than [`PARALLEL_UPLOADS`] are sending.
+    /// `try_`: after the page is left there is nothing to start.
+    fn pump(self) {
+        let Some(waiting) = self.jobs.try_with_untracked(|jobs| {
+            let sending = jobs
+                .iter()
+                .filter(|j| j.status.with_untracked(Status::is_sending));
+            let free = PARALLEL_UPLOADS.saturating_sub(sending.count());
+            jobs.iter()
+                .filter(|j| j.status.get_untracked() == Status::Queued)
+                .take(free)
+                .cloned()
+                .collect::<Vec<_>>()
+        }) else {
+            return;
+        };
+        for job in waiting {
+            start(self, job);
+        }
+    }
+
+    /// Puts `job` in line (again, for a Retry).
+    fn enqueue(self, job: &Job) {
+        job.status.set(Status::Queued);
+        job.sent.set(0);
+        job.speed.set(0.0);
+        self.pump();
+    }
+}
+
 /// The drop zone, the file list and the artifact form.
 #[component]
 pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoView {
@@ -78,28 +131,72 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
     });
     guard_leaving_while_uploading(jobs);
 
-    let add_files = move |list: Option<web_sys::FileList>| {
-        let Some(list) = list else { return };
-        for i in 0..list.length() {
-            let Some(file) = list.get(i) else { continue };
+    let queue = Queue {
+        jobs,
+        conn,
+        repo_name,
+    };
+    // Why a drop or a folder added nothing (an empty folder, one that cannot be read).
+    let notice = RwSignal::new(None::<String>);
+
+    let add_files = move |files: Vec<(String, File)>| {
+        for (name, file) in files {
             let id = next_id.get_value();
             next_id.set_value(id + 1);
             let job = Job {
                 id,
-                name: file.name(),
+                name,
                 size: file.size() as u64,
                 file,
-                status: RwSignal::new(Status::Uploading),
+                status: RwSignal::new(Status::Queued),
                 sent: RwSignal::new(0),
                 speed: RwSignal::new(0.0),
                 abort: StoredValue::new_local(None),
             };
-            jobs.update(|j| j.push(job.clone()));
-            start(conn.get_value(), repo_name.get_value(), job);
+            jobs.update(|j| j.push(job));
         }
+        queue.pump();
+    };
+    let add_picked = move |list: Option<web_sys::FileList>| {
+        notice.set(None);
+        let files = picked_files(list);
+        if files.is_empty() {
+            notice.set(Some("The folder holds no files: nothing to upload.".into()));
+        }
+        add_files(files);
+    };
+    let add_dropped = move |transfer: web_sys::DataTransfer| {
+        notice.set(None);
+        let Some(dropped) = folder::dropped_entries(&transfer) else {
+            // An engine without the entries API: the dropped files as they are.
+            return add_files(picked_files(transfer.files()));
+        };
+        if dropped.is_empty() {
+            notice.set(Some(
+                "Only files and folders can be uploaded: drop those.".into(),
+            ));
+            return;
+        }
+        spawn_local(async move {
+            match folder::files_of(dropped).await {
+                Ok(files) if files.is_empty() => {
+                    notice.try_set(Some(
+                        "The folders dropped hold no files: nothing to upload.".into(),
+                    ));
+                }
+                Ok(files) => {
+                    // The page may have been left while the folders were read.
+                    if jobs.try_with_untracked(|_| ()).is_some() {
+                        add_files(files);
+                    }
+                }
+                Err(message) => {
+                    notice.try_set(Some(message));
+                }
+            }
+        });
     };
 
-    let input_ref = NodeRef::<leptos::html::Input>::new();
     let done_count = move || {
         jobs.with(|j| {
             j.iter()
@@ -122,27 +219,44 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                 on:drop=move |ev: web_sys::DragEvent| {
                     ev.prevent_default();
                     over.set(false);
-                    add_files(ev.data_transfer().and_then(|d| d.files()));
+                    if let Some(transfer) = ev.data_transfer() {
+                        add_dropped(transfer);
+                    }
                 }
             >
                 <p>
-                    "Drop files here to upload them as blobs, or "
+                    "Drop files or folders here to upload them as blobs, or "
                     <label class="btn small">
                         "choose files"
                         <input
-                            node_ref=input_ref
                             class="sr-only"
                             type="file"
                             multiple
                             aria-label="Choose files to upload"
                             on:change=move |ev| {
                                 let input: web_sys::HtmlInputElement = event_target(&ev);
-                                add_files(input.files());
+                                add_picked(input.files());
+                                input.set_value("");
+                            }
+                        />
+                    </label>
+                    " "
+                    <label class="btn small">
+                        "choose a folder"
+                        <input
+                            class="sr-only"
+                            type="file"
+                            prop:webkitdirectory=true
+                            aria-label="Choose a folder to upload"
+                            on:change=move |ev| {
+                                let input: web_sys::HtmlInputElement = event_target(&ev);
+                                add_picked(input.files());
                                 input.set_value("");
                             }
                         />
                     </label>
                 </p>
+                {move || notice.get().map(|n| view! { <p class="muted" role="status">{n}</p> })}
             </div>
             <Show when=move || jobs.with(|j| !j.is_empty())>
                 <ul class="uploads" aria-label="Uploads">
@@ -150,7 +264,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                         each=move || jobs.get()
                         key=|j| j.id
                         children=move |job| {
-                            view! { <JobRow job=job conn=conn repo_name=repo_name /> }
+                            view! { <JobRow job=job queue=queue /> }
                         }
                     />
                 </ul>
@@ -163,11 +277,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
 }
 
 #[component]
-fn JobRow(
-    job: Job,
-    conn: StoredValue<Conn, LocalStorage>,
-    repo_name: StoredValue<String>,
-) -> impl IntoView {
+fn JobRow(job: Job, queue: Queue) -> impl IntoView {
     let size = job.size;
     let status = job.status;
     let sent = job.sent;
@@ -187,6 +297,7 @@ fn JobRow(
                 <span class="upload-name">{job.name.clone()}</span>
                 <span class="muted">{human_size(size)}</span>
                 <span class="upload-state" data-state=move || match status.get() {
+                    Status::Queued => "queued",
                     Status::Uploading => "uploading",
                     Status::Resuming => "resuming",
                     Status::Done(_) => "done",
@@ -194,6 +305,7 @@ fn JobRow(
                     Status::Cancelled => "cancelled",
                 }>
                     {move || match status.get() {
+                        Status::Queued => "waiting…".to_owned(),
                         Status::Uploading => format!(
                             "{:.0}% · {}/s",
                             percent(),
@@ -211,7 +323,10 @@ fn JobRow(
                         type="button"
                         on:click={
                             let job = cancel_job.clone();
-                            move |_| cancel(&job)
+                            move |_| {
+                                cancel(&job);
+                                queue.pump();
+                            }
                         }
                     >
                         "Cancel"
@@ -223,7 +338,7 @@ fn JobRow(
                         type="button"
                         on:click={
                             let job = retry_job.clone();
-                            move |_| start(conn.get_value(), repo_name.get_value(), job.clone())
+                            move |_| queue.enqueue(&job)
                         }
                     >
                         "Retry"
@@ -277,19 +392,44 @@ fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
 /// wait. The `DELETE` that cancels the session still goes out: the core sends it as a clean-up,
 /// which the transport sends without the signal.
 fn cancel(job: &Job) {
-    if let Some(controller) = job.abort.try_get_value().flatten() {
+    if job.status.try_get_untracked() == Some(Status::Queued) {
+        job.status.try_set(Status::Cancelled);
+    } else if let Some(controller) = job.abort.try_get_value().flatten() {
         job.status.try_set(Status::Cancelled);
         controller.abort();
     }
+}
+
+/// The files of a file input: each named by its path in the folder picked (`webkitdirectory`),
+/// else by its own name; sorted by that name, as a drop's are.
+fn picked_files(list: Option<web_sys::FileList>) -> Vec<(String, File)> {
+    let Some(list) = list else { return Vec::new() };
+    let mut files: Vec<(String, File)> = (0..list.length())
+        .filter_map(|i| list.get(i))
+        .map(|file| {
+            let path = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
+                .ok()
+                .and_then(|p| p.as_string())
+                .filter(|p| !p.is_empty());
+            (path.unwrap_or_else(|| file.name()), file)
+        })
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
 }
 
 fn now() -> f64 {
     js_sys::Date::now()
 }
 
-/// Starts (or restarts) the upload of `job` on a client of its own, so that its abort signal
-/// is its own.
-fn start(conn: Conn, repo_name: String, job: Job) {
+/// Starts the upload of `job` on a client of its own, so that its abort signal is its own; once
+/// it ends, the next waiting job starts.
+fn start(queue: Queue, job: Job) {
+    let (Some(conn), Some(repo_name)) =
+        (queue.conn.try_get_value(), queue.repo_name.try_get_value())
+    else {
+        return;
+    };
     job.status.set(Status::Uploading);
     job.sent.set(0);
     job.speed.set(0.0);
@@ -342,30 +482,41 @@ fn start(conn: Conn, repo_name: String, job: Job) {
             ..UploadOptions::default()
         };
         let result = repo.upload_blob(&source, options, &mut on_progress).await;
-        // A Retry after a Cancel started a newer run, which owns the row now (or the page is
-        // gone): this one only ends.
-        let current = job
-            .abort
-            .try_with_value(|running| running.as_ref() == Some(&controller));
-        if current != Some(true) {
-            return;
-        }
-        job.abort.set_value(None);
-        if job.status.get_untracked() == Status::Cancelled {
-            return;
-        }
-        match result {
-            Ok(digest) => {
-                let seconds = (now() - began) / 1000.0;
-                if seconds > 0.0 {
-                    job.speed.set(job.size as f64 / seconds);
-                }
-                job.sent.set(job.size);
-                job.status.set(Status::Done(digest.to_string()));
-            }
-            Err(e) => job.status.set(Status::Failed(e.to_string())),
-        }
+        settle(&job, &controller, result, began);
+        // Its place is free now: the next waiting job starts.
+        queue.pump();
     });
+}
+
+/// Shows how a run of `job` (the one `controller` stops) ended: done with its digest and speed,
+/// or failed. A cancelled run shows nothing more, nor one a Retry replaced or the page left.
+fn settle(
+    job: &Job,
+    controller: &AbortController,
+    result: porthole_core::Result<Digest>,
+    began: f64,
+) {
+    let current = job
+        .abort
+        .try_with_value(|running| running.as_ref() == Some(controller));
+    if current != Some(true) {
+        return;
+    }
+    job.abort.set_value(None);
+    if job.status.get_untracked() == Status::Cancelled {
+        return;
+    }
+    match result {
+        Ok(digest) => {
+            let seconds = (now() - began) / 1000.0;
+            if seconds > 0.0 {
+                job.speed.set(job.size as f64 / seconds);
+            }
+            job.sent.set(job.size);
+            job.status.set(Status::Done(digest.to_string()));
+        }
+        Err(e) => job.status.set(Status::Failed(e.to_string())),
+    }
 }
 
 /// Parses `key=value` lines (blank lines and `#` comments skipped).
