@@ -146,7 +146,7 @@ function folderOf(name, files) {
   return root;
 }
 
-test('a picked folder uploads every file in it by its path, three at a time', async () => {
+test('a picked folder uploads every file in it by its path, three at a time; cancel, retry and push wait their turn', async () => {
   const files = {
     'index.html': Buffer.from('<h1>site</h1>\n'),
     'notes.txt': Buffer.from('notes\n'),
@@ -156,36 +156,72 @@ test('a picked folder uploads every file in it by its path, three at a time', as
   };
   const root = folderOf('site', files);
   const page = await newPage();
-  // Every upload's bytes are held until released: the fourth and fifth file must wait.
-  let release;
-  const held = new Promise((r) => { release = r; });
-  const sending = new Set();
+  // The bytes of the first three sessions are held until `release`, the fourth's until
+  // `releaseFourth`, later ones not at all; session cancels (DELETE) until `releaseDeletes`.
+  const gate = () => { let open; const closed = new Promise((r) => { open = r; }); return [closed, open]; };
+  const [held, release] = gate();
+  const [heldFourth, releaseFourth] = gate();
+  const [deletesHeld, releaseDeletes] = gate();
+  const sessions = [];
+  let deletes = 0;
   await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
     const method = route.request().method();
     if (method === 'PATCH' || method === 'PUT') {
-      sending.add(new URL(route.request().url()).pathname);
-      await held;
+      const session = new URL(route.request().url()).pathname;
+      if (!sessions.includes(session)) sessions.push(session);
+      const n = sessions.indexOf(session) + 1;
+      if (n <= 3) await held;
+      else if (n === 4) await heldFourth;
+    } else if (method === 'DELETE') {
+      deletes += 1;
+      await deletesHeld;
     }
-    await route.continue();
+    try { await route.continue(); } catch { /* the page aborted it already */ }
   });
   await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
   await page.getByLabel('Choose a folder to upload').setInputFiles(root);
-  const rows = page.locator('li.upload-row');
-  await expectSoon(() => sending.size === 3, 'three uploads sending');
-  assert.equal(await rows.count(), 5);
-  assert.equal(await page.locator('[data-state="queued"]').count(), 2, 'two wait their turn');
+  const row = (file) => page.locator(`li.upload-row[data-file="site/${file}"]`);
+  const state = (file) => row(file).locator('.upload-state').getAttribute('data-state');
+  await expectSoon(() => sessions.length === 3, 'three uploads sending');
+  assert.equal(await page.locator('li.upload-row').count(), 5);
+  assert.deepEqual(await Promise.all(['index.html', 'notes.txt'].map(state)), ['queued', 'queued'],
+    'the fourth and fifth file (by path) wait their turn');
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(sending.size, 3, 'no fourth upload while three are held');
+  assert.equal(sessions.length, 3, 'no fourth upload while three are held');
+
+  // A waiting file is cancelled without ever starting.
+  await row('notes.txt').getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await state('notes.txt'), 'cancelled');
+  // A sending one is cancelled: its place goes to the next in line at once.
+  await row('css/main.css').getByRole('button', { name: 'Cancel' }).click();
+  await expectSoon(() => sessions.length === 4, 'index.html sending in the freed place');
+  await expectSoon(() => deletes === 1, 'the DELETE of the cancelled session');
+  // Retried while its cancelled run still cleans up and the three places are taken: it waits,
+  // and the old run ending (its DELETE answered now) must not take the row over.
+  await row('css/main.css').getByRole('button', { name: 'Retry' }).click();
+  assert.equal(await state('css/main.css'), 'queued');
+  releaseDeletes();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await state('css/main.css'), 'queued', 'the cancelled run left the retried row alone');
+  // index.html lands, then main.css takes its place and lands; two files are still held.
+  releaseFourth();
+  for (const file of ['index.html', 'css/main.css']) {
+    await row(file).locator('[data-state="done"]').waitFor({ timeout: 30_000 });
+  }
+  const form = page.getByRole('form', { name: 'Push as artifact' });
+  const push = form.getByRole('button', { name: 'Push as artifact' });
+  assert.ok(await push.isDisabled(), 'no push while files are still uploading');
+  await form.getByText('2 files are still uploading').waitFor();
+  await row('notes.txt').getByRole('button', { name: 'Retry' }).click();
+  await row('notes.txt').locator('[data-state="done"]').waitFor({ timeout: 30_000 });
   release();
   for (const [file, bytes] of Object.entries(files)) {
-    const row = page.locator(`li.upload-row[data-file="site/${file}"]`);
-    await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
-    assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
+    await row(file).locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+    assert.equal(await row(file).locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
   }
-  assert.equal(sending.size, 5);
+  assert.ok(await push.isEnabled());
   await shot(page, 'upload-folder');
 
-  const form = page.getByRole('form', { name: 'Push as artifact' });
   await form.getByLabel('Tag').fill('folder-1');
   await form.getByRole('button', { name: 'Push as artifact' }).click();
   await page.waitForURL(/\/manifest\/sandbox\/upload:folder-1$/, { timeout: 30_000 });
@@ -211,7 +247,7 @@ async function dropPaths(page, target, paths) {
   await cdp.detach();
 }
 
-test('a dropped folder uploads the files inside it by their paths; an empty one says so', async () => {
+test('a dropped folder uploads the files inside it by their paths; an empty folder or text says so', async () => {
   const files = { 'a.txt': Buffer.from('a\n'), 'deep/er/b.bin': randomBytes(100_000, 'drop-b') };
   const root = folderOf('docs', files);
   const loose = path.join(path.dirname(root), 'loose.txt');
@@ -232,8 +268,17 @@ test('a dropped folder uploads the files inside it by their paths; an empty one 
   }
   assert.equal(await page.locator('li.upload-row').count(), 3);
   await dropPaths(page, zone, [empty]);
-  await zone.getByRole('status').filter({ hasText: 'hold no files' }).waitFor();
+  await zone.getByRole('status').filter({ hasText: 'no files in what was dropped' }).waitFor();
   assert.equal(await page.locator('li.upload-row').count(), 3, 'nothing added for an empty folder');
+  // Dragged text is not a file.
+  const text = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.setData('text/plain', 'just words');
+    return dt;
+  });
+  await zone.dispatchEvent('drop', { dataTransfer: text });
+  await zone.getByRole('status').filter({ hasText: 'Only files and folders can be uploaded' }).waitFor();
+  assert.equal(await page.locator('li.upload-row').count(), 3);
   fs.rmSync(path.dirname(root), { recursive: true, force: true });
   noErrors();
   await page.context().close();

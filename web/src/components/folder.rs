@@ -42,29 +42,50 @@ pub(crate) fn dropped_entries(transfer: &DataTransfer) -> Option<Vec<Dropped>> {
     Some(dropped)
 }
 
-/// Every file dropped, those inside folders (and their subfolders) named by their path from the
-/// dropped folder on (`photos/2024/a.jpg`), the others by their name; sorted by that name.
-pub(crate) async fn files_of(dropped: Vec<Dropped>) -> Result<Vec<(String, File)>, String> {
-    let mut files = Vec::new();
+/// What a drop holds, read.
+pub(crate) struct DroppedFiles {
+    /// Every file, those inside folders (and their subfolders) named by their path from the
+    /// dropped folder on (`photos/2024/a.jpg`), the others by their name; sorted by that name.
+    pub(crate) files: Vec<(String, File)>,
+    /// The paths of the files and folders the browser could not read (left out).
+    pub(crate) unreadable: Vec<String>,
+}
+
+/// Reads a drop: its files, and every file in its folders.
+pub(crate) async fn files_of(dropped: Vec<Dropped>) -> DroppedFiles {
+    let mut read = DroppedFiles {
+        files: Vec::new(),
+        unreadable: Vec::new(),
+    };
     let mut folders = Vec::new();
+    let mut file_entries = Vec::new();
     for item in dropped {
         match item {
-            Dropped::File(file) => files.push((file.name(), file)),
+            Dropped::File(file) => read.files.push((file.name(), file)),
             Dropped::Entry(entry) if entry.is_directory() => folders.push(entry),
-            Dropped::Entry(entry) => files.push((path_of(&entry), file_of(&entry).await?)),
+            Dropped::Entry(entry) => file_entries.push(entry),
         }
     }
     while let Some(folder) = folders.pop() {
-        for entry in entries_of(&folder).await? {
-            if entry.is_directory() {
-                folders.push(entry);
-            } else {
-                files.push((path_of(&entry), file_of(&entry).await?));
+        match entries_of(&folder).await {
+            Ok(entries) => {
+                let (subfolders, files): (Vec<_>, Vec<_>) =
+                    entries.into_iter().partition(FileSystemEntry::is_directory);
+                folders.extend(subfolders);
+                file_entries.extend(files);
             }
+            Err(()) => read.unreadable.push(path_of(&folder)),
         }
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(files)
+    for entry in file_entries {
+        match file_of(&entry).await {
+            Ok(file) => read.files.push((path_of(&entry), file)),
+            Err(()) => read.unreadable.push(path_of(&entry)),
+        }
+    }
+    read.files.sort_by(|a, b| a.0.cmp(&b.0));
+    read.unreadable.sort();
+    read
 }
 
 /// The entry's path from the dropped item on, without the leading `/`.
@@ -73,7 +94,7 @@ fn path_of(entry: &FileSystemEntry) -> String {
 }
 
 /// All the entries of a folder: `readEntries` gives them in batches until an empty one.
-async fn entries_of(folder: &FileSystemEntry) -> Result<Vec<FileSystemEntry>, String> {
+async fn entries_of(folder: &FileSystemEntry) -> Result<Vec<FileSystemEntry>, ()> {
     let reader: FileSystemDirectoryReader = folder
         .unchecked_ref::<FileSystemDirectoryEntry>()
         .create_reader();
@@ -85,7 +106,7 @@ async fn entries_of(folder: &FileSystemEntry) -> Result<Vec<FileSystemEntry>, St
             }
         })
         .await
-        .map_err(|e| cannot_read(folder, &e))?;
+        .map_err(drop)?;
         let batch: Array = batch.unchecked_into();
         if batch.length() == 0 {
             return Ok(entries);
@@ -95,12 +116,12 @@ async fn entries_of(folder: &FileSystemEntry) -> Result<Vec<FileSystemEntry>, St
 }
 
 /// The `File` of a file entry.
-async fn file_of(entry: &FileSystemEntry) -> Result<File, String> {
+async fn file_of(entry: &FileSystemEntry) -> Result<File, ()> {
     let file_entry: &FileSystemFileEntry = entry.unchecked_ref();
     callback_promise(|ok, err| file_entry.file_with_callback_and_callback(ok, err))
         .await
         .map(JsCast::unchecked_into)
-        .map_err(|e| cannot_read(entry, &e))
+        .map_err(drop)
 }
 
 /// A promise settled by the success or error callback `start` hands to a callback-style API.
@@ -112,16 +133,4 @@ async fn callback_promise(start: impl FnOnce(&Function, &Function)) -> Result<Js
         }
     });
     JsFuture::from(promise).await
-}
-
-fn cannot_read(entry: &FileSystemEntry, error: &JsValue) -> String {
-    let reason = js_sys::Reflect::get(error, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "the browser gave no reason".into());
-    format!(
-        "Cannot read “{}” from the drop ({reason}): was it moved or deleted? Drop it again.",
-        path_of(entry)
-    )
 }

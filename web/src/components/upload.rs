@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 use leptos_router::hooks::use_navigate;
 use porthole_browser::{BlobFileSource, FetchTransport};
 use porthole_core::{
@@ -72,8 +72,8 @@ struct Job {
     sent: RwSignal<u64>,
     /// Bytes per second since the start.
     speed: RwSignal<f64>,
-    /// The controller of the running upload, to cancel it (also tells a run whether it is still
-    /// the job's current one: a Retry replaces it).
+    /// The controller of the running upload, to cancel it; it also tells a run whether it is
+    /// still the job's current one (a Cancel takes it out, a Retry's run puts in its own).
     abort: StoredValue<Option<AbortController>, LocalStorage>,
 }
 
@@ -87,33 +87,53 @@ struct Queue {
 
 impl Queue {
     /// Starts waiting jobs, oldest first, while fewer than [`PARALLEL_UPLOADS`] are sending.
-    /// `try_`: after the page is left there is nothing to start.
+    /// One at a time: a job that fails to start frees its place at once for the next.
     fn pump(self) {
-        let Some(waiting) = self.jobs.try_with_untracked(|jobs| {
-            let sending = jobs
-                .iter()
-                .filter(|j| j.status.with_untracked(Status::is_sending));
-            let free = PARALLEL_UPLOADS.saturating_sub(sending.count());
-            jobs.iter()
-                .filter(|j| j.status.get_untracked() == Status::Queued)
-                .take(free)
-                .cloned()
-                .collect::<Vec<_>>()
-        }) else {
-            return;
-        };
-        for job in waiting {
-            start(self, job);
+        while let Some(job) = self.next_to_start() {
+            if !start(self, job) {
+                return;
+            }
         }
     }
 
-    /// Puts `job` in line (again, for a Retry).
+    /// The oldest waiting job, if a place is free. `try_`: after the page is left, none.
+    fn next_to_start(self) -> Option<Job> {
+        self.jobs
+            .try_with_untracked(|jobs| {
+                let sending = jobs
+                    .iter()
+                    .filter(|j| j.status.with_untracked(Status::is_sending))
+                    .count();
+                if sending >= PARALLEL_UPLOADS {
+                    return None;
+                }
+                jobs.iter()
+                    .find(|j| j.status.get_untracked() == Status::Queued)
+                    .cloned()
+            })
+            .flatten()
+    }
+
+    /// Puts a failed or cancelled `job` in line again (Retry).
     fn enqueue(self, job: &Job) {
+        if !matches!(
+            job.status.get_untracked(),
+            Status::Failed(_) | Status::Cancelled
+        ) {
+            return;
+        }
         job.status.set(Status::Queued);
         job.sent.set(0);
         job.speed.set(0.0);
         self.pump();
     }
+}
+
+/// What the panel says about a drop or a pick that added no row, or while it reads folders.
+#[derive(Clone)]
+enum Notice {
+    Info(String),
+    Error(String),
 }
 
 /// The drop zone, the file list and the artifact form.
@@ -136,8 +156,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         conn,
         repo_name,
     };
-    // Why a drop or a folder added nothing (an empty folder, one that cannot be read).
-    let notice = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<Notice>);
 
     let add_files = move |files: Vec<(String, File)>| {
         for (name, file) in files {
@@ -157,43 +176,46 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         }
         queue.pump();
     };
-    let add_picked = move |list: Option<web_sys::FileList>| {
-        notice.set(None);
+    let add_picked = move |list: Option<web_sys::FileList>, what: &str| {
         let files = picked_files(list);
-        if files.is_empty() {
-            notice.set(Some("The folder holds no files: nothing to upload.".into()));
-        }
+        notice.set(files.is_empty().then(|| {
+            Notice::Info(format!(
+                "Nothing to upload: the {what} chosen holds no files."
+            ))
+        }));
         add_files(files);
     };
     let add_dropped = move |transfer: web_sys::DataTransfer| {
-        notice.set(None);
         let Some(dropped) = folder::dropped_entries(&transfer) else {
             // An engine without the entries API: the dropped files as they are.
-            return add_files(picked_files(transfer.files()));
+            return add_picked(transfer.files(), "drop");
         };
         if dropped.is_empty() {
-            notice.set(Some(
-                "Only files and folders can be uploaded: drop those.".into(),
-            ));
-            return;
+            let only = "Only files and folders can be uploaded: drop those.";
+            return notice.set(Some(Notice::Info(only.into())));
         }
-        spawn_local(async move {
-            match folder::files_of(dropped).await {
-                Ok(files) if files.is_empty() => {
-                    notice.try_set(Some(
-                        "The folders dropped hold no files: nothing to upload.".into(),
-                    ));
-                }
-                Ok(files) => {
-                    // The page may have been left while the folders were read.
-                    if jobs.try_with_untracked(|_| ()).is_some() {
-                        add_files(files);
-                    }
-                }
-                Err(message) => {
-                    notice.try_set(Some(message));
-                }
-            }
+        notice.set(Some(Notice::Info("Reading what was dropped…".into())));
+        // Under the panel's owner: the rows it adds are the panel's, and leaving the page
+        // stops the reading.
+        spawn_local_scoped_with_cancellation(async move {
+            let read = folder::files_of(dropped).await;
+            notice.set(match (&read.files[..], &read.unreadable[..]) {
+                ([], []) => Some(Notice::Info(
+                    "Nothing to upload: no files in what was dropped.".into(),
+                )),
+                (_, []) => None,
+                (_, unreadable) => Some(Notice::Error(format!(
+                    "Left out {} that the browser could not read (moved, deleted, or not \
+                     yours to read?): {}.",
+                    if unreadable.len() == 1 {
+                        "one item".to_owned()
+                    } else {
+                        format!("{} items", unreadable.len())
+                    },
+                    unreadable.join(", ")
+                ))),
+            });
+            add_files(read.files);
         });
     };
 
@@ -235,12 +257,12 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                             aria-label="Choose files to upload"
                             on:change=move |ev| {
                                 let input: web_sys::HtmlInputElement = event_target(&ev);
-                                add_picked(input.files());
+                                add_picked(input.files(), "files");
                                 input.set_value("");
                             }
                         />
                     </label>
-                    " "
+                    " or "
                     <label class="btn small">
                         "choose a folder"
                         <input
@@ -250,13 +272,16 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                             aria-label="Choose a folder to upload"
                             on:change=move |ev| {
                                 let input: web_sys::HtmlInputElement = event_target(&ev);
-                                add_picked(input.files());
+                                add_picked(input.files(), "folder");
                                 input.set_value("");
                             }
                         />
                     </label>
                 </p>
-                {move || notice.get().map(|n| view! { <p class="muted" role="status">{n}</p> })}
+                {move || notice.get().map(|n| match n {
+                    Notice::Info(text) => view! { <p class="muted" role="status">{text}</p> }.into_any(),
+                    Notice::Error(text) => view! { <p class="error-message" role="alert">{text}</p> }.into_any(),
+                })}
             </div>
             <Show when=move || jobs.with(|j| !j.is_empty())>
                 <ul class="uploads" aria-label="Uploads">
@@ -284,12 +309,10 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
     let speed = job.speed;
     let cancel_job = job.clone();
     let retry_job = job.clone();
-    let percent = move || {
-        if size == 0 {
-            100.0
-        } else {
-            sent.get() as f64 * 100.0 / size as f64
-        }
+    let percent = move || match size {
+        0 if matches!(status.get(), Status::Done(_)) => 100.0,
+        0 => 0.0,
+        _ => sent.get() as f64 * 100.0 / size as f64,
     };
     view! {
         <li class="upload-row" data-file=job.name.clone()>
@@ -394,10 +417,19 @@ fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
 fn cancel(job: &Job) {
     if job.status.try_get_untracked() == Some(Status::Queued) {
         job.status.try_set(Status::Cancelled);
-    } else if let Some(controller) = job.abort.try_get_value().flatten() {
+    } else if let Some(controller) = job.abort.try_update_value(Option::take).flatten() {
+        // Taken out, so that the cancelled run, which ends only after its clean-up, no longer
+        // counts as the job's: a Retry may be waiting in line by then.
         job.status.try_set(Status::Cancelled);
         controller.abort();
     }
+}
+
+/// Whether the run that `controller` stops is still `job`'s current one.
+fn is_current(job: &Job, controller: &AbortController) -> bool {
+    job.abort
+        .try_with_value(|running| running.as_ref() == Some(controller))
+        == Some(true)
 }
 
 /// The files of a file input: each named by its path in the folder picked (`webkitdirectory`),
@@ -423,12 +455,12 @@ fn now() -> f64 {
 }
 
 /// Starts the upload of `job` on a client of its own, so that its abort signal is its own; once
-/// it ends, the next waiting job starts.
-fn start(queue: Queue, job: Job) {
+/// it ends, the next waiting job starts. False when the page is gone (nothing was started).
+fn start(queue: Queue, job: Job) -> bool {
     let (Some(conn), Some(repo_name)) =
         (queue.conn.try_get_value(), queue.repo_name.try_get_value())
     else {
-        return;
+        return false;
     };
     job.status.set(Status::Uploading);
     job.sent.set(0);
@@ -436,17 +468,20 @@ fn start(queue: Queue, job: Job) {
     let fail = |job: &Job, message: String| job.status.set(Status::Failed(message));
     let Ok(controller) = AbortController::new() else {
         fail(&job, "This browser cannot cancel requests.".into());
-        return;
+        return true;
     };
     let Some(credential) = credential_for(&conn.saved, secret_for(&conn.saved.id)) else {
         fail(&job, "The registry's secret is gone: connect again.".into());
-        return;
+        return true;
     };
     let transport = FetchTransport::with_abort_signal(controller.signal());
     let client = RegistryClient::new(transport.clone(), conn.client.base().clone(), credential);
     let repo = match RepositoryName::parse(&repo_name) {
         Ok(name) => client.repository(name),
-        Err(e) => return fail(&job, e.to_string()),
+        Err(e) => {
+            fail(&job, e.to_string());
+            return true;
+        }
     };
     job.abort.set_value(Some(controller.clone()));
     spawn_local(async move {
@@ -457,8 +492,9 @@ fn start(queue: Queue, job: Job) {
         let (sent, speed, status) = (job.sent, job.speed, job.status);
         // `try_`: the signals are gone once the page is left (the upload is then cancelled,
         // but its future runs on until the registry has answered).
+        let this_run = (job.clone(), controller.clone());
         let mut on_progress = move |p: UploadProgress| {
-            if status.try_get_untracked() == Some(Status::Cancelled) {
+            if !is_current(&this_run.0, &this_run.1) {
                 return;
             }
             if p.interruptions > interruptions {
@@ -486,6 +522,7 @@ fn start(queue: Queue, job: Job) {
         // Its place is free now: the next waiting job starts.
         queue.pump();
     });
+    true
 }
 
 /// Shows how a run of `job` (the one `controller` stops) ended: done with its digest and speed,
@@ -496,16 +533,10 @@ fn settle(
     result: porthole_core::Result<Digest>,
     began: f64,
 ) {
-    let current = job
-        .abort
-        .try_with_value(|running| running.as_ref() == Some(controller));
-    if current != Some(true) {
+    if !is_current(job, controller) {
         return;
     }
     job.abort.set_value(None);
-    if job.status.get_untracked() == Status::Cancelled {
-        return;
-    }
     match result {
         Ok(digest) => {
             let seconds = (now() - began) / 1000.0;
@@ -554,6 +585,14 @@ fn PushForm(
     let navigate = use_navigate();
     let name = StoredValue::new(name);
     let reg = StoredValue::new(reg);
+    // Files still to finish: a push now would leave them out of the artifact.
+    let unfinished = move || {
+        jobs.with(|j| {
+            j.iter()
+                .filter(|j| j.status.with(Status::is_running))
+                .count()
+        })
+    };
 
     let push = move || {
         error.set(None);
@@ -669,7 +708,15 @@ fn PushForm(
                     })
                 }}
             </p>
-            <button class="btn primary" type="submit" disabled=move || busy.get()>
+            {move || {
+                let text = match unfinished() {
+                    0 => return None,
+                    1 => "1 file is still uploading: push once it is done, or cancel it.".to_owned(),
+                    n => format!("{n} files are still uploading: push once they are done, or cancel them."),
+                };
+                Some(view! { <p class="muted">{text}</p> })
+            }}
+            <button class="btn primary" type="submit" disabled=move || { busy.get() || unfinished() > 0 }>
                 {move || if busy.get() { "Pushing…" } else { "Push as artifact" }}
             </button>
             {move || error.get().map(|e| view! { <p class="error-message" role="alert">{e}</p> })}
