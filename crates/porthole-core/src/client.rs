@@ -1523,10 +1523,11 @@ impl<T: Transport> Repository<T> {
                     return Err(error);
                 }
                 ChunkOutcome::SessionLost(error) => {
-                    upload.note_interruption();
-                    progress(upload.progress());
+                    // Reported only once the new session is open: an upload that cannot start
+                    // over fails without first telling its caller it resumes.
                     self.start_over(upload, op, restartable, &mut restarts, error)
                         .await?;
+                    upload.note_interruption();
                     failures = 0;
                     progress(upload.progress());
                 }

@@ -163,8 +163,9 @@ pub struct TransferProgressEvent {
     /// known only at its end).
     pub total_bytes: f64,
     /// Chunks that failed so far and are sent again: when it rises, the upload is resuming
-    /// after a network error, or starting over in a new session because the registry lost its
-    /// session (then `loadedBytes` drops back to 0). A Porthole addition.
+    /// after a failed chunk (a lost connection, 429, 5xx), or starting over in a new session
+    /// because the registry lost its session (then `loadedBytes` drops back to 0). A Porthole
+    /// addition.
     pub interruptions: u32,
 }
 
