@@ -1,7 +1,10 @@
 //! [`FetchTransport`]: the core's [`Transport`] over the browser's global `fetch`.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use porthole_core::headers::content_length;
@@ -32,8 +35,10 @@ const BROWSER_OWNED_HEADERS: [&str; 4] = ["content-length", "host", "connection"
 /// Requests use `cache: "no-store"` (tag lists and manifests by tag change under the same URL;
 /// content by digest is verified anyway) and `mode: "cors"`.
 ///
-/// Clones share the abort signal: a client's transport can be given a signal per operation with
-/// [`FetchTransport::set_abort_signal`].
+/// Clones share the abort signal: a client's transport can be given a signal with
+/// [`FetchTransport::set_abort_signal`]. A transport without one of its own uses the signal of
+/// the operation being polled ([`with_abort_signal`]), so that one client, with one token cache,
+/// serves concurrent operations that each stop on their own signal.
 #[derive(Debug, Clone, Default)]
 pub struct FetchTransport {
     signal: Rc<RefCell<Option<AbortSignal>>>,
@@ -59,9 +64,10 @@ impl FetchTransport {
         *self.signal.borrow_mut() = signal;
     }
 
-    /// The current abort signal.
+    /// The signal the requests started now go with: the transport's own, else the one of the
+    /// operation being polled ([`with_abort_signal`]).
     pub fn abort_signal(&self) -> Option<AbortSignal> {
-        self.signal.borrow().clone()
+        self.signal.borrow().clone().or_else(scoped_signal)
     }
 
     fn build_init(
@@ -278,6 +284,46 @@ impl Transport for FetchTransport {
             self.abort_signal()
         };
         js::sleep_unless_aborted(millis, signal.as_ref()).await;
+    }
+}
+
+thread_local! {
+    static SCOPED_SIGNAL: RefCell<Option<AbortSignal>> = const { RefCell::new(None) };
+}
+
+fn scoped_signal() -> Option<AbortSignal> {
+    SCOPED_SIGNAL.with(|s| s.borrow().clone())
+}
+
+/// An operation's future with its own abort signal ([`with_abort_signal`]).
+#[derive(Debug)]
+pub struct WithAbortSignal<F> {
+    signal: Option<AbortSignal>,
+    future: Pin<Box<F>>,
+}
+
+/// Runs `future` (one operation on a client) so that every request it starts through a
+/// [`FetchTransport`] without a signal of its own, and every wait between its retries, stops
+/// when `signal` aborts. The signal is the *current* one while, and only while, that future is
+/// polled, and a transport reads it when a request starts, on the same poll: concurrent
+/// operations on one client keep their own signals. A clean-up after an abort still goes out
+/// (see [`porthole_core::transport::cleanup`]).
+pub fn with_abort_signal<F: Future>(signal: Option<AbortSignal>, future: F) -> WithAbortSignal<F> {
+    WithAbortSignal {
+        signal,
+        future: Box::pin(future),
+    }
+}
+
+impl<F: Future> Future for WithAbortSignal<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let outer = SCOPED_SIGNAL.with(|s| s.replace(this.signal.clone()));
+        let result = this.future.as_mut().poll(cx);
+        SCOPED_SIGNAL.with(|s| *s.borrow_mut() = outer);
+        result
     }
 }
 

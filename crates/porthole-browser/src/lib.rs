@@ -30,7 +30,7 @@ mod source;
 mod stream_source;
 
 #[cfg(target_arch = "wasm32")]
-pub use fetch::{FetchBody, FetchTransport};
+pub use fetch::{with_abort_signal, FetchBody, FetchTransport, WithAbortSignal};
 #[cfg(target_arch = "wasm32")]
 pub use js::error_to_js;
 #[cfg(target_arch = "wasm32")]

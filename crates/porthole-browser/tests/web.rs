@@ -1135,6 +1135,43 @@ async fn an_aborted_signal_stops_requests() {
     client.ping().await.unwrap();
 }
 
+/// One client, one transport without a signal of its own: each upload stops on the signal of
+/// its own operation (`with_abort_signal`), however they interleave.
+#[wasm_bindgen_test]
+async fn concurrent_operations_on_one_client_keep_their_own_signals() {
+    let client = anonymous();
+    let repo = client.repository(unique_repo("scoped-signals"));
+    let (doomed, kept) = (pseudo_random(3 * MIB, 81), pseudo_random(3 * MIB, 82));
+    let (doomed_source, kept_source) = (
+        BlobFileSource::new(blob_of(&doomed)).without_webcrypto(),
+        BlobFileSource::new(blob_of(&kept)).without_webcrypto(),
+    );
+    let options = || UploadOptions {
+        chunk_size: MIB as u64,
+        ..UploadOptions::default()
+    };
+    let (stop, keep) = (
+        AbortController::new().unwrap(),
+        AbortController::new().unwrap(),
+    );
+    let mut abort_at_first_chunk = |_| stop.abort();
+    let mut no_progress = |_| {};
+    let first = porthole_browser::with_abort_signal(
+        Some(stop.signal()),
+        repo.upload_blob(&doomed_source, options(), &mut abort_at_first_chunk),
+    );
+    let second = porthole_browser::with_abort_signal(
+        Some(keep.signal()),
+        repo.upload_blob(&kept_source, options(), &mut no_progress),
+    );
+    let (first, second) = futures::join!(first, second);
+    let error = first.expect_err("the aborted upload went on");
+    assert_eq!(error.code(), "ABORTED", "{error}");
+    assert_eq!(second.unwrap(), Digest::sha256_of(&kept));
+    // Outside any operation's scope the transport has no signal.
+    client.ping().await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn aborting_mid_upload_gives_an_aborted_error() {
     let controller = AbortController::new().unwrap();

@@ -83,9 +83,23 @@ pub(crate) async fn files_of(dropped: Vec<Dropped>) -> DroppedFiles {
             Err(()) => read.unreadable.push(path_of(&entry)),
         }
     }
-    read.files.sort_by(|a, b| a.0.cmp(&b.0));
+    sort_by_name(&mut read.files);
     read.unreadable.sort();
     read
+}
+
+/// Sorts named files by name (a path sorts beside its folder's other files).
+pub(crate) fn sort_by_name(files: &mut [(String, File)]) {
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+}
+
+/// The first few names, then how many more: a notice stays readable for a large folder.
+pub(crate) fn some_of(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    match names.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{} and {more} more", names[..SHOWN].join(", ")),
+        _ => names.join(", "),
+    }
 }
 
 /// The entry's path from the dropped item on, without the leading `/`.

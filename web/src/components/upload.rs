@@ -9,17 +9,17 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 use leptos_router::hooks::use_navigate;
-use porthole_browser::{BlobFileSource, FetchTransport};
+use porthole_browser::{with_abort_signal, BlobFileSource};
 use porthole_core::{
-    Descriptor, Digest, ImageManifest, Manifest, MediaType, RegistryClient, RepositoryName, Tag,
-    TagOrDigest, UploadOptions, UploadProgress,
+    Descriptor, Digest, ImageManifest, Manifest, MediaType, Tag, TagOrDigest, UploadOptions,
+    UploadProgress,
 };
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, File};
 
 use super::folder;
 use crate::routes::manifest_href;
-use crate::state::{credential_for, secret_for, Conn};
+use crate::state::Conn;
 use crate::util::{human_size, short_digest};
 
 /// Bytes per PATCH: small enough that the bar moves on files of a few MiB, large enough to keep
@@ -212,7 +212,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                     } else {
                         format!("{} items", unreadable.len())
                     },
-                    unreadable.join(", ")
+                    folder::some_of(unreadable)
                 ))),
             });
             add_files(read.files);
@@ -334,7 +334,7 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
                             percent(),
                             human_size(speed.get() as u64),
                         ),
-                        Status::Resuming => "resuming after a network error…".to_owned(),
+                        Status::Resuming => "resuming after an error…".to_owned(),
                         Status::Done(_) => format!("uploaded · {}/s", human_size(speed.get() as u64)),
                         Status::Failed(_) => "failed".to_owned(),
                         Status::Cancelled => "cancelled".to_owned(),
@@ -446,7 +446,7 @@ fn picked_files(list: Option<web_sys::FileList>) -> Vec<(String, File)> {
             (path.unwrap_or_else(|| file.name()), file)
         })
         .collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
+    folder::sort_by_name(&mut files);
     files
 }
 
@@ -454,30 +454,24 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
-/// Starts the upload of `job` on a client of its own, so that its abort signal is its own; once
-/// it ends, the next waiting job starts. False when the page is gone (nothing was started).
+/// Starts the upload of `job` on the connection's client (one token cache for every upload),
+/// under an abort signal of its own; once it ends, the next waiting job starts. False when the
+/// page is gone (nothing was started).
 fn start(queue: Queue, job: Job) -> bool {
     let (Some(conn), Some(repo_name)) =
         (queue.conn.try_get_value(), queue.repo_name.try_get_value())
     else {
         return false;
     };
+    // From `Queued`, whose progress `enqueue` (or a new row) has at 0.
     job.status.set(Status::Uploading);
-    job.sent.set(0);
-    job.speed.set(0.0);
     let fail = |job: &Job, message: String| job.status.set(Status::Failed(message));
     let Ok(controller) = AbortController::new() else {
         fail(&job, "This browser cannot cancel requests.".into());
         return true;
     };
-    let Some(credential) = credential_for(&conn.saved, secret_for(&conn.saved.id)) else {
-        fail(&job, "The registry's secret is gone: connect again.".into());
-        return true;
-    };
-    let transport = FetchTransport::with_abort_signal(controller.signal());
-    let client = RegistryClient::new(transport.clone(), conn.client.base().clone(), credential);
-    let repo = match RepositoryName::parse(&repo_name) {
-        Ok(name) => client.repository(name),
+    let repo = match conn.repo(&repo_name) {
+        Ok(repo) => repo,
         Err(e) => {
             fail(&job, e.to_string());
             return true;
@@ -517,7 +511,8 @@ fn start(queue: Queue, job: Job) -> bool {
             chunk_size: CHUNK,
             ..UploadOptions::default()
         };
-        let result = repo.upload_blob(&source, options, &mut on_progress).await;
+        let upload = repo.upload_blob(&source, options, &mut on_progress);
+        let result = with_abort_signal(Some(controller.signal()), upload).await;
         settle(&job, &controller, result, began);
         // Its place is free now: the next waiting job starts.
         queue.pump();
@@ -711,8 +706,8 @@ fn PushForm(
             {move || {
                 let text = match unfinished() {
                     0 => return None,
-                    1 => "1 file is still uploading: push once it is done, or cancel it.".to_owned(),
-                    n => format!("{n} files are still uploading: push once they are done, or cancel them."),
+                    1 => "1 file is not uploaded yet: push once it is, or cancel it.".to_owned(),
+                    n => format!("{n} files are not uploaded yet: push once they are, or cancel them."),
                 };
                 Some(view! { <p class="muted">{text}</p> })
             }}
