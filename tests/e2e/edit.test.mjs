@@ -287,6 +287,38 @@ test('a dropped folder uploads the files inside it by their paths; an empty fold
   await page.context().close();
 });
 
+test('ACR: a folder reuses the connection\'s tokens instead of a token per file', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/`);
+  await page.getByLabel('Registry address').fill(kit.acr);
+  await page.getByLabel('ACR with an Entra ID token').check();
+  await page.locator('input[name="secret"]').fill(kit.acr_auth.aad_tokens.owner);
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('link', { name: 'apps/web' }).click({ timeout: 30_000 });
+  await page.getByTestId('dropzone').waitFor();
+  const tokenRequests = [];
+  page.on('request', (r) => {
+    const { pathname } = new URL(r.url());
+    if (pathname.startsWith('/oauth2/')) tokenRequests.push(pathname);
+  });
+  const files = Object.fromEntries([1, 2, 3, 4, 5].map((n) => [`part-${n}.txt`, Buffer.from(`part ${n}\n`)]));
+  const root = folderOf('parts', files);
+  await page.getByLabel('Choose a folder to upload').setInputFiles(root);
+  for (const [file, bytes] of Object.entries(files)) {
+    const row = page.locator(`li.upload-row[data-file="parts/${file}"]`);
+    await row.locator('[data-state="done"]').waitFor({ timeout: 30_000 });
+    assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
+  }
+  // The refresh token from connecting is kept (no new exchange), and the access token with push
+  // scope is asked at most once per upload running at once (the first three ask together), not
+  // once per file: with a client per file, each exchanged and asked anew (11 requests here).
+  assert.ok(!tokenRequests.includes('/oauth2/exchange'), `token requests: ${JSON.stringify(tokenRequests)}`);
+  assert.ok(tokenRequests.length <= 3, `token requests: ${JSON.stringify(tokenRequests)}`);
+  fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  noErrors();
+  await page.context().close();
+});
+
 test('a chunk lost on the network is resumed, the blob lands whole', async () => {
   const page = await newPage();
   let failed = 0;
