@@ -132,12 +132,15 @@ export function spy_on_fetch() {
   const original = globalThis.fetch;
   const spy = {
     signals: [],
+    urls: [],
     count() { return this.signals.length; },
+    count_to(prefix) { return this.urls.filter((u) => u.startsWith(prefix)).length; },
     aborted(i) { return Boolean(this.signals[i]?.aborted); },
     restore() { globalThis.fetch = original; },
   };
   globalThis.fetch = function (input, init) {
     spy.signals.push(init?.signal);
+    spy.urls.push(String(input));
     return original.call(this, input, init);
   };
   return spy;

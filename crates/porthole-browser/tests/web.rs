@@ -1014,6 +1014,32 @@ async fn token_auth_through_the_front() {
     assert!(error.contains("refused the credentials"), "{error}");
 }
 
+/// Operations of one client that need the same token at the same time wait for one fetch of
+/// it: uploads that start together ask the token server once, not once each.
+#[wasm_bindgen_test]
+async fn concurrent_operations_share_one_token_fetch() {
+    let url = field(&registries(), &["token_front"]);
+    let realm = field(&registries(), &["token_realm"]);
+    let repo = client_for(&url, Credential::basic("alice", password("alice")))
+        .repository(unique_repo("one-token"));
+    let digests: Vec<Digest> = (0..3u8).map(|i| Digest::sha256_of(&[i])).collect();
+    let spy = spy_on_fetch();
+    let (a, b, c) = futures::join!(
+        repo.blob_exists(&digests[0]),
+        repo.blob_exists(&digests[1]),
+        repo.blob_exists(&digests[2]),
+    );
+    let token_fetches = spy.count_to(&realm);
+    spy.restore();
+    for answer in [a, b, c] {
+        assert_eq!(answer.unwrap(), None);
+    }
+    assert_eq!(
+        token_fetches, 1,
+        "one token fetch for three concurrent operations"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn a_direct_call_to_an_auth_registry_is_blocked_by_cors() {
     // The basic registry without its front: it answers the preflight of the authenticated
@@ -1458,6 +1484,8 @@ extern "C" {
     fn spy_on_fetch() -> FetchSpy;
     #[wasm_bindgen(method)]
     fn count(this: &FetchSpy) -> u32;
+    #[wasm_bindgen(method)]
+    fn count_to(this: &FetchSpy, prefix: &str) -> u32;
     /// Whether the signal of the `i`-th `fetch` was aborted.
     #[wasm_bindgen(method)]
     fn aborted(this: &FetchSpy, i: u32) -> bool;

@@ -441,7 +441,8 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    fn key(endpoint: &TokenEndpoint, scopes: &[Scope]) -> (TokenEndpoint, String) {
+    /// The key a token is kept under: the endpoint and the merged, sorted scopes.
+    pub(crate) fn key(endpoint: &TokenEndpoint, scopes: &[Scope]) -> (TokenEndpoint, String) {
         let mut names: Vec<String> = merge_scopes(scopes.iter().cloned())
             .iter()
             .map(Scope::to_string)

@@ -12,6 +12,7 @@ use crate::auth::{
 };
 use crate::digest::{Digest, Hasher};
 use crate::error::{parse_error_body, Error, OciErrorCode, Result};
+use crate::flight::InFlight;
 use crate::headers::{self, parse_www_authenticate, Challenge};
 use crate::join::{join, try_join};
 use crate::manifest::{Descriptor, ImageIndex, Manifest, MAX_MANIFEST_BYTES};
@@ -74,6 +75,8 @@ struct Inner<T> {
     credential: Credential,
     options: ClientOptions,
     auth: RefCell<AuthState>,
+    /// Token fetches under way, by cache key (see [`InFlight`]).
+    token_fetches: RefCell<InFlight<(TokenEndpoint, String)>>,
     /// The index in [`PAGE_SIZE_LADDER`] the registry accepted (None: send no `n`).
     page_size_step: Cell<Option<usize>>,
     /// Whether the registry serves ACR's `/acr/v1` API (`None`: not known yet).
@@ -193,6 +196,7 @@ impl<T: Transport> RegistryClient<T> {
                 credential,
                 options,
                 auth: RefCell::new(AuthState::default()),
+                token_fetches: RefCell::default(),
                 page_size_step: Cell::new(Some(0)),
                 is_acr: Cell::new(None),
             }),
@@ -505,13 +509,25 @@ impl<T: Transport> RegistryClient<T> {
     }
 
     async fn token_for(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Secret> {
-        let now = self.inner.transport.now_millis();
-        if let Some(token) = self.inner.auth.borrow().cache.get(endpoint, scopes, now) {
-            return Ok(token.access_token.clone());
+        let key = TokenCache::key(endpoint, scopes);
+        let fetches = &self.inner.token_fetches;
+        loop {
+            let now = self.inner.transport.now_millis();
+            if let Some(token) = self.inner.auth.borrow().cache.get(endpoint, scopes, now) {
+                return Ok(token.access_token.clone());
+            }
+            if !InFlight::is_fetching(fetches, &key) {
+                break;
+            }
+            // Another operation of this client is fetching this very token: wait for it, then
+            // take it from the cache (or, if that fetch failed, fetch it here).
+            InFlight::done(fetches, &key).await;
         }
+        let _flight = InFlight::start(fetches, key);
         let merged = merge_scopes(scopes.iter().cloned());
         let token = self.fetch_token(endpoint, &merged).await?;
         let secret = token.access_token.clone();
+        // Cached before the flight ends, so that its waiters find it.
         self.inner
             .auth
             .borrow_mut()

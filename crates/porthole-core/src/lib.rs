@@ -16,6 +16,7 @@ pub mod auth;
 pub mod client;
 pub mod digest;
 pub mod error;
+mod flight;
 pub mod headers;
 mod join;
 pub mod manifest;
