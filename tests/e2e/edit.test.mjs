@@ -287,14 +287,21 @@ test('a dropped folder uploads the files inside it by their paths; an empty fold
   await page.context().close();
 });
 
-test('ACR: a folder asks for its token once, reusing the connection\'s refresh token', { skip: !kit.acr && 'no ACR emulator' }, async () => {
-  const page = await newPage();
+/** Connects `page` to the ACR emulator with the owner's Entra ID token; resolves on its list. */
+async function connectAcr(page, { keepSecret = false } = {}) {
   await page.goto(`${site.url}/`);
   await page.getByLabel('Registry address').fill(kit.acr);
   await page.getByLabel('ACR with an Entra ID token').check();
   await page.locator('input[name="secret"]').fill(kit.acr_auth.aad_tokens.owner);
+  if (keepSecret) await page.getByLabel(/Keep the secret/).check();
   await page.getByRole('button', { name: 'Connect' }).click();
-  await page.getByRole('link', { name: 'apps/web' }).click({ timeout: 30_000 });
+  await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+}
+
+test('ACR: a folder asks for its token once, reusing the connection\'s refresh token', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const page = await newPage();
+  await connectAcr(page);
+  await page.getByRole('link', { name: 'apps/web' }).click();
   await page.getByTestId('dropzone').waitFor();
   // Token requests from now on: the path, and the scope asked (the page may still be loading
   // ACR metadata, with a scope of its own).
@@ -576,13 +583,7 @@ test('keep the newest three: a preview, then the older ones are deleted', async 
 
 test('ACR: lock a tag against deletes, the emulator refuses, unlock, delete', { skip: !kit.acr && 'no ACR emulator' }, async () => {
   const page = await newPage();
-  await page.goto(`${site.url}/`);
-  await page.getByLabel('Registry address').fill(kit.acr);
-  await page.getByLabel('ACR with an Entra ID token').check();
-  await page.locator('input[name="secret"]').fill(kit.acr_auth.aad_tokens.owner);
-  await page.getByLabel(/Keep the secret/).check();
-  await page.getByRole('button', { name: 'Connect' }).click();
-  await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+  await connectAcr(page, { keepSecret: true });
   const reg = new URL(page.url()).pathname.split('/')[2];
 
   await page.goto(`${site.url}/r/${reg}/manifest/sandbox/delete:two`);

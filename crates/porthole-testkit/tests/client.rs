@@ -913,18 +913,24 @@ fn an_upload_whose_session_is_unknown_from_the_first_chunk_fails_at_once() {
     assert_eq!((count("POST "), count("PATCH ")), (1, 1), "{log:#?}");
 }
 
+/// The error of a stream upload (1 MiB chunks) whose session the registry lost after the first
+/// chunk: what happened, and to start over.
+fn says_the_session_was_lost_after_the_first_chunk(err: &porthole_core::Error) {
+    let text = err.to_string();
+    assert!(
+        text.contains("lost the upload session after 1048576 bytes"),
+        "{text}"
+    );
+    assert!(text.contains("start the upload over"), "{text}");
+}
+
 #[test]
 fn a_stream_whose_session_the_registry_dropped_fails_and_says_why() {
     each_mode(|env| {
         let name = "stream/purged";
         let (_, result, log) = stream_upload_through(env, name, Fault::PurgeSession(2));
         let err = result.expect_err("a stream cannot start over after its first chunk");
-        let text = err.to_string();
-        assert!(
-            text.contains("lost the upload session after 1048576 bytes"),
-            "{text}"
-        );
-        assert!(text.contains("start the upload over"), "{text}");
+        says_the_session_was_lost_after_the_first_chunk(&err);
         assert!(
             log.iter()
                 .any(|l| l.contains("(session purged)") && l.ends_with("-> 404")),
@@ -1331,12 +1337,7 @@ fn a_stream_whose_session_is_lost_later_fails_and_says_why() {
         let name = "stream/lost";
         let (data, result, log) = stream_upload_through(env, name, Fault::LoseAnswer(2));
         let err = result.expect_err("a lost session after the first chunk cannot be restarted");
-        let text = err.to_string();
-        assert!(
-            text.contains("lost the upload session after 1048576 bytes"),
-            "{text}"
-        );
-        assert!(text.contains("start the upload over"), "{text}");
+        says_the_session_was_lost_after_the_first_chunk(&err);
         let opened = log
             .iter()
             .filter(|l| l.starts_with("POST ") && l.ends_with("-> 202"))
