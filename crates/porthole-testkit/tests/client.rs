@@ -915,7 +915,7 @@ fn an_upload_whose_session_is_unknown_from_the_first_chunk_fails_at_once() {
 
 /// The error of a stream upload (1 MiB chunks) whose session the registry lost after the first
 /// chunk: what happened, and to start over.
-fn says_the_session_was_lost_after_the_first_chunk(err: &porthole_core::Error) {
+fn says_the_session_was_lost_after_the_first_chunk(err: &Error) {
     let text = err.to_string();
     assert!(
         text.contains("lost the upload session after 1048576 bytes"),
