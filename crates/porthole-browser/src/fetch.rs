@@ -2,9 +2,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use porthole_core::headers::content_length;
@@ -68,6 +66,17 @@ impl FetchTransport {
     /// operation being polled ([`with_abort_signal`]).
     pub fn abort_signal(&self) -> Option<AbortSignal> {
         self.signal.borrow().clone().or_else(scoped_signal)
+    }
+
+    /// The signal for a request (or a wait) starting now: none in a clean-up (an upload
+    /// session's `DELETE`, the token it needs), which goes out even after an abort because it is
+    /// what lets the registry drop the session at once; else [`Self::abort_signal`].
+    fn signal_for_now(&self) -> Option<AbortSignal> {
+        if porthole_core::transport::is_cleanup() {
+            None
+        } else {
+            self.abort_signal()
+        }
     }
 
     fn build_init(
@@ -236,13 +245,7 @@ impl Transport for FetchTransport {
     type Stream = FetchBody;
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
-        // A clean-up (an upload session's DELETE, the token it needs) goes out even after an
-        // abort: it is what lets the registry drop the session at once.
-        let signal = if porthole_core::transport::is_cleanup() {
-            None
-        } else {
-            self.abort_signal()
-        };
+        let signal = self.signal_for_now();
         if signal.as_ref().is_some_and(AbortSignal::aborted) {
             return Err(aborted("before it was sent"));
         }
@@ -278,12 +281,7 @@ impl Transport for FetchTransport {
     /// Waits between retries; an abort of the transport's signal ends the wait at once (the
     /// next request then fails as aborted), except in a clean-up, which outlives the abort.
     async fn sleep(&self, millis: u64) {
-        let signal = if porthole_core::transport::is_cleanup() {
-            None
-        } else {
-            self.abort_signal()
-        };
-        js::sleep_unless_aborted(millis, signal.as_ref()).await;
+        js::sleep(millis, self.signal_for_now().as_ref()).await;
     }
 }
 
@@ -296,11 +294,7 @@ fn scoped_signal() -> Option<AbortSignal> {
 }
 
 /// An operation's future with its own abort signal ([`with_abort_signal`]).
-#[derive(Debug)]
-pub struct WithAbortSignal<F> {
-    signal: Option<AbortSignal>,
-    future: Pin<Box<F>>,
-}
+pub type WithAbortSignal<F> = porthole_core::transport::Scoped<Option<AbortSignal>, F>;
 
 /// Runs `future` (one operation on a client) so that every request it starts through a
 /// [`FetchTransport`] without a signal of its own, and every wait between its retries, stops
@@ -309,22 +303,7 @@ pub struct WithAbortSignal<F> {
 /// operations on one client keep their own signals. A clean-up after an abort still goes out
 /// (see [`porthole_core::transport::cleanup`]).
 pub fn with_abort_signal<F: Future>(signal: Option<AbortSignal>, future: F) -> WithAbortSignal<F> {
-    WithAbortSignal {
-        signal,
-        future: Box::pin(future),
-    }
-}
-
-impl<F: Future> Future for WithAbortSignal<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.get_mut();
-        let outer = SCOPED_SIGNAL.with(|s| s.replace(this.signal.clone()));
-        let result = this.future.as_mut().poll(cx);
-        SCOPED_SIGNAL.with(|s| *s.borrow_mut() = outer);
-        result
-    }
+    porthole_core::transport::scoped(&SCOPED_SIGNAL, signal, future)
 }
 
 /// Aborts a request whose future is dropped before its answer came (a cancelled stream, the

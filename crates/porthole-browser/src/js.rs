@@ -154,63 +154,53 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
     web_sys::Url::new(url).ok().map(|u| u.origin())
 }
 
-/// Resolves after `millis` milliseconds (clamped to what `setTimeout` accepts). A wait of 0 is a
-/// yield to the event loop: in a page, through a `MessageChannel`, because the timers of a hidden
-/// tab are throttled to one a second and a long upload in a background tab yields often.
-pub(crate) async fn sleep(millis: u64) {
+/// Resolves after `millis` milliseconds (clamped to what `setTimeout` accepts), or as soon as
+/// `signal` aborts (at once if it already has): a wait between retries (a registry's
+/// `Retry-After` may ask for 30 s) must not hold an operation the caller has given up on, whose
+/// next request then fails as aborted.
+///
+/// A wait of 0 is a yield to the event loop, which an abort does not skip (a loop that yields
+/// between pieces of work, hashing a stream's chunk, would otherwise run them all in one go): in
+/// a page, through a `MessageChannel`, because the timers of a hidden tab are throttled to one a
+/// second and a long upload in a background tab yields often.
+pub(crate) async fn sleep(millis: u64, signal: Option<&web_sys::AbortSignal>) {
     if millis == 0 && yield_by_message().await {
         return;
     }
-    let millis = i32::try_from(millis).unwrap_or(i32::MAX);
-    let promise = Promise::new(&mut |resolve, _reject| {
-        global_set_timeout(&resolve, millis);
-    });
-    // A timer promise never rejects.
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// Like [`sleep`], but a wait of more than 0 ends as soon as `signal` aborts (at once if it
-/// already has): a wait between retries (a registry's `Retry-After` may ask for 30 s) must not hold an operation the
-/// caller has given up on. The caller's next request then fails as aborted.
-pub(crate) async fn sleep_unless_aborted(millis: u64, signal: Option<&web_sys::AbortSignal>) {
-    // A wait of 0 is a yield, which an abort must not skip: a loop that yields between pieces
-    // of work (hashing a stream's chunk) would otherwise run them all in one go.
-    let Some(signal) = signal.filter(|_| millis > 0) else {
-        return sleep(millis).await;
-    };
-    if signal.aborted() {
+    let signal = signal.filter(|_| millis > 0);
+    if signal.is_some_and(web_sys::AbortSignal::aborted) {
         return;
     }
     let millis = i32::try_from(millis).unwrap_or(i32::MAX);
-    let mut wait = AbortableWait {
-        signal: signal.clone(),
+    let mut wait = TimedWait {
+        signal: signal.cloned(),
         wake: None,
         timer: JsValue::UNDEFINED,
     };
     let promise = Promise::new(&mut |resolve, _reject| {
         wait.timer = global_set_timeout(&resolve, millis);
-        let _ = signal.add_event_listener_with_callback("abort", &resolve);
+        if let Some(signal) = &wait.signal {
+            let _ = signal.add_event_listener_with_callback("abort", &resolve);
+        }
         wait.wake = Some(resolve);
     });
     // Neither the timer nor the listener rejects.
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// The timer and the abort listener of one [`sleep_unless_aborted`], both removed when the wait
-/// ends (or its future is dropped), so a long-lived signal does not collect listeners.
-struct AbortableWait {
-    signal: web_sys::AbortSignal,
+/// The timer and the abort listener of one [`sleep`], both removed when the wait ends (or its
+/// future is dropped), so a long-lived signal does not collect listeners.
+struct TimedWait {
+    signal: Option<web_sys::AbortSignal>,
     wake: Option<Function>,
     timer: JsValue,
 }
 
-impl Drop for AbortableWait {
+impl Drop for TimedWait {
     fn drop(&mut self) {
         global_clear_timeout(&self.timer);
-        if let Some(wake) = &self.wake {
-            let _ = self
-                .signal
-                .remove_event_listener_with_callback("abort", wake);
+        if let (Some(signal), Some(wake)) = (&self.signal, &self.wake) {
+            let _ = signal.remove_event_listener_with_callback("abort", wake);
         }
     }
 }

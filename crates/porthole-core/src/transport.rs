@@ -4,9 +4,14 @@
 //! implementations exist: the browser's `fetch` (porthole-browser) and a native client used by the
 //! tests (porthole-testkit). The trait is `?Send` on purpose: browser futures are `!Send`.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::LocalKey;
 
 use crate::digest::{Digest, DigestAlgorithm};
 use crate::url::Url;
@@ -393,41 +398,61 @@ pub trait Transport {
 }
 
 thread_local! {
-    static CLEANING_UP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static CLEANING_UP: RefCell<bool> = const { RefCell::new(false) };
 }
 
 /// Whether the request being started is part of a clean-up ([`cleanup`]): a transport that
 /// aborts requests on a caller's signal sends it without the signal, so that an aborted
 /// operation still tidies up after itself (an upload session's `DELETE`, and the token it needs).
 pub fn is_cleanup() -> bool {
-    CLEANING_UP.with(std::cell::Cell::get)
+    CLEANING_UP.with(|c| *c.borrow())
 }
 
 /// Runs `work` as a clean-up: every request it starts sees [`is_cleanup`] true. The mark is set
 /// only while `work` is polled (a transport reads it when a request starts, on that poll), so
 /// other operations running beside it keep their signals.
-pub fn cleanup<F: std::future::Future>(work: F) -> Cleanup<F> {
-    Cleanup {
-        work: Box::pin(work),
-    }
+pub fn cleanup<F: Future>(work: F) -> Cleanup<F> {
+    scoped(&CLEANING_UP, true, work)
 }
 
 /// The future [`cleanup`] returns.
-#[derive(Debug)]
-pub struct Cleanup<F> {
-    work: std::pin::Pin<Box<F>>,
+pub type Cleanup<F> = Scoped<bool, F>;
+
+/// Runs `future` with the thread-local `key` holding `value` while, and only while, it is polled
+/// (the outer value is back between polls): a per-operation setting that code called on the
+/// same poll reads, such as a clean-up's mark ([`cleanup`]) or, in the browser crate, an
+/// operation's abort signal. Operations running beside it never see each other's.
+pub fn scoped<T: Clone + 'static, F: Future>(
+    key: &'static LocalKey<RefCell<T>>,
+    value: T,
+    future: F,
+) -> Scoped<T, F> {
+    Scoped {
+        key,
+        value,
+        future: Box::pin(future),
+    }
 }
 
-impl<F: std::future::Future> std::future::Future for Cleanup<F> {
+/// The future [`scoped`] returns.
+#[derive(Debug)]
+pub struct Scoped<T: 'static, F> {
+    key: &'static LocalKey<RefCell<T>>,
+    value: T,
+    future: Pin<Box<F>>,
+}
+
+// The future is boxed and the value never pinned: moving a `Scoped` moves neither.
+impl<T, F> Unpin for Scoped<T, F> {}
+
+impl<T: Clone + 'static, F: Future> Future for Scoped<T, F> {
     type Output = F::Output;
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let outer = CLEANING_UP.with(|c| c.replace(true));
-        let polled = self.work.as_mut().poll(cx);
-        CLEANING_UP.with(|c| c.set(outer));
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let outer = this.key.with(|k| k.replace(this.value.clone()));
+        let polled = this.future.as_mut().poll(cx);
+        this.key.with(|k| *k.borrow_mut() = outer);
         polled
     }
 }
