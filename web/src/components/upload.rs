@@ -178,11 +178,11 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
     };
     let add_picked = move |list: Option<web_sys::FileList>, what: &str| {
         let files = picked_files(list);
-        notice.set(files.is_empty().then(|| {
-            Notice::Info(format!(
-                "Nothing to upload: the {what} chosen holds no files."
-            ))
-        }));
+        notice.set(
+            files
+                .is_empty()
+                .then(|| Notice::Info(format!("Nothing to upload: no files in the {what}."))),
+        );
         add_files(files);
     };
     let add_dropped = move |transfer: web_sys::DataTransfer| {
@@ -257,7 +257,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                             aria-label="Choose files to upload"
                             on:change=move |ev| {
                                 let input: web_sys::HtmlInputElement = event_target(&ev);
-                                add_picked(input.files(), "files");
+                                add_picked(input.files(), "selection");
                                 input.set_value("");
                             }
                         />
@@ -272,7 +272,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                             aria-label="Choose a folder to upload"
                             on:change=move |ev| {
                                 let input: web_sys::HtmlInputElement = event_target(&ev);
-                                add_picked(input.files(), "folder");
+                                add_picked(input.files(), "folder chosen");
                                 input.set_value("");
                             }
                         />
