@@ -639,7 +639,17 @@ describe("aborts", () => {
   }
 
   test("an abort while the client waits out a Retry-After ends the wait at once", async () => {
-    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort-wait"));
+    // A registry token from getToken: the retry the abort refuses must not ask for one.
+    let tokensAsked = 0;
+    const credential = {
+      async getToken() {
+        tokensAsked += 1;
+        return { token: "a-registry-token", expiresOnTimestamp: Date.now() + 60_000 };
+      },
+    };
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort-wait"), credential, {
+      tokenKind: "registry",
+    });
     const controller = new AbortController();
     let answeredBusy = false;
     const busyOnce = (entry, response) => {
@@ -659,6 +669,7 @@ describe("aborts", () => {
       const waited = Date.now() - started;
       assert.ok(waited < 10_000, `the abort ended the 30 s wait only after ${waited} ms`);
       assert.equal(log.length, 1, `no retry after the abort: ${JSON.stringify(log)}`);
+      assert.equal(tokensAsked, 1, "getToken was asked again for a retry refused as aborted");
     }, { onResponse: busyOnce });
   });
 

@@ -1,6 +1,7 @@
 //! [`FetchTransport`]: the core's [`Transport`] over the browser's global `fetch`.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -10,6 +11,7 @@ use porthole_core::{
     Body, BodyStream, Headers, Method, Request, Response, Transport, TransportError,
     TransportErrorKind, Url,
 };
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -245,15 +247,15 @@ impl Transport for FetchTransport {
     type Stream = FetchBody;
 
     async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
-        let signal = self.signal_for_now();
-        if signal.as_ref().is_some_and(AbortSignal::aborted) {
-            return Err(aborted("before it was sent"));
+        if let Some(aborted) = self.aborted() {
+            return Err(aborted);
         }
+        let signal = self.signal_for_now();
         let mut unanswered = AbortOnDrop::new();
         let fetch_signal = unanswered.signal_with(signal.as_ref());
         let init = self.build_init(&request, fetch_signal.as_ref())?;
         let answer = JsFuture::from(js::global_fetch(request.url.as_str(), &init)).await;
-        unanswered.disarm();
+        let forwarding = unanswered.disarm();
         let response: web_sys::Response = match answer {
             Ok(value) => value.unchecked_into(),
             Err(error) => {
@@ -270,12 +272,17 @@ impl Transport for FetchTransport {
             headers,
             url: Url::parse(&response.url()).ok(),
             headers_filtered: response.type_() == ResponseType::Cors,
-            body: FetchBody::new(response.body(), announced, signal),
+            body: FetchBody::new(response.body(), announced, signal, forwarding),
         })
     }
 
     fn now_millis(&self) -> u64 {
         js_sys::Date::now() as u64
+    }
+
+    fn aborted(&self) -> Option<TransportError> {
+        let signal = self.signal_for_now()?;
+        signal.aborted().then(|| aborted("before it was sent"))
     }
 
     /// Waits between retries; an abort of the transport's signal ends the wait at once (the
@@ -310,39 +317,101 @@ pub fn with_abort_signal<F: Future>(signal: Option<AbortSignal>, future: F) -> W
 /// other half of a failed `try_join`): the browser would otherwise go on sending or receiving
 /// for nobody, holding one of the few connections it keeps per host until the collector runs.
 /// Once the answer is in, the body's own drop cancels what is left ([`FetchBody`]).
-struct AbortOnDrop(Option<AbortController>);
+struct AbortOnDrop {
+    controller: Option<AbortController>,
+    /// Where the engine lacks `AbortSignal.any`: the listener that passes the caller's abort on
+    /// to `controller`.
+    forwarding: Option<Forwarding>,
+}
 
 impl AbortOnDrop {
     fn new() -> Self {
-        Self(AbortController::new().ok())
-    }
-
-    /// The signal the request goes with: this guard's, following `caller`'s too when there is
-    /// one (`AbortSignal.any`). An engine without `AbortSignal.any` (before Chrome 116,
-    /// Firefox 124, Safari 17.4) gets `caller`'s alone, and a dropped request then runs on.
-    fn signal_with(&mut self, caller: Option<&AbortSignal>) -> Option<AbortSignal> {
-        let own = self.0.as_ref().map(AbortController::signal);
-        match (caller, own) {
-            (None, own) => own,
-            (Some(caller), None) => Some(caller.clone()),
-            (Some(caller), Some(own)) => js::any_signal(caller, &own).or_else(|| {
-                self.0 = None;
-                Some(caller.clone())
-            }),
+        Self {
+            controller: AbortController::new().ok(),
+            forwarding: None,
         }
     }
 
-    /// The answer came (or the request failed): nothing to abort any more.
-    fn disarm(&mut self) {
-        self.0 = None;
+    /// The signal the request goes with: this guard's, following `caller`'s too when there is
+    /// one: `AbortSignal.any` where the engine has it (Chrome 116, Firefox 124, Safari 17.4),
+    /// else a listener on `caller` that aborts this guard's controller.
+    fn signal_with(&mut self, caller: Option<&AbortSignal>) -> Option<AbortSignal> {
+        let Some(controller) = &self.controller else {
+            return caller.cloned();
+        };
+        let own = controller.signal();
+        let Some(caller) = caller else {
+            return Some(own);
+        };
+        if let Some(both) = js::any_signal(caller, &own) {
+            return Some(both);
+        }
+        match Forwarding::new(caller, controller.clone()) {
+            Some(forwarding) => {
+                self.forwarding = Some(forwarding);
+                Some(own)
+            }
+            None => {
+                self.controller = None;
+                Some(caller.clone())
+            }
+        }
+    }
+
+    /// The answer came (or the request failed): nothing to abort any more. What passes the
+    /// caller's abort on (if anything does) is handed over, to live as long as the body, whose
+    /// reads the request's signal still governs.
+    fn disarm(&mut self) -> Option<Forwarding> {
+        self.controller = None;
+        self.forwarding.take()
     }
 }
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if let Some(controller) = self.0.take() {
+        if let Some(controller) = self.controller.take() {
             controller.abort();
         }
+    }
+}
+
+/// A listener on a caller's signal that aborts a request's own controller; taken off the
+/// caller's signal when dropped, so a long-lived signal does not gather one per request.
+struct Forwarding {
+    caller: AbortSignal,
+    listener: Closure<dyn FnMut()>,
+}
+
+impl Forwarding {
+    /// `None` when the caller's signal aborted already (the request is refused before it is
+    /// sent) or refuses the listener.
+    fn new(caller: &AbortSignal, controller: AbortController) -> Option<Self> {
+        if caller.aborted() {
+            return None;
+        }
+        let listener = Closure::<dyn FnMut()>::new(move || controller.abort());
+        caller
+            .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref())
+            .ok()?;
+        Some(Self {
+            caller: caller.clone(),
+            listener,
+        })
+    }
+}
+
+impl Drop for Forwarding {
+    fn drop(&mut self) {
+        let listener = self.listener.as_ref().unchecked_ref();
+        let _ = self
+            .caller
+            .remove_event_listener_with_callback("abort", listener);
+    }
+}
+
+impl fmt::Debug for Forwarding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Forwarding")
     }
 }
 
@@ -373,6 +442,9 @@ pub struct FetchBody {
     /// The answer's `Content-Length`.
     announced: Option<u64>,
     signal: Option<AbortSignal>,
+    /// What passes the caller's abort on to the request, where the engine lacks
+    /// `AbortSignal.any`: kept while the body may be read.
+    _forwarding: Option<Forwarding>,
 }
 
 /// How the response body is read.
@@ -428,7 +500,12 @@ impl FetchBody {
     /// The body of a `Response` from elsewhere (a cache, a service worker, a hand-made
     /// `Response`), to read or verify it as Porthole reads a `fetch` answer.
     pub fn of_response(response: &web_sys::Response) -> Self {
-        Self::new(response.body(), content_length(&headers_of(response)), None)
+        Self::new(
+            response.body(),
+            content_length(&headers_of(response)),
+            None,
+            None,
+        )
     }
 
     /// The length the answer announced (`Content-Length`), if any.
@@ -440,6 +517,7 @@ impl FetchBody {
         body: Option<web_sys::ReadableStream>,
         announced: Option<u64>,
         signal: Option<AbortSignal>,
+        forwarding: Option<Forwarding>,
     ) -> Self {
         let reader = body.map(|stream| {
             let options = ReadableStreamGetReaderOptions::new();
@@ -463,6 +541,7 @@ impl FetchBody {
             scratch: None,
             announced,
             signal,
+            _forwarding: forwarding,
         }
     }
 

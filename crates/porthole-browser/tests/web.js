@@ -165,3 +165,27 @@ export function message_posted_now() {
   channel.port2.postMessage(null);
   return { delivered() { return delivered; } };
 }
+
+// Takes `AbortSignal.any` away, as on engines before Chrome 116, Firefox 124 and Safari 17.4,
+// until `restore`.
+export function hide_abort_signal_any() {
+  const original = Object.getOwnPropertyDescriptor(AbortSignal, "any");
+  delete AbortSignal.any;
+  return { restore() { Object.defineProperty(AbortSignal, "any", original); } };
+}
+
+// Counts the "abort" listeners added to `signal` and not removed yet.
+export function count_abort_listeners(signal) {
+  const live = new Set();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = (type, listener, options) => {
+    if (type === "abort") live.add(listener);
+    add(type, listener, options);
+  };
+  signal.removeEventListener = (type, listener, options) => {
+    if (type === "abort") live.delete(listener);
+    remove(type, listener, options);
+  };
+  return { live() { return live.size; } };
+}

@@ -14,10 +14,10 @@ use porthole_browser::{
     FetchBody, FetchTransport, ReadableStreamSource,
 };
 use porthole_core::{
-    api, BlobSource, Body, ClientOptions, Credential, Descriptor, Digest, Error, ImageManifest,
-    Manifest, MediaType, Method, RegistryClient, Repository, RepositoryName, Request, Response,
-    RetryPolicy, Tag, TagOrDigest, Transport, TransportError, TransportErrorKind, UploadOptions,
-    Url,
+    api, BlobSource, Body, BodyStream, ClientOptions, Credential, Descriptor, Digest, Error,
+    ImageManifest, Manifest, MediaType, Method, RegistryClient, Repository, RepositoryName,
+    Request, Response, RetryPolicy, Tag, TagOrDigest, Transport, TransportError,
+    TransportErrorKind, UploadOptions, Url,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -45,6 +45,10 @@ macro_rules! over_inner_fetch {
 
         async fn sleep(&self, millis: u64) {
             self.inner.sleep(millis).await
+        }
+
+        fn aborted(&self) -> Option<TransportError> {
+            self.inner.aborted()
         }
     };
 }
@@ -1278,17 +1282,24 @@ impl Transport for BusyOnceTransport {
 }
 
 /// An abort while the client waits out a registry's `Retry-After` ends the wait at once: the
-/// operation fails as aborted (its retry refused before it is sent), long before the 30 s are up.
+/// operation fails as aborted (its retry refused before it is sent), long before the 30 s are up,
+/// and without asking the token provider for the retry it will not send.
 #[wasm_bindgen_test]
 async fn an_abort_during_a_retry_wait_ends_the_wait() {
     let controller = AbortController::new().unwrap();
+    let tokens_asked = Rc::new(Cell::new(0));
+    let counter = tokens_asked.clone();
+    let provider: porthole_core::auth::TokenProvider = Rc::new(move |_scopes| {
+        counter.set(counter.get() + 1);
+        Box::pin(async { Ok(porthole_core::Secret::new("a-registry-token")) })
+    });
     let client = RegistryClient::new(
         BusyOnceTransport {
             inner: FetchTransport::with_abort_signal(controller.signal()),
             answered_busy: Cell::new(false),
         },
         Url::parse(&anonymous_url()).unwrap(),
-        Credential::Anonymous,
+        Credential::TokenProvider(provider),
     );
     let abort_later = controller.clone();
     wasm_bindgen_futures::spawn_local(async move {
@@ -1302,6 +1313,11 @@ async fn an_abort_during_a_retry_wait_ends_the_wait() {
     assert!(
         waited_ms < 10_000.0,
         "the abort ended the 30 s wait only after {waited_ms} ms"
+    );
+    assert_eq!(
+        tokens_asked.get(),
+        1,
+        "the provider was asked again for a retry refused as aborted"
     );
 }
 
@@ -1534,6 +1550,68 @@ async fn a_request_dropped_before_its_answer_is_aborted() {
     assert!(
         !caller.signal().aborted(),
         "the caller's signal was aborted"
+    );
+}
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// Takes `AbortSignal.any` away (as on engines before Chrome 116) until `restore`.
+    fn hide_abort_signal_any() -> Restorer;
+    type AbortListeners;
+    /// Counts the "abort" listeners added to `signal` and not removed yet.
+    fn count_abort_listeners(signal: &web_sys::AbortSignal) -> AbortListeners;
+    #[wasm_bindgen(method)]
+    fn live(this: &AbortListeners) -> u32;
+}
+
+/// Where the engine lacks `AbortSignal.any`, a request with a caller's signal is still aborted
+/// when dropped before its answer, its body still stops when the caller aborts, and the listener
+/// that passes the caller's abort on leaves the caller's signal with the request's body.
+#[wasm_bindgen_test]
+async fn without_abort_signal_any_requests_follow_both_signals() {
+    let plain = anonymous().repository(unique_repo("no-signal-any"));
+    let bytes = pseudo_random(4 * MIB, 71);
+    let digest = push_bytes(&plain, &bytes).await;
+    let caller = AbortController::new().unwrap();
+    let listeners = count_abort_listeners(&caller.signal());
+    let transport = FetchTransport::with_abort_signal(caller.signal());
+    let base = Url::parse(&anonymous_url()).unwrap();
+    let get = || api::blob::<Blob>(&base, plain.name(), &digest, Method::Get);
+    let hidden = hide_abort_signal_any();
+    let spy = spy_on_fetch();
+
+    start_then_drop(transport.send(get())).await;
+    let mut whole = transport.send(get()).await.unwrap();
+    let mut read = 0;
+    while let Some(chunk) = whole.body.next_chunk().await.unwrap() {
+        read += chunk.len();
+    }
+    drop(whole);
+    let left_after_two = listeners.live();
+
+    let mut cut = transport.send(get()).await.unwrap();
+    cut.body.next_chunk().await.unwrap().unwrap();
+    caller.abort();
+    let outcome = loop {
+        match cut.body.next_chunk().await {
+            Ok(Some(_)) => continue,
+            other => break other,
+        }
+    };
+    drop(cut);
+    spy.restore();
+    hidden.restore();
+
+    assert_eq!(read, bytes.len());
+    assert!(spy.aborted(0), "a dropped request ran on");
+    assert!(!spy.aborted(1), "an answered request was aborted");
+    assert_eq!(left_after_two, 0, "listeners stayed on the caller's signal");
+    let error = outcome.expect_err("the body read to its end after the caller's abort");
+    assert_eq!(error.kind, TransportErrorKind::Aborted, "{error}");
+    assert_eq!(
+        listeners.live(),
+        0,
+        "a listener stayed on the caller's signal"
     );
 }
 

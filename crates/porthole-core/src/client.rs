@@ -368,6 +368,9 @@ impl<T: Transport> RegistryClient<T> {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            if let Some(aborted) = transport.aborted() {
+                return Err(Error::transport(op, aborted));
+            }
             let mut attempt = request.clone();
             self.authorize(&mut attempt, scopes).await?;
             let outcome = transport.send(attempt).await;

@@ -395,6 +395,14 @@ pub trait Transport {
 
     /// Waits that many milliseconds (used between retries).
     async fn sleep(&self, millis: u64);
+
+    /// The error a request started now would fail with at once, because the operation was
+    /// aborted; `None` (the default) when it may go out. The client asks before it authorizes
+    /// an attempt, so an aborted operation does not fetch a token (or call a token provider)
+    /// for a request that cannot be sent.
+    fn aborted(&self) -> Option<TransportError> {
+        None
+    }
 }
 
 thread_local! {

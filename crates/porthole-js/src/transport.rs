@@ -39,4 +39,8 @@ impl Transport for JsTransport {
         // takes effect at once.
         FetchTransport::new().sleep(millis).await;
     }
+
+    fn aborted(&self) -> Option<TransportError> {
+        FetchTransport::new().aborted()
+    }
 }
