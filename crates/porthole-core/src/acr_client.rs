@@ -56,7 +56,9 @@ impl<T: Transport> RegistryClient<T> {
             .await
     }
 
-    /// Whether the registry is an Azure Container Registry (serves `/acr/v1`), when known.
+    /// Whether the registry is an Azure Container Registry (serves `/acr/v1`), when known: from
+    /// the first repository listing, or from any read of ACR's properties or manifest listing
+    /// that succeeded.
     pub fn is_acr(&self) -> Option<bool> {
         self.inner_is_acr()
     }
@@ -96,7 +98,7 @@ impl<T: Transport> Repository<T> {
         let body = self
             .metadata_call(&op, acr::get_repository(self.base(), &self.name), &[200])
             .await?;
-        acr::parse_repository_properties(&body)
+        self.answered_as_acr(acr::parse_repository_properties(&body))
     }
 
     /// Changes the repository's locks (ACR); returns the new properties.
@@ -127,7 +129,8 @@ impl<T: Transport> Repository<T> {
         let op = format!("listing the manifests of {}", self.name);
         let base = self.base().clone();
         let name = self.name.clone();
-        self.client
+        let listed = self
+            .client
             .list_page(
                 &op,
                 &[acr::metadata_scope(Method::Get, &self.name)],
@@ -135,7 +138,17 @@ impl<T: Transport> Repository<T> {
                 |n, _| acr::list_manifests(&base, &name, n, order),
                 ListKind::acr(acr::parse_manifest_list),
             )
-            .await
+            .await;
+        self.answered_as_acr(listed)
+    }
+
+    /// Passes on the outcome of a read on `/acr/v1`; one in ACR's format shows the registry is
+    /// an ACR, which the client then knows ([`RegistryClient::is_acr`]).
+    fn answered_as_acr<V>(&self, parsed: Result<V>) -> Result<V> {
+        if parsed.is_ok() {
+            self.client.set_is_acr(true);
+        }
+        parsed
     }
 
     /// Every manifest's properties, in the order asked (ACR).
@@ -242,7 +255,8 @@ impl<T: Transport> Artifact<T> {
         );
         let req = acr::get_manifest(self.repository.base(), self.repository.name(), &digest);
         let body = self.repository.metadata_call(&op, req, &[200]).await?;
-        acr::parse_manifest_properties(&body)
+        self.repository
+            .answered_as_acr(acr::parse_manifest_properties(&body))
     }
 
     /// Changes the manifest's locks (ACR); returns the new properties.
@@ -303,7 +317,8 @@ impl<T: Transport> Artifact<T> {
         );
         let req = acr::get_tag(self.repository.base(), self.repository.name(), tag);
         let body = self.repository.metadata_call(&op, req, &[200]).await?;
-        acr::parse_tag_properties(&body)
+        self.repository
+            .answered_as_acr(acr::parse_tag_properties(&body))
     }
 
     /// Changes a tag's locks (ACR); returns the new properties.

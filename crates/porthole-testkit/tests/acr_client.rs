@@ -385,3 +385,32 @@ fn reader_identity_and_admin_user() {
     assert_eq!(err.code(), "AUTH_FAILED", "{err}");
     assert!(!err.to_string().contains("wrong\""), "{err}");
 }
+
+/// A client that never listed repositories (a page opened by its address, with the admin
+/// user's password) learns that the registry is an ACR from its first properties read; a
+/// failed read on a registry without ACR's API teaches it nothing.
+#[test]
+fn a_properties_read_shows_the_registry_is_acr() {
+    let emu = AcrEmulator::start().unwrap();
+    let pushed = owner(&emu).repository(repo_name("learn/acr"));
+    push_image(&pushed, "v1", 3);
+
+    let admin = client(&emu, Credential::basic(ADMIN_USER, ADMIN_PASSWORD));
+    assert_eq!(admin.is_acr(), None);
+    let artifact = admin.repository(repo_name("learn/acr")).artifact(tag("v1"));
+    block_on(artifact.get_manifest_properties()).unwrap();
+    assert_eq!(admin.is_acr(), Some(true));
+
+    let registry =
+        porthole_testkit::Registry::start(porthole_testkit::AuthMode::Anonymous).unwrap();
+    let plain = RegistryClient::new(
+        NativeTransport::new(),
+        Url::parse(&registry.url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let repo = plain.repository(repo_name("learn/plain"));
+    push_image(&repo, "v1", 4);
+    let error = block_on(repo.artifact(tag("v1")).get_manifest_properties()).unwrap_err();
+    assert!(error.is_not_found(), "{error}");
+    assert_eq!(plain.is_acr(), None);
+}
