@@ -90,6 +90,9 @@ test('index: one row per platform, attestations folded away', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/library/alpine`);
   await page.locator('table.tags').getByText('linux/amd64, linux/arm64/v8, linux/arm/v7').first().waitFor();
+  // An index's size (and build date) are its first platform's image's: the row says which.
+  const indexRow = page.locator('table.tags tr', { has: page.getByRole('link', { name: '3.20', exact: true }) });
+  await indexRow.locator('.size-of').getByText('(linux/amd64)').waitFor();
   await shot(page, 'repository-alpine');
   await page.getByRole('link', { name: '3.20' }).click();
   await page.waitForURL(/\/manifest\/library\/alpine:3\.20$/);
@@ -260,6 +263,41 @@ test('failed connections are diagnosed', async () => {
     await page.getByRole('heading', { name: 'Fix' }).waitFor();
     await shot(page, `diagnosis-${c.name}`);
   }
+  pageErrors.splice(0);
+  await page.context().close();
+});
+
+test('a newer connect attempt keeps its diagnosis when an older one finishes late', async () => {
+  const page = await newPage();
+  // The first address answers its ping 404 (not a registry) at once, then holds the diagnosis'
+  // probes: the user corrects the form meanwhile and connects again.
+  const first = await closedPort();
+  let requests = 0;
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route(`${first}/**`, async (route) => {
+    requests += 1;
+    if (requests > 1) await held;
+    await route.fulfill({ status: 404, body: 'not here' });
+  });
+  await page.goto(`${site.url}/`);
+  await page.getByLabel('Registry address').fill(first);
+  await page.getByLabel('anonymous').check();
+  await page.getByRole('button', { name: 'Connect' }).click();
+  for (let i = 0; i < 150 && requests < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(requests >= 2, 'the first attempt is diagnosing');
+  await page.getByLabel('Registry address').fill(kit.basic_front);
+  await page.getByLabel('username and password').check();
+  await page.getByRole('textbox', { name: 'Username' }).fill('alice');
+  await page.locator('input[name="secret"]').fill('not-the-password');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  const verdict = page.locator('[data-diagnosis]');
+  await verdict.waitFor({ timeout: 30_000 });
+  assert.equal(await verdict.getAttribute('data-diagnosis'), 'credentials');
+  release();
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(await verdict.getAttribute('data-diagnosis'), 'credentials', 'the older attempt replaced the diagnosis');
+  assert.equal(await page.getByText('Diagnosing…').count(), 0);
   pageErrors.splice(0);
   await page.context().close();
 });

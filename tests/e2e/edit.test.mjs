@@ -553,6 +553,9 @@ test('delete a manifest opened by digest: untagged, then one that carries two ta
     await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.locator('.outcome .result-ok').getByText(/deleted/).waitFor();
     assert.equal(await manifestStatus(digest), 404);
+    // Back on its page, the manifest shows gone (not as the page had cached it).
+    await page.goBack();
+    await page.locator('.error[data-code="MANIFEST_UNKNOWN"]').waitFor();
   }
   assert.deepEqual(await tagsOf(repo), ['stays']);
   noErrors();
@@ -617,6 +620,183 @@ test('ACR: lock a tag against deletes, the emulator refuses, unlock, delete', { 
   await page.getByRole('button', { name: 'Delete selected (1)' }).click();
   await page.getByRole('dialog', { name: 'Confirm deletion' }).getByRole('button', { name: 'Delete', exact: true }).click();
   await page.locator('.outcome .result-ok').getByText('Tag two deleted.').waitFor();
+  noErrors();
+  await page.context().close();
+});
+
+/** Holds the first request `route` sees that `matches`; resolves `caught` when it is held. */
+function holdFirst(matches) {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let caught;
+  const seen = new Promise((r) => { caught = r; });
+  let count = 0;
+  const handler = async (route) => {
+    if (matches(route.request())) {
+      count += 1;
+      if (count === 1) {
+        caught();
+        await held;
+      }
+    }
+    await route.continue();
+  };
+  return { handler, caught: seen, release, count: () => count };
+}
+
+test('a bulk delete can be stopped between two deletes, and says what it left', async () => {
+  const repo = 'sandbox/stop';
+  for (const n of [1, 2, 3, 4]) await pushManifest(repo, `{"stop":${n}}`, [`s${n}`]);
+  const page = await newPage();
+  const deletes = holdFirst((r) => r.method() === 'DELETE');
+  await page.route(`**/v2/${repo}/manifests/**`, deletes.handler);
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  for (const n of [1, 2, 3, 4]) await page.getByLabel(`Select s${n}`, { exact: true }).check();
+  await page.getByRole('button', { name: 'Delete selected (4)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.locator('li[data-digest]').nth(3).waitFor({ timeout: 30_000 });
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await deletes.caught;
+  await dialog.getByRole('button', { name: 'Deleting… (0 of 4 done)' }).waitFor();
+  await dialog.getByRole('button', { name: 'Stop' }).click();
+  await dialog.getByRole('button', { name: 'Stopping…' }).waitFor();
+  deletes.release();
+  await page.locator('.outcome').getByText('Stopped: 3 left as they were (not deleted).').waitFor();
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal(await page.locator('.outcome .result-ok').count(), 1, 'the delete under way finished');
+  assert.equal(deletes.count(), 1, 'no delete was sent after the stop');
+  assert.equal((await tagsOf(repo)).length, 3);
+  await page.getByText('3 tags').first().waitFor();
+  noErrors();
+  await page.context().close();
+});
+
+test('deleting every row of the last page shows the page before it', async () => {
+  const repo = 'sandbox/pages';
+  const first = Array.from({ length: 100 }, (_, i) => `a${String(i).padStart(3, '0')}`);
+  await pushManifest(repo, '{"page":1}', first);
+  await pushManifest(repo, '{"page":2}', ['b1', 'b2']);
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  await page.getByText('102 tags').first().waitFor();
+  await page.getByRole('button', { name: 'Next →' }).click();
+  await page.getByText('Page 2 of 2').waitFor();
+  await page.getByLabel('Select b1', { exact: true }).check();
+  await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.locator('li[data-digest]').getByText('tags: b1, b2').waitFor({ timeout: 60_000 });
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByText('100 tags').first().waitFor();
+  await page.getByRole('link', { name: 'a099', exact: true }).waitFor();
+  assert.equal(await page.locator('table.tags tbody tr').count(), 100, 'the first page is shown');
+  assert.equal(await page.getByRole('navigation', { name: 'Pages of tags' }).count(), 0, 'one page: no pager');
+  noErrors();
+  await page.context().close();
+});
+
+test('a tag whose details cannot be read (its index lists a manifest gone) can still be deleted', async () => {
+  const repo = 'sandbox/broken-index';
+  const child = await pushManifest(repo, '{"child":1}', []);
+  const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
+  const childBytes = Buffer.from(await (await fetch(`${kit.anonymous}/v2/${repo}/manifests/${child}`, {
+    headers: { Accept: ociManifest },
+  })).arrayBuffer());
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ mediaType: ociManifest, digest: child, size: childBytes.length, platform: { architecture: 'amd64', os: 'linux' } }],
+  }));
+  const put = await fetch(`${kit.anonymous}/v2/${repo}/manifests/broken`, {
+    method: 'PUT', body: index, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' },
+  });
+  assert.equal(put.status, 201);
+  const gone = await fetch(`${kit.anonymous}/v2/${repo}/manifests/${child}`, { method: 'DELETE' });
+  assert.equal(gone.status, 202);
+
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  const row = page.locator('table.tags tr', { has: page.getByRole('link', { name: 'broken', exact: true }) });
+  await row.getByText('details unreadable').waitFor({ timeout: 30_000 });
+  await row.getByText(sha256(index).slice(0, 19)).waitFor();
+  await page.getByLabel('Select broken', { exact: true }).check();
+  await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.locator(`li[data-digest="${sha256(index)}"]`).getByText('tags: broken').waitFor({ timeout: 30_000 });
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.locator('.outcome .result-ok').getByText(/deleted/).waitFor();
+  assert.deepEqual(await tagsOf(repo), []);
+  noErrors();
+  await page.context().close();
+});
+
+test('following a link mid-upload asks first; staying keeps the upload going', async () => {
+  const page = await newPage();
+  const { row, release } = await uploadHoldingFirstChunk(page, 'stay.bin', 'stay', 'continue');
+  const asked = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(`${d.type()}: ${d.message()}`); d.dismiss(); });
+  await page.getByRole('link', { name: 'Registries', exact: true }).click();
+  await expectSoon(() => asked.length === 1, 'the question before leaving');
+  assert.match(asked[0], /^confirm: 1 file\(s\) are still uploading\. Leaving this page cancels them\./);
+  assert.match(page.url(), /\/repo\/sandbox\/upload$/, 'the page stayed');
+  // The "u" shortcut (up a level) follows a link too, and asks the same.
+  await page.locator('h1').click();
+  await page.keyboard.press('u');
+  await expectSoon(() => asked.length === 2, 'the question before the shortcut leaves');
+  assert.match(page.url(), /\/repo\/sandbox\/upload$/, 'the page stayed');
+  release();
+  await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+  await page.getByRole('link', { name: 'Registries', exact: true }).click();
+  await page.waitForURL(`${site.url}/`);
+  assert.equal(asked.length, 2, 'nothing is asked once nothing uploads');
+  noErrors();
+  await page.context().close();
+});
+
+test('ACR: a lock change the registry refuses puts the switch back', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const page = await newPage();
+  await connectAcr(page, { keepSecret: true });
+  const reg = new URL(page.url()).pathname.split('/')[2];
+  await page.route('**/acr/v1/**', async (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    const body = JSON.stringify({ errors: [{ code: 'DENIED', message: 'not allowed to change it' }] });
+    return route.fulfill({ status: 403, contentType: 'application/json', body });
+  });
+  await page.goto(`${site.url}/r/${reg}/manifest/sandbox/prune:v1`);
+  const tagLocks = page.getByRole('group', { name: 'Locks of the tag' });
+  const canWrite = tagLocks.locator('input[data-lock="can write"]');
+  await page.getByTestId('tag-locks').getByText('no locks').waitFor();
+  await canWrite.click();
+  await tagLocks.getByText(/^Not saved: /).waitFor();
+  assert.equal(await canWrite.isChecked(), true, 'the switch shows the saved state again');
+  await page.getByTestId('tag-locks').getByText('no locks').waitFor();
+  noErrors();
+  await page.context().close();
+});
+
+test('ACR: the dates ACR lists stay when lookups land later, and a sort the user chose is kept', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const page = await newPage();
+  await connectAcr(page, { keepSecret: true });
+  const reg = new URL(page.url()).pathname.split('/')[2];
+  // ACR's listing comes once the user has picked a sort; the per-tag lookups (config blobs) come
+  // after it, as on a slow registry.
+  const listing = holdFirst(() => true);
+  await page.route('**/acr/v1/**/_manifests**', listing.handler);
+  await page.route('**/v2/**/blobs/**', async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await page.goto(`${site.url}/r/${reg}/repo/sandbox/prune`);
+  await page.getByText('6 tags').first().waitFor();
+  await listing.caught;
+  await page.getByLabel('Sort tags').selectOption('name-desc');
+  listing.release();
+  await page.locator('table.tags th').getByText('Updated').waitFor();
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.equal(await page.getByLabel('Sort tags').inputValue(), 'name-desc', 'the chosen sort stays');
+  const updated = await page.locator('table.tags tbody tr td:last-child').allInnerTexts();
+  assert.equal(updated.length, 6);
+  assert.ok(updated.every((t) => t.trim() !== ''), `every row keeps ACR's date: ${JSON.stringify(updated)}`);
   noErrors();
   await page.context().close();
 });

@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_navigate;
 use leptos_router::path;
 use wasm_bindgen::JsCast;
 
@@ -123,7 +122,6 @@ fn Shell() -> impl IntoView {
     let theme = RwSignal::new(Theme::load());
     Effect::new(move |_| theme.get().apply());
     let help = RwSignal::new(false);
-    let navigate = use_navigate();
     let ctx = RegistryContext::expect_context();
 
     let handle = window_event_listener(leptos::ev::keydown, move |ev| {
@@ -153,14 +151,16 @@ fn Shell() -> impl IntoView {
             }
             "j" => move_row_focus(1),
             "k" => move_row_focus(-1),
+            // A click on the link itself, so that what guards links (a page with uploads
+            // running asks first) guards the shortcut too.
             "u" => {
                 if let Some(up) = document()
                     .query_selector("[data-up]")
                     .ok()
                     .flatten()
-                    .and_then(|e| e.get_attribute("href"))
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
                 {
-                    navigate(&up, Default::default());
+                    up.click();
                 }
             }
             "t" => theme.update(|t| *t = t.next()),

@@ -29,6 +29,8 @@ pub(crate) struct TagMeta {
     pub(crate) digest: String,
     /// Config plus layers, for an image.
     pub(crate) size: Option<u64>,
+    /// For an index: the platform whose image `size` (and `created`) are of.
+    pub(crate) size_platform: Option<String>,
     /// `os/arch[/variant]` of the image, or of each image of an index.
     pub(crate) platforms: Vec<String>,
     /// When the image was built (config `created`, or ACR's createdTime).
@@ -157,6 +159,7 @@ pub(crate) async fn tag_meta(conn: &Conn, repo: &Repository<FetchTransport>, tag
                     image_meta(conn, repo, &child, &mut child_meta).await?;
                     meta.created = child_meta.created;
                     meta.size = child_meta.size;
+                    meta.size_platform = first.platform.as_ref().map(ToString::to_string);
                 }
             }
             ManifestKind::Other(_) => meta.kind = "artifact",
@@ -179,6 +182,9 @@ pub(crate) struct MetaLoader {
     pub(crate) meta: RwSignal<HashMap<String, TagMeta>>,
     queue: Rc<RefCell<VecDeque<String>>>,
     seen: Rc<RefCell<HashSet<String>>>,
+    /// Tags whose rows came from ACR's listing: a lookup still running for one of them must
+    /// not replace ACR's dates and sizes with what a config says.
+    from_acr: Rc<RefCell<HashSet<String>>>,
     workers: Rc<Cell<usize>>,
     pending: Rc<RefCell<Vec<(String, TagMeta)>>>,
     flush_scheduled: Rc<Cell<bool>>,
@@ -196,6 +202,7 @@ impl MetaLoader {
             meta: RwSignal::new(HashMap::new()),
             queue: Rc::default(),
             seen: Rc::default(),
+            from_acr: Rc::default(),
             workers: Rc::default(),
             pending: Rc::default(),
             flush_scheduled: Rc::default(),
@@ -209,13 +216,17 @@ impl MetaLoader {
         self.alive.clone()
     }
 
-    /// Marks tags as known already (ACR metadata), so they are not looked up.
+    /// Marks tags as known already (ACR metadata), so they are not looked up, nor overwritten
+    /// by a lookup that started before.
     pub(crate) fn insert_known(&self, rows: Vec<(String, TagMeta)>) {
         {
             let mut seen = self.seen.borrow_mut();
+            let mut from_acr = self.from_acr.borrow_mut();
             for (tag, _) in &rows {
                 seen.insert(tag.clone());
+                from_acr.insert(tag.clone());
             }
+            self.queue.borrow_mut().retain(|t| !from_acr.contains(t));
         }
         self.meta.update(|m| m.extend(rows));
     }
@@ -284,6 +295,12 @@ impl MetaLoader {
                     return;
                 }
                 let n = rows.len();
+                let rows: Vec<_> = {
+                    let from_acr = this.from_acr.borrow();
+                    rows.into_iter()
+                        .filter(|(t, _)| !from_acr.contains(t))
+                        .collect()
+                };
                 this.meta.update(|m| m.extend(rows));
                 this.finished.update(|f| *f += n);
             },

@@ -219,6 +219,13 @@ impl Conn {
     }
 
     /// Whether the registry is known to be an Azure Container Registry.
+    /// Drops a deleted manifest from the cache, so that opening it again asks the registry
+    /// (and shows it gone) instead of showing what was cached.
+    pub(crate) fn forget_manifest(&self, repository: &str, digest: &str) {
+        let key = format!("{repository}@{digest}");
+        self.manifests.borrow_mut().remove(&key);
+    }
+
     pub(crate) fn is_acr(&self) -> bool {
         self.saved.auth == AuthKind::AcrAad || self.client.is_acr() == Some(true)
     }

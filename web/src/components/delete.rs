@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use porthole_core::{Digest, Error, Tag, TagOrDigest};
+use porthole_browser::FetchTransport;
+use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
 
 use crate::meta::TagMeta;
 use crate::state::Conn;
@@ -62,8 +63,10 @@ pub(crate) struct Plan {
 /// Every tag by manifest digest, from what is known of the tags.
 fn by_digest(meta: &HashMap<String, TagMeta>) -> HashMap<String, Vec<String>> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    // A row whose size or date lookup failed (an index child or a config gone) still knows its
+    // manifest's digest, and may be deleted by it.
     for (tag, m) in meta {
-        if m.error.is_none() && !m.digest.is_empty() {
+        if !m.digest.is_empty() {
             map.entry(m.digest.clone()).or_default().push(tag.clone());
         }
     }
@@ -87,9 +90,12 @@ pub(crate) fn plan_manifests(
         ..Plan::default()
     };
     for tag in chosen {
-        let Some(m) = meta.get(tag).filter(|m| m.error.is_none()) else {
-            plan.notes
-                .push(format!("{tag}: its manifest is not known yet; left alone."));
+        let Some(m) = meta.get(tag).filter(|m| !m.digest.is_empty()) else {
+            let why = match meta.get(tag).and_then(|m| m.error.as_deref()) {
+                Some(error) => format!("its manifest could not be read ({error})"),
+                None => "its manifest is not known yet".to_owned(),
+            };
+            plan.notes.push(format!("{tag}: {why}; left alone."));
             continue;
         };
         let all = tags_of.get(&m.digest).cloned().unwrap_or_default();
@@ -140,7 +146,42 @@ pub(crate) fn all_but_newest(
     Some((drop, keep))
 }
 
-/// The preview of a plan, with its confirm and cancel buttons, and the outcome.
+/// One delete of a plan.
+enum Step {
+    /// A tag alone (ACR).
+    Untag(String),
+    /// A manifest, by digest, with every tag on it.
+    Manifest(String, Vec<String>),
+}
+
+/// A plan's deletes in the order they run: tags alone first, then manifests.
+fn steps_of(plan: &Plan) -> Vec<Step> {
+    let untags = plan.untag.iter().cloned().map(Step::Untag);
+    let manifests = plan
+        .manifests
+        .iter()
+        .map(|(digest, tags)| Step::Manifest(digest.clone(), tags.clone()));
+    untags.chain(manifests).collect()
+}
+
+async fn untag(repo: &Repository<FetchTransport>, tag: &str) -> Result<(), String> {
+    let explained = |e: Error| format!("Tag {tag}: {}", explain(&e));
+    let tag = Tag::parse(tag).map_err(explained)?;
+    repo.artifact(TagOrDigest::Tag(tag.clone()))
+        .delete_tag(&tag)
+        .await
+        .map_err(explained)
+}
+
+async fn delete_manifest(repo: &Repository<FetchTransport>, digest: &str) -> Result<(), String> {
+    let digest = Digest::parse(digest).map_err(|e| explain(&e))?;
+    repo.delete_manifest(&TagOrDigest::Digest(digest))
+        .await
+        .map_err(|e| explain(&e))
+}
+
+/// The preview of a plan, with its confirm and cancel buttons, and the outcome: a run can be
+/// stopped between two deletes, and shows how far it got.
 #[component]
 pub(crate) fn ConfirmDelete(
     conn: Conn,
@@ -151,6 +192,9 @@ pub(crate) fn ConfirmDelete(
     selected: RwSignal<HashSet<String>>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
+    // Set by Stop while deleting: the run ends before its next delete.
+    let stopping = RwSignal::new(false);
+    let progress = RwSignal::new((0usize, 0usize));
     let outcome = RwSignal::new(Vec::<(bool, String)>::new());
     let conn = StoredValue::new_local(conn);
     let name = StoredValue::new(name);
@@ -160,10 +204,12 @@ pub(crate) fn ConfirmDelete(
             return;
         };
         busy.set(true);
+        stopping.set(false);
         outcome.set(Vec::new());
         spawn_local(async move {
             let conn = conn.get_value();
-            let repo = match conn.repo(&name.get_value()) {
+            let repo_name = name.get_value();
+            let repo = match conn.repo(&repo_name) {
                 Ok(r) => r,
                 Err(e) => {
                     outcome.set(vec![(false, explain(&e))]);
@@ -171,47 +217,53 @@ pub(crate) fn ConfirmDelete(
                     return;
                 }
             };
+            let steps = steps_of(&p);
             let mut gone: Vec<String> = Vec::new();
             let mut lines = Vec::new();
-            for tag in &p.untag {
-                let result = match Tag::parse(tag) {
-                    Ok(t) => {
-                        repo.artifact(TagOrDigest::Tag(t.clone()))
-                            .delete_tag(&t)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(()) => {
+            for (done, step) in steps.iter().enumerate() {
+                progress.set((done, steps.len()));
+                // Read with `try_`: the page may have been left, and what was confirmed goes on.
+                if stopping.try_get_untracked().unwrap_or(false) {
+                    let left = steps.len() - done;
+                    lines.push((
+                        false,
+                        format!("Stopped: {left} left as they were (not deleted)."),
+                    ));
+                    break;
+                }
+                let line = match step {
+                    Step::Untag(tag) => untag(&repo, tag).await.map(|()| {
                         gone.push(tag.clone());
-                        lines.push((true, format!("Tag {tag} deleted.")));
+                        format!("Tag {tag} deleted.")
+                    }),
+                    Step::Manifest(digest, tag_list) => {
+                        let label = format!("{} ({})", short_digest(digest), tag_list.join(", "));
+                        match delete_manifest(&repo, digest).await {
+                            Ok(()) => {
+                                gone.extend(tag_list.iter().cloned());
+                                conn.forget_manifest(&repo_name, digest);
+                                Ok(format!("Manifest {label} deleted."))
+                            }
+                            Err(e) => Err(format!("Manifest {label}: {e}")),
+                        }
                     }
-                    Err(e) => lines.push((false, format!("Tag {tag}: {}", explain(&e)))),
-                }
-            }
-            for (digest, tag_list) in &p.manifests {
-                let result = match Digest::parse(digest) {
-                    Ok(d) => repo.delete_manifest(&TagOrDigest::Digest(d)).await,
-                    Err(e) => Err(e),
                 };
-                let label = format!("{} ({})", short_digest(digest), tag_list.join(", "));
-                match result {
-                    Ok(()) => {
-                        gone.extend(tag_list.iter().cloned());
-                        lines.push((true, format!("Manifest {label} deleted.")));
-                    }
-                    Err(e) => lines.push((false, format!("Manifest {label}: {}", explain(&e)))),
-                }
+                lines.push(match line {
+                    Ok(text) => (true, text),
+                    Err(text) => (false, text),
+                });
+                outcome.set(lines.clone());
             }
             let gone: HashSet<String> = gone.into_iter().collect();
             tags.update(|t| t.retain(|t| !gone.contains(t)));
             meta.update(|m| m.retain(|t, _| !gone.contains(t)));
             selected.update(|s| s.retain(|t| !gone.contains(t)));
             let failed = lines.iter().any(|(ok, _)| !ok);
+            let stopped = stopping.try_get_untracked().unwrap_or(false);
             outcome.set(lines);
             busy.set(false);
-            if !failed {
+            stopping.set(false);
+            if !failed || stopped {
                 plan.set(None);
             }
         });
@@ -264,18 +316,34 @@ pub(crate) fn ConfirmDelete(
                                 disabled=move || busy.get() || nothing
                                 on:click=move |_| run()
                             >
-                                {move || if busy.get() { "Deleting…" } else { "Delete" }}
+                                {move || {
+                                    if busy.get() {
+                                        let (done, all) = progress.get();
+                                        format!("Deleting… ({done} of {all} done)")
+                                    } else {
+                                        "Delete".to_owned()
+                                    }
+                                }}
                             </button>
                             " "
                             <button
                                 class="btn"
                                 type="button"
+                                disabled=move || stopping.get()
                                 on:click=move |_| {
-                                    plan.set(None);
-                                    outcome.set(Vec::new());
+                                    if busy.get_untracked() {
+                                        stopping.set(true);
+                                    } else {
+                                        plan.set(None);
+                                        outcome.set(Vec::new());
+                                    }
                                 }
                             >
-                                "Cancel"
+                                {move || match (busy.get(), stopping.get()) {
+                                    (true, false) => "Stop",
+                                    (true, true) => "Stopping…",
+                                    _ => "Cancel",
+                                }}
                             </button>
                         </div>
                     }

@@ -70,6 +70,10 @@ pub(crate) fn LockToggles(
     /// Names the group for screen readers and tests ("tag", "manifest", "repository").
     #[prop(into)]
     what: String,
+    /// Whether `attrs` holds what the registry said: until then (and if reading the
+    /// properties failed) the toggles are hidden rather than showing a guess.
+    #[prop(into)]
+    ready: Signal<bool>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<(bool, String)>);
@@ -111,7 +115,11 @@ pub(crate) fn LockToggles(
                         ),
                     )));
                 }
-                Err(e) => message.set(Some((false, format!("Not saved: {}", explain(&e))))),
+                Err(e) => {
+                    // The switch the user flipped shows the saved state again.
+                    attrs.update(|_| {});
+                    message.set(Some((false, format!("Not saved: {}", explain(&e)))));
+                }
             }
         });
     };
@@ -135,7 +143,12 @@ pub(crate) fn LockToggles(
         })
         .collect_view();
     view! {
-        <span class="locks-edit" role="group" aria-label=format!("Locks of the {what}")>
+        <span
+            class="locks-edit"
+            role="group"
+            aria-label=format!("Locks of the {what}")
+            prop:hidden=move || !ready.get()
+        >
             {toggles}
             {move || {
                 message

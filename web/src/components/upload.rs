@@ -387,13 +387,19 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
     }
 }
 
-/// While a file uploads, closing or reloading the tab asks first (the browser's own "Leave
-/// site?" prompt), since the upload would be lost. The listener exists only while something
-/// uploads: an idle page stays eligible for the browser's back-forward cache.
+/// While a file uploads, leaving the page asks first, since the uploads would be lost: closing
+/// or reloading the tab (the browser's own "Leave site?" prompt), and following a link within
+/// the app (a confirm, answered before the router sees the click). The listeners exist only
+/// while something uploads: an idle page stays eligible for the browser's back-forward cache.
+/// The browser's Back button cannot be held this way; it cancels the uploads, as leaving does.
 fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
-    let guard = StoredValue::new_local(None::<WindowListenerHandle>);
+    let guard = StoredValue::new_local(None::<(WindowListenerHandle, LinkGuard)>);
     let drop_guard = move || {
-        guard.try_update_value(|handle| handle.take().map(WindowListenerHandle::remove));
+        guard.try_update_value(|handles| {
+            if let Some((unload, _links)) = handles.take() {
+                unload.remove();
+            }
+        });
     };
     Effect::new(move |_| {
         let running = jobs.with(|jobs| jobs.iter().any(|j| j.status.with(Status::is_running)));
@@ -405,10 +411,87 @@ fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
                 // Engines before the standard prompt (Chrome < 119) ask only when this is set.
                 let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &"uploading".into());
             };
-            guard.set_value(Some(window_event_listener_untyped("beforeunload", ask)));
+            let unload = window_event_listener_untyped("beforeunload", ask);
+            guard.set_value(Some((unload, LinkGuard::new(jobs))));
         }
     });
     on_cleanup(drop_guard);
+}
+
+/// A click listener (capture phase, on the document) that asks before an in-app link leaves
+/// the page while files upload; removed when dropped.
+struct LinkGuard(Option<wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MouseEvent)>>);
+
+impl LinkGuard {
+    fn new(jobs: RwSignal<Vec<Job>, LocalStorage>) -> Self {
+        let ask = move |ev: web_sys::MouseEvent| {
+            let plain_click = ev.button() == 0
+                && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key());
+            if !plain_click || !leaves_the_page(&ev) {
+                return;
+            }
+            let running = jobs
+                .try_with_untracked(|jobs| {
+                    let running =
+                        |j: &&Job| j.status.try_with_untracked(Status::is_running) == Some(true);
+                    jobs.iter().filter(running).count()
+                })
+                .unwrap_or(0);
+            if running == 0 {
+                return;
+            }
+            let question = format!(
+                "{running} file(s) are still uploading. Leaving this page cancels them. Leave \
+                 anyway?"
+            );
+            if !window().confirm_with_message(&question).unwrap_or(true) {
+                ev.prevent_default();
+                ev.stop_immediate_propagation();
+            }
+        };
+        let closure = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MouseEvent)>::new(ask);
+        let added = document()
+            .add_event_listener_with_callback_and_bool(
+                "click",
+                closure.as_ref().unchecked_ref(),
+                true,
+            )
+            .is_ok();
+        Self(added.then_some(closure))
+    }
+}
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        if let Some(closure) = self.0.take() {
+            let _ = document().remove_event_listener_with_callback_and_bool(
+                "click",
+                closure.as_ref().unchecked_ref(),
+                true,
+            );
+        }
+    }
+}
+
+/// Whether a click follows a link of this app to another of its pages (not one opening a new
+/// tab, a download, another site, or an anchor within the page).
+fn leaves_the_page(ev: &web_sys::MouseEvent) -> bool {
+    let Some(link) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|e| e.closest("a[href]").ok().flatten())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    else {
+        return false;
+    };
+    let new_tab = !link.target().is_empty() && link.target() != "_self";
+    let here = window().location();
+    if here.origin().ok() != Some(link.origin()) {
+        return false; // Another site: the browser's own prompt (beforeunload) asks.
+    }
+    let same_page = link.pathname() == here.pathname().unwrap_or_default()
+        && link.search() == here.search().unwrap_or_default();
+    !new_tab && !link.has_attribute("download") && !same_page
 }
 
 /// Stops a running upload: aborts its requests, including any it would start after a retry's

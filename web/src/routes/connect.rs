@@ -48,9 +48,17 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         }
     });
 
+    // Which connect attempt is the current one: an earlier attempt still pinging or
+    // diagnosing (a slow, unreachable host) must not replace the newer one's outcome, nor
+    // navigate once the page was left.
+    let attempt = RwSignal::new(0u64);
     let connect = move || {
+        attempt.update(|n| *n += 1);
+        let mine = attempt.get_untracked();
+        let current = move || attempt.try_get_untracked() == Some(mine);
         failure.set(None);
         diagnosis.set(None);
+        diagnosing.set(false);
         let label_text = label.get_untracked().trim().to_owned();
         let url_text = url.get_untracked().trim().to_owned();
         let shown = if label_text.is_empty() {
@@ -100,6 +108,9 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         let keep = remember.get_untracked();
         spawn_local(async move {
             let result = conn.client.ping().await;
+            if !current() {
+                return;
+            }
             busy.set(false);
             match result {
                 Ok(()) => {
@@ -114,8 +125,10 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                     diagnosing.set(true);
                     failure.set(Some(error.clone()));
                     let found = diagnose(&saved, &error).await;
-                    diagnosis.set(Some(found));
-                    diagnosing.set(false);
+                    if current() {
+                        diagnosis.set(Some(found));
+                        diagnosing.set(false);
+                    }
                 }
             }
         });

@@ -190,7 +190,7 @@ fn ManifestBody(
         }
     });
     let subject_digest = manifest.digest.clone();
-    let is_acr = conn.is_acr();
+    let is_acr = acr_status(&conn, &repo, &reference);
     let reference_for_acr = reference.clone();
     let delete_by_digest = Tag::parse(&reference).is_err().then(|| {
         let href = format!(
@@ -220,12 +220,12 @@ fn ManifestBody(
         view! {
             <section class="card" aria-labelledby="delete-title" data-testid="delete-card">
                 <h2 id="delete-title">"Delete"</h2>
-                {if is_acr {
+                {move || if is_acr.get() {
                     view! {
                         <p>
-                            <a class="btn" href=only>{format!("Delete tag {tag} only…")}</a>
+                            <a class="btn" href=only.clone()>{format!("Delete tag {tag} only…")}</a>
                             " "
-                            <a class="btn danger" href=whole>"Delete the manifest and all its tags…"</a>
+                            <a class="btn danger" href=whole.clone()>"Delete the manifest and all its tags…"</a>
                         </p>
                     }
                     .into_any()
@@ -239,7 +239,7 @@ fn ManifestBody(
                             )}
                         </p>
                         <p>
-                            <a class="btn danger" href=whole>"Delete the manifest and all its tags…"</a>
+                            <a class="btn danger" href=whole.clone()>"Delete the manifest and all its tags…"</a>
                         </p>
                     }
                     .into_any()
@@ -270,7 +270,7 @@ fn ManifestBody(
                 </dd>
             </dl>
         </div>
-        {is_acr.then(|| {
+        {move || is_acr.get().then(|| {
             let (conn, repo) = stored.get_value();
             view! { <AcrLocks conn=conn repo=repo reference=reference_for_acr.clone() /> }
         })}
@@ -335,6 +335,23 @@ fn lock_badges(attrs: &ChangeableAttributes) -> impl IntoView {
 }
 
 /// ACR tag, manifest and repository properties: locks (editable) and dates.
+/// Whether the registry is an ACR, as a signal: known from how the user connected or from an
+/// earlier listing, else found out by reading this manifest's ACR properties (a page opened by
+/// its address, connected with a username and password, has listed nothing yet).
+fn acr_status(conn: &Conn, repo: &Repository<FetchTransport>, reference: &str) -> RwSignal<bool> {
+    let is_acr = RwSignal::new(conn.is_acr());
+    let unknown = conn.client.is_acr().is_none() && !is_acr.get_untracked();
+    if let (true, Ok(target)) = (unknown, TagOrDigest::parse(reference)) {
+        let artifact = repo.artifact(target);
+        spawn_local(async move {
+            if artifact.get_manifest_properties().await.is_ok() {
+                is_acr.set(true);
+            }
+        });
+    }
+    is_acr
+}
+
 #[component]
 fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> impl IntoView {
     let _ = conn;
@@ -392,7 +409,7 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
                             }.into_any(),
                         }}
                         <div class="locks-row">{tag_target.map(|t| view! {
-                            <LockToggles repo=repo_t target=LockTarget::Tag(t) attrs=tag_attrs what="tag" />
+                            <LockToggles repo=repo_t target=LockTarget::Tag(t) attrs=tag_attrs what="tag" ready=Signal::derive(move || tag_props.with(|p| matches!(p, Some(Ok(_))))) />
                         })}</div>
                     </dd>
                 })}
@@ -406,7 +423,7 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
                             <span class="muted">{format!(" · tags: {}", p.tags.join(", "))}</span>
                         }.into_any(),
                     }}
-                    <div class="locks-row"><LockToggles repo=repo_m target=LockTarget::Manifest(target_ref) attrs=manifest_attrs what="manifest" /></div>
+                    <div class="locks-row"><LockToggles repo=repo_m target=LockTarget::Manifest(target_ref) attrs=manifest_attrs what="manifest" ready=Signal::derive(move || manifest_props.with(|p| matches!(p, Some(Ok(_))))) /></div>
                 </dd>
                 <dt>"Repository"</dt>
                 <dd data-testid="repository-locks">
@@ -418,7 +435,7 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
                             <span class="muted">{format!(" · {} manifests, {} tags", p.manifest_count, p.tag_count)}</span>
                         }.into_any(),
                     }}
-                    <div class="locks-row"><LockToggles repo=repo_r target=LockTarget::Repository attrs=repo_attrs what="repository" /></div>
+                    <div class="locks-row"><LockToggles repo=repo_r target=LockTarget::Repository attrs=repo_attrs what="repository" ready=Signal::derive(move || repo_props.with(|p| matches!(p, Some(Ok(_))))) /></div>
                 </dd>
             </dl>
         </section>

@@ -69,6 +69,8 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     let loader = StoredValue::new_local(loader);
     let alive = Arc::new(AtomicBool::new(true));
     let sort = RwSignal::new(Sort::NameAsc);
+    // Whether the user picked a sort (the ACR listing then leaves it alone).
+    let sort_chosen = RwSignal::new(false);
 
     {
         let alive = alive.clone();
@@ -140,6 +142,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                         TagMeta {
                                             digest: m.digest.clone(),
                                             size: m.size_in_bytes,
+                                            size_platform: None,
                                             platforms: platform.clone(),
                                             created: Some(m.created_on.clone()),
                                             updated: Some(m.last_updated_on.clone()),
@@ -154,7 +157,10 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     if alive.load(Ordering::Relaxed) {
                         acr.set(true);
                         loader.with_value(|l| l.insert_known(rows));
-                        sort.set(Sort::Newest);
+                        // Dates for every tag are in: newest first, unless a sort was chosen.
+                        if !sort_chosen.get_untracked() {
+                            sort.set(Sort::Newest);
+                        }
                     }
                 }
             }
@@ -233,6 +239,13 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         filter.track();
         sort.track();
         page.set(0);
+    });
+    // A list that shrank (tags deleted from the last page) keeps the page within it.
+    Effect::new(move |_| {
+        let last = pages() - 1;
+        if page.get_untracked() > last {
+            page.set(last);
+        }
     });
 
     let selected = RwSignal::new(HashSet::<String>::new());
@@ -407,6 +420,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     <select
                         aria-label="Sort tags"
                         on:change=move |ev| {
+                            sort_chosen.set(true);
                             sort.set(match event_target_value(&ev).as_str() {
                                 "name-desc" => Sort::NameDesc,
                                 "newest" => Sort::Newest,
@@ -546,8 +560,14 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                         </td>
                                         <td class="mono">
                                             {move || match row.get() {
-                                                Some(m) if m.error.is_some() => view! {
+                                                Some(m) if m.digest.is_empty() && m.error.is_some() => view! {
                                                     <span class="warn" title=m.error.clone().unwrap_or_default()>"error"</span>
+                                                }.into_any(),
+                                                // The manifest is known, its details are not (an index child or a config gone).
+                                                Some(m) if m.error.is_some() => view! {
+                                                    <span title=m.digest.clone()>{short_digest(&m.digest)}</span>
+                                                    " "
+                                                    <span class="warn" title=m.error.clone().unwrap_or_default()>"details unreadable"</span>
                                                 }.into_any(),
                                                 Some(m) => view! { <span title=m.digest.clone()>{short_digest(&m.digest)}</span> }.into_any(),
                                                 None => view! { <Skeleton width=19 /> }.into_any(),
@@ -555,7 +575,15 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                         </td>
                                         <td class="num">
                                             {move || match row.get() {
-                                                Some(m) => m.size.map(human_size).unwrap_or_default().into_any(),
+                                                // An index's size is its first platform's: say which.
+                                                Some(m) => {
+                                                    let size = m.size.map(human_size).unwrap_or_default();
+                                                    let of = m.size_platform.filter(|_| m.platforms.len() > 1);
+                                                    view! {
+                                                        {size}
+                                                        {of.map(|p| view! { <span class="muted size-of">{format!(" ({p})")}</span> })}
+                                                    }.into_any()
+                                                }
                                                 None => view! { <Skeleton width=7 /> }.into_any(),
                                             }}
                                         </td>
@@ -607,7 +635,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     <button
                         class="btn"
                         type="button"
-                        disabled=move || page.get() + 1 >= pages()
+                        disabled=move || { page.get() + 1 >= pages() }
                         on:click=move |_| page.update(|p| *p += 1)
                     >
                         "Next →"
