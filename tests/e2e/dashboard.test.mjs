@@ -126,6 +126,19 @@ test('image: layers, config, referrers, pull command, verified download', async 
   await page.getByText(`docker pull ${host}/apps/web@${digest}`).waitFor();
   await shot(page, 'manifest-image');
 
+  // Copy puts the digest on the clipboard; where the page has no clipboard (plain http from
+  // another host) the button says it did not copy, and why.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: site.url });
+  const copy = page.getByRole('button', { name: 'Copy the digest' });
+  await copy.click();
+  await copy.getByText('Copied').waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), digest);
+  await copy.getByText('Copy', { exact: true }).waitFor();
+  await page.evaluate(() => Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined }));
+  await copy.click();
+  await copy.getByText('Not copied').waitFor();
+  assert.match(await copy.getAttribute('title'), /no clipboard \(it is served over plain http\)/);
+
   const layers = page.getByRole('table', { name: 'Layers' });
   const first = layers.locator('tbody tr').first();
   const layerDigest = await first.locator('td.mono').first().getAttribute('title');
@@ -298,6 +311,41 @@ test('a newer connect attempt keeps its diagnosis when an older one finishes lat
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(await verdict.getAttribute('data-diagnosis'), 'credentials', 'the older attempt replaced the diagnosis');
   assert.equal(await page.getByText('Diagnosing…').count(), 0);
+  pageErrors.splice(0);
+  await page.context().close();
+});
+
+test('a host that never answers does not hold the connect form', async () => {
+  const page = await newPage();
+  const silent = await closedPort();
+  await page.route(`${silent}/**`, () => { /* never answered, as a firewalled host */ });
+  await page.goto(`${site.url}/`);
+  await page.getByLabel('Registry address').fill(silent);
+  await page.getByLabel('anonymous').check();
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('button', { name: /^Connecting…/ }).waitFor();
+  // Corrected to this page's own origin (its proxy to the registry): connects at once.
+  await page.getByLabel('Registry address').fill('');
+  await page.getByRole('button', { name: /^Connecting…/ }).click();
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor({ timeout: 30_000 });
+  pageErrors.splice(0);
+  await page.context().close();
+});
+
+test('a page whose credentials are refused offers to enter them again', async () => {
+  const page = await newPage();
+  // The registry refuses this page's credentials from now on (as after a password change, or
+  // once an Entra ID token expired).
+  await page.route('**/v2/library/alpine/tags/list**', (route) => route.fulfill({
+    status: 401,
+    contentType: 'application/json',
+    body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }),
+  }));
+  await page.goto(`${site.url}/r/here/repo/library/alpine`);
+  const alert = page.getByRole('alert');
+  await alert.getByRole('link', { name: 'enter them again, or other ones' }).click();
+  await page.waitForURL(`${site.url}/?id=here`);
+  await page.getByRole('button', { name: 'Connect' }).waitFor();
   pageErrors.splice(0);
   await page.context().close();
 });

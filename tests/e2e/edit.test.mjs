@@ -287,6 +287,48 @@ test('a dropped folder uploads the files inside it by their paths; an empty fold
   await page.context().close();
 });
 
+test('a drop made while an earlier one is still being read keeps its own notice', async () => {
+  const slow = folderOf('slow', { 'late.txt': Buffer.from('late\n') });
+  const empty = path.join(path.dirname(slow), 'hollow');
+  fs.mkdirSync(empty);
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  // The browser lists the slow folder's entries only after 2.5 s.
+  // (The reader's interface is not a global in Chromium: it is reached through a dropped
+  // folder's entry.)
+  await page.evaluate(() => {
+    const getEntry = DataTransferItem.prototype.webkitGetAsEntry;
+    let patched = false;
+    DataTransferItem.prototype.webkitGetAsEntry = function () {
+      const entry = getEntry.call(this);
+      if (entry?.isDirectory && !patched) {
+        patched = true;
+        const reader = Object.getPrototypeOf(entry.createReader());
+        const read = reader.readEntries;
+        reader.readEntries = function (ok, fail) {
+          read.call(this, (entries) => {
+            const late = entries.some((e) => e.fullPath.startsWith('/slow/'));
+            setTimeout(() => ok(entries), late ? 2500 : 0);
+          }, fail);
+        };
+      }
+      return entry;
+    };
+  });
+  const zone = page.getByTestId('dropzone');
+  await dropPaths(page, zone, [slow]);
+  await zone.getByRole('status').filter({ hasText: 'Reading what was dropped…' }).waitFor();
+  await dropPaths(page, zone, [empty]);
+  const newer = zone.getByRole('status').filter({ hasText: 'no files in what was dropped' });
+  await newer.waitFor();
+  // The slow folder's file comes in after all; the newer drop's notice stays.
+  await page.locator('li.upload-row[data-file="slow/late.txt"] [data-state="done"]').waitFor({ timeout: 30_000 });
+  assert.equal(await newer.count(), 1, 'the earlier drop replaced the newer one\'s notice');
+  fs.rmSync(path.dirname(slow), { recursive: true, force: true });
+  noErrors();
+  await page.context().close();
+});
+
 /** Connects `page` to the ACR emulator with the owner's Entra ID token; resolves on its list. */
 async function connectAcr(page, { keepSecret = false } = {}) {
   await page.goto(`${site.url}/`);
@@ -361,6 +403,37 @@ test('a chunk lost on the network is resumed, the blob lands whole', async () =>
   assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
   const check = await fetch(`${kit.anonymous}/v2/sandbox/upload/blobs/${sha256(bytes)}`, { method: 'HEAD' });
   assert.equal(check.status, 200);
+  noErrors();
+  await page.context().close();
+});
+
+test('a session the registry lost mid-upload: the file starts over, and the row says so', async () => {
+  const page = await newPage();
+  let patches = 0;
+  await page.route('**/v2/sandbox/upload/blobs/uploads/**', async (route) => {
+    if (route.request().method() === 'PATCH') {
+      patches += 1;
+      if (patches === 2) {
+        // As distribution answers once it purged or expired the session.
+        const body = JSON.stringify({ errors: [{ code: 'BLOB_UPLOAD_UNKNOWN', message: 'blob upload unknown to registry' }] });
+        await route.fulfill({ status: 404, contentType: 'application/json', body });
+        return;
+      }
+      // Hold the new session's first chunk a moment, so the row's state is there to be seen.
+      if (patches === 3) await new Promise((r) => setTimeout(r, 1500));
+    }
+    await route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  const bytes = randomBytes(20 * 1024 * 1024 + 11, 'restart');
+  await page.getByLabel('Choose files to upload').setInputFiles([
+    { name: 'restarted.bin', mimeType: 'application/octet-stream', buffer: bytes },
+  ]);
+  const row = page.locator('li.upload-row[data-file="restarted.bin"]');
+  await row.locator('[data-state="restarting"]')
+    .getByText('starting over: the registry lost the upload session…').waitFor({ timeout: 30_000 });
+  await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+  assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), sha256(bytes));
   noErrors();
   await page.context().close();
 });
@@ -495,6 +568,7 @@ test('delete a tag: the confirmation lists every tag of its manifest', async () 
   await card.getByRole('link', { name: 'Delete the manifest and all its tags…' }).click();
   const again = page.getByRole('dialog', { name: 'Confirm deletion' });
   await again.locator('li[data-digest]').getByText('tags: three').waitFor({ timeout: 30_000 });
+  assert.ok(!page.url().includes('?delete'), `the address keeps the delete request: ${page.url()}`);
   await again.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.locator('.outcome .result-ok').getByText(/deleted/).waitFor();
   assert.deepEqual(await tagsOf('sandbox/delete'), ['two']);
@@ -562,11 +636,33 @@ test('delete a manifest opened by digest: untagged, then one that carries two ta
   await page.context().close();
 });
 
+test('the repositories are listed again on each visit', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here`);
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
+  await page.getByRole('link', { name: 'library/alpine' }).click();
+  await page.waitForURL(/\/repo\/library\/alpine/);
+  // Someone pushes a new repository meanwhile.
+  const fresh = `fresh/r${Date.now()}`;
+  await pushManifest(fresh, '{"fresh":1}', ['v1']);
+  await page.goBack();
+  await page.getByLabel('Filter repositories').fill(fresh);
+  await page.getByRole('link', { name: fresh }).waitFor();
+  noErrors();
+  await page.context().close();
+});
+
 test('keep the newest three: a preview, then the older ones are deleted', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/sandbox/prune`);
   await page.getByText('6 tags').first().waitFor();
-  await page.getByLabel('How many of the newest tags to keep').fill('3');
+  const keep = page.getByLabel('How many of the newest tags to keep');
+  // A field cleared to type another number stays cleared; a preview without a number says so.
+  await keep.fill('');
+  assert.equal(await keep.inputValue(), '', 'the cleared field snapped back');
+  await page.getByRole('button', { name: 'Preview deletion' }).click();
+  await page.getByRole('alert').filter({ hasText: 'a whole number, 0 or more' }).waitFor();
+  await keep.fill('3');
   await page.getByRole('button', { name: 'Preview deletion' }).click();
   const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
   await dialog.getByText('Keep the newest 3 of 6 tags').waitFor({ timeout: 30_000 });
@@ -580,6 +676,65 @@ test('keep the newest three: a preview, then the older ones are deleted', async 
   await page.getByText('3 tags').first().waitFor();
   assert.deepEqual((await tagsOf('sandbox/prune')).sort(), ['v4', 'v5', 'v6']);
   await shot(page, 'keep-newest-done');
+  noErrors();
+  await page.context().close();
+});
+
+test('keep the newest: tags without a date (artifacts) are kept, and the preview names them', async () => {
+  const repo = 'sandbox/undated';
+  await pushManifest(repo, '{"created":"2024-01-01T00:00:00Z","n":1}', ['old']);
+  await pushManifest(repo, '{"created":"2025-01-01T00:00:00Z","n":2}', ['new']);
+  await pushManifest(repo, '{"n":3}', ['chart-a']);
+  await pushManifest(repo, '{"n":4}', ['chart-b']);
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  await page.getByText('4 tags').first().waitFor();
+  await page.getByLabel('How many of the newest tags to keep').fill('1');
+  await page.getByRole('button', { name: 'Preview deletion' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.getByText('Keep the newest 1 of 4 tags').waitFor({ timeout: 30_000 });
+  assert.equal(await dialog.locator('li[data-digest]').count(), 1);
+  await dialog.locator('li[data-digest]').getByText('tags: old').waitFor();
+  await dialog.getByText('Kept, their date is not known (an artifact, or a config without a build date): chart-a, chart-b.').waitFor();
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await tagsOf(repo)).length, 4);
+  noErrors();
+  await page.context().close();
+});
+
+test('a delete that partly failed: Delete again does only what is left', async () => {
+  const repo = 'sandbox/partial';
+  for (const n of [1, 2, 3]) await pushManifest(repo, `{"partial":${n}}`, [`p${n}`]);
+  const page = await newPage();
+  // The registry refuses the first delete once (a lock, a hiccup).
+  let refused = 0;
+  const deletes = [];
+  await page.route(`**/v2/${repo}/manifests/**`, async (route) => {
+    if (route.request().method() === 'DELETE') {
+      deletes.push(route.request().url());
+      if (refused === 0) {
+        refused += 1;
+        const body = JSON.stringify({ errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] });
+        return route.fulfill({ status: 403, contentType: 'application/json', body });
+      }
+    }
+    return route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  for (const n of [1, 2, 3]) await page.getByLabel(`Select p${n}`, { exact: true }).check();
+  await page.getByRole('button', { name: 'Delete selected (3)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.locator('li[data-digest]').nth(2).waitFor({ timeout: 30_000 });
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  // The run ends with what is left in the dialog.
+  await dialog.getByText('Delete 1 manifest(s) with every tag on them?').waitFor();
+  assert.equal(await dialog.locator('li[data-digest]').count(), 1, 'the plan keeps only what failed');
+  assert.equal(await page.locator('.outcome .result-ok').count(), 2);
+  assert.equal(await page.locator('.outcome .error-message').count(), 1);
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal(deletes.length, 4, 'the retry sent one DELETE');
+  assert.deepEqual(await tagsOf(repo), []);
   noErrors();
   await page.context().close();
 });
@@ -658,6 +813,8 @@ test('a bulk delete can be stopped between two deletes, and says what it left', 
   await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
   await deletes.caught;
   await dialog.getByRole('button', { name: 'Deleting… (0 of 4 done)' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Preview deletion' }).isDisabled(), true,
+    'another preview could replace the running one');
   await dialog.getByRole('button', { name: 'Stop' }).click();
   await dialog.getByRole('button', { name: 'Stopping…' }).waitFor();
   deletes.release();

@@ -39,10 +39,38 @@ pub(crate) fn short_date(date: &str) -> String {
     }
 }
 
-/// Copies text to the clipboard.
-pub(crate) fn copy_text(text: &str) {
-    let clipboard = leptos::prelude::window().navigator().clipboard();
-    let _ = clipboard.write_text(text);
+/// Changes the address shown (and kept in history) without a navigation.
+pub(crate) fn replace_address(url: &str) {
+    if let Ok(history) = leptos::prelude::window().history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(url));
+    }
+}
+
+/// Copies text to the clipboard; `Err` says why it could not (a page served over plain http
+/// from another host has no clipboard; the browser may refuse the write).
+pub(crate) async fn copy_text(text: &str) -> Result<(), String> {
+    let navigator = leptos::prelude::window().navigator();
+    let clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into())
+        .ok()
+        .filter(|c| !c.is_undefined() && !c.is_null())
+        .ok_or_else(|| {
+            "this page has no clipboard (it is served over plain http): select the text and copy \
+             it by hand"
+                .to_owned()
+        })?;
+    let write: js_sys::Function = js_sys::Reflect::get(&clipboard, &"writeText".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("this browser cannot write to the clipboard")?;
+    let promise: js_sys::Promise = write
+        .call1(&clipboard, &text.into())
+        .map_err(|e| js_message(&e))?
+        .dyn_into()
+        .map_err(|_| "the clipboard did not answer".to_owned())?;
+    JsFuture::from(promise)
+        .await
+        .map(drop)
+        .map_err(|e| format!("the browser refused to copy: {}", js_message(&e)))
 }
 
 pub(crate) use crate::pure::short_digest;

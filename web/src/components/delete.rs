@@ -10,6 +10,7 @@ use porthole_browser::FetchTransport;
 use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
 
 use crate::meta::TagMeta;
+use crate::pure::natural_cmp;
 use crate::state::Conn;
 use crate::util::{date_millis, short_digest};
 
@@ -122,28 +123,64 @@ pub(crate) fn plan_digest(meta: &HashMap<String, TagMeta>, digest: &str) -> Plan
     plan
 }
 
-/// The tags to delete to keep the newest `n`, by date (updated, else created); `None` while
-/// some dates are still unknown.
+/// What keeping the newest `n` tags means for each tag, by date (updated, else created).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct KeepNewest {
+    /// The older tags, to delete.
+    pub(crate) drop: Vec<String>,
+    /// The newest `n`, and the tags without a date.
+    pub(crate) keep: HashSet<String>,
+    /// Tags with no date known (an artifact, a config without a build date, a failed lookup):
+    /// kept, since nothing says they are old.
+    pub(crate) undated: Vec<String>,
+}
+
+/// The tags to delete to keep the newest `n`; `None` while some tags are not looked up yet.
 pub(crate) fn all_but_newest(
     tags: &[String],
     meta: &HashMap<String, TagMeta>,
     n: usize,
-) -> Option<(Vec<String>, HashSet<String>)> {
+) -> Option<KeepNewest> {
     let mut dated = Vec::with_capacity(tags.len());
+    let mut undated = Vec::new();
     for t in tags {
         let m = meta.get(t)?;
         let date = m
             .updated
             .as_deref()
             .or(m.created.as_deref())
-            .and_then(date_millis)
-            .unwrap_or(f64::MIN);
-        dated.push((date, t.clone()));
+            .and_then(date_millis);
+        match date {
+            Some(date) => dated.push((date, t.clone())),
+            None => undated.push(t.clone()),
+        }
     }
     dated.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-    let keep: HashSet<String> = dated.iter().take(n).map(|(_, t)| t.clone()).collect();
+    undated.sort_by(|a, b| natural_cmp(a, b));
+    let mut keep: HashSet<String> = dated.iter().take(n).map(|(_, t)| t.clone()).collect();
+    keep.extend(undated.iter().cloned());
     let drop = dated.into_iter().skip(n).map(|(_, t)| t).collect();
-    Some((drop, keep))
+    Some(KeepNewest {
+        drop,
+        keep,
+        undated,
+    })
+}
+
+/// The preview's note on tags kept for want of a date (the first few named).
+pub(crate) fn undated_note(undated: &[String]) -> Option<String> {
+    const NAMED: usize = 10;
+    let (first, rest) = undated.split_at(undated.len().min(NAMED));
+    let more = match rest.len() {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    (!first.is_empty()).then(|| {
+        format!(
+            "Kept, their date is not known (an artifact, or a config without a build date): {}{more}.",
+            first.join(", ")
+        )
+    })
 }
 
 /// One delete of a plan.
@@ -164,20 +201,52 @@ fn steps_of(plan: &Plan) -> Vec<Step> {
     untags.chain(manifests).collect()
 }
 
-async fn untag(repo: &Repository<FetchTransport>, tag: &str) -> Result<(), String> {
-    let explained = |e: Error| format!("Tag {tag}: {}", explain(&e));
-    let tag = Tag::parse(tag).map_err(explained)?;
-    repo.artifact(TagOrDigest::Tag(tag.clone()))
-        .delete_tag(&tag)
-        .await
-        .map_err(explained)
+/// How a delete ended: done, or done already (404: by someone else, or by an earlier run of
+/// this plan whose other deletes failed).
+enum Deleted {
+    Now,
+    AlreadyGone,
 }
 
-async fn delete_manifest(repo: &Repository<FetchTransport>, digest: &str) -> Result<(), String> {
+fn gone_already(result: Result<(), Error>) -> Result<Deleted, Error> {
+    match result {
+        Ok(()) => Ok(Deleted::Now),
+        Err(e) if e.status() == Some(404) => Ok(Deleted::AlreadyGone),
+        Err(e) => Err(e),
+    }
+}
+
+async fn untag(repo: &Repository<FetchTransport>, tag: &str) -> Result<Deleted, String> {
+    let explained = |e: Error| format!("Tag {tag}: {}", explain(&e));
+    let tag = Tag::parse(tag).map_err(explained)?;
+    let result = repo
+        .artifact(TagOrDigest::Tag(tag.clone()))
+        .delete_tag(&tag)
+        .await;
+    gone_already(result).map_err(explained)
+}
+
+async fn delete_manifest(
+    repo: &Repository<FetchTransport>,
+    digest: &str,
+) -> Result<Deleted, String> {
     let digest = Digest::parse(digest).map_err(|e| explain(&e))?;
-    repo.delete_manifest(&TagOrDigest::Digest(digest))
-        .await
-        .map_err(|e| explain(&e))
+    let result = repo.delete_manifest(&TagOrDigest::Digest(digest)).await;
+    gone_already(result).map_err(|e| explain(&e))
+}
+
+/// The plan without the steps that are done (what a retry after a partial failure still has to
+/// do).
+fn without_done(mut plan: Plan, done: &[&Step]) -> Plan {
+    for step in done {
+        match step {
+            Step::Untag(tag) => plan.untag.retain(|t| t != tag),
+            Step::Manifest(digest, _) => {
+                plan.manifests.remove(digest);
+            }
+        }
+    }
+    plan
 }
 
 /// The preview of a plan, with its confirm and cancel buttons, and the outcome: a run can be
@@ -190,8 +259,9 @@ pub(crate) fn ConfirmDelete(
     tags: RwSignal<Vec<String>>,
     meta: RwSignal<HashMap<String, TagMeta>>,
     selected: RwSignal<HashSet<String>>,
+    /// Whether a delete runs (the page holds its other delete buttons meanwhile).
+    busy: RwSignal<bool>,
 ) -> impl IntoView {
-    let busy = RwSignal::new(false);
     // Set by Stop while deleting: the run ends before its next delete.
     let stopping = RwSignal::new(false);
     let progress = RwSignal::new((0usize, 0usize));
@@ -218,6 +288,7 @@ pub(crate) fn ConfirmDelete(
                 }
             };
             let steps = steps_of(&p);
+            let mut done_steps: Vec<&Step> = Vec::new();
             let mut gone: Vec<String> = Vec::new();
             let mut lines = Vec::new();
             for (done, step) in steps.iter().enumerate() {
@@ -232,22 +303,33 @@ pub(crate) fn ConfirmDelete(
                     break;
                 }
                 let line = match step {
-                    Step::Untag(tag) => untag(&repo, tag).await.map(|()| {
+                    Step::Untag(tag) => untag(&repo, tag).await.map(|how| {
                         gone.push(tag.clone());
-                        format!("Tag {tag} deleted.")
+                        match how {
+                            Deleted::Now => format!("Tag {tag} deleted."),
+                            Deleted::AlreadyGone => format!("Tag {tag} was already gone."),
+                        }
                     }),
                     Step::Manifest(digest, tag_list) => {
                         let label = format!("{} ({})", short_digest(digest), tag_list.join(", "));
                         match delete_manifest(&repo, digest).await {
-                            Ok(()) => {
+                            Ok(how) => {
                                 gone.extend(tag_list.iter().cloned());
                                 conn.forget_manifest(&repo_name, digest);
-                                Ok(format!("Manifest {label} deleted."))
+                                Ok(match how {
+                                    Deleted::Now => format!("Manifest {label} deleted."),
+                                    Deleted::AlreadyGone => {
+                                        format!("Manifest {label} was already gone.")
+                                    }
+                                })
                             }
                             Err(e) => Err(format!("Manifest {label}: {e}")),
                         }
                     }
                 };
+                if line.is_ok() {
+                    done_steps.push(step);
+                }
                 lines.push(match line {
                     Ok(text) => (true, text),
                     Err(text) => (false, text),
@@ -265,6 +347,9 @@ pub(crate) fn ConfirmDelete(
             stopping.set(false);
             if !failed || stopped {
                 plan.set(None);
+            } else {
+                // Delete again does only what is left.
+                plan.set(Some(without_done(p, &done_steps)));
             }
         });
     };

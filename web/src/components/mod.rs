@@ -7,8 +7,10 @@ pub(crate) mod locks;
 pub(crate) mod upload;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use porthole_core::Error;
 
+use crate::state::RegistryContext;
 use crate::util::copy_text;
 
 /// An error from the registry or the client: its code, HTTP status and message, as text.
@@ -20,6 +22,20 @@ pub(crate) fn ErrorView(
     let status = error.status().map(|s| format!(" · HTTP {s}"));
     let code = error.code().to_owned();
     let blocked = code == "BLOCKED_BY_BROWSER";
+    // Credentials refused, expired (an Entra ID token lasts about an hour) or short of a right:
+    // the way out is the connect form, filled in for this registry.
+    let refused = matches!(error.status(), Some(401 | 403))
+        || matches!(code.as_str(), "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED");
+    let reconnect = refused
+        .then(|| {
+            use_context::<RegistryContext>().and_then(|ctx| {
+                ctx.conn
+                    .try_with_untracked(|c| c.as_ref().map(|c| c.saved.id.clone()))
+                    .flatten()
+            })
+        })
+        .flatten()
+        .map(|id| format!("/?id={}", porthole_core::url::percent_encode(&id)));
     let data_code = code.clone();
     view! {
         <div class="error" role="alert" data-code=data_code>
@@ -28,6 +44,12 @@ pub(crate) fn ErrorView(
                 {status}
             </p>
             <p class="error-message">{error.to_string()}</p>
+            {reconnect.map(|href| view! {
+                <p>
+                    "Your credentials were refused, have expired, or lack this right: "
+                    <a href=href>"enter them again, or other ones"</a>
+                </p>
+            })}
             <Show when=move || blocked>
                 <p class="muted">
                     "Open the connection page to diagnose it: "
@@ -48,20 +70,34 @@ pub(crate) fn CopyButton(
     #[prop(into)]
     label: String,
 ) -> impl IntoView {
-    let copied = RwSignal::new(false);
+    // `None`: not clicked lately; `Some(Ok)`: copied; `Some(Err(why))`: the copy failed.
+    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let text = StoredValue::new(text);
     view! {
         <button
             class="btn small copy"
             type="button"
             aria-label=label.clone()
-            title=label
+            title=move || match outcome.get() {
+                Some(Err(why)) => format!("Not copied: {why}"),
+                _ => label.clone(),
+            }
             on:click=move |_| {
-                copy_text(&text);
-                copied.set(true);
-                set_timeout(move || copied.set(false), std::time::Duration::from_millis(1500));
+                spawn_local(async move {
+                    let result = copy_text(&text.get_value()).await;
+                    let failed = result.is_err();
+                    outcome.try_set(Some(result));
+                    if !failed {
+                        set_timeout(move || { outcome.try_set(None); }, std::time::Duration::from_millis(1500));
+                    }
+                });
             }
         >
-            {move || if copied.get() { "Copied" } else { "Copy" }}
+            {move || match outcome.get() {
+                Some(Ok(())) => "Copied",
+                Some(Err(_)) => "Not copied",
+                None => "Copy",
+            }}
         </button>
     }
 }

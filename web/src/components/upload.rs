@@ -44,6 +44,9 @@ enum Status {
     /// A chunk failed and the core resumes it (`UploadProgress::interruptions` rose), until a
     /// chunk lands again.
     Resuming,
+    /// The registry lost the upload session (expired, purged, cancelled elsewhere): the core
+    /// opened a new one and sends the file again from its first byte, until a chunk lands.
+    Restarting,
     Done(String),
     Failed(String),
     Cancelled,
@@ -52,12 +55,15 @@ enum Status {
 impl Status {
     /// Whether the upload is still to finish (waiting, sending, or resuming after an error).
     fn is_running(&self) -> bool {
-        matches!(self, Self::Queued | Self::Uploading | Self::Resuming)
+        matches!(
+            self,
+            Self::Queued | Self::Uploading | Self::Resuming | Self::Restarting
+        )
     }
 
     /// Whether it holds one of the [`PARALLEL_UPLOADS`] places.
     fn is_sending(&self) -> bool {
-        matches!(self, Self::Uploading | Self::Resuming)
+        matches!(self, Self::Uploading | Self::Resuming | Self::Restarting)
     }
 }
 
@@ -157,6 +163,9 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         repo_name,
     };
     let notice = RwSignal::new(None::<Notice>);
+    // Counts selections and drops: a drop whose folders are still being read when another
+    // comes adds its files, but leaves the notice to the newer one.
+    let latest = RwSignal::new(0u64);
 
     let add_files = move |files: Vec<(String, File)>| {
         for (name, file) in files {
@@ -177,6 +186,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         queue.pump();
     };
     let add_picked = move |list: Option<web_sys::FileList>, what: &str| {
+        latest.update(|n| *n += 1);
         let files = picked_files(list);
         notice.set(
             files
@@ -190,6 +200,8 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
             // An engine without the entries API: the dropped files as they are.
             return add_picked(transfer.files(), "drop");
         };
+        latest.update(|n| *n += 1);
+        let this_drop = latest.get_untracked();
         if dropped.is_empty() {
             let only = "Only files and folders can be uploaded: drop those.";
             return notice.set(Some(Notice::Info(only.into())));
@@ -199,7 +211,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         // stops the reading.
         spawn_local_scoped_with_cancellation(async move {
             let read = folder::files_of(dropped).await;
-            notice.set(match (&read.files[..], &read.unreadable[..]) {
+            let outcome = match (&read.files[..], &read.unreadable[..]) {
                 ([], []) => Some(Notice::Info(
                     "Nothing to upload: no files in what was dropped.".into(),
                 )),
@@ -214,7 +226,13 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                     },
                     folder::some_of(unreadable)
                 ))),
-            });
+            };
+            // A newer selection or drop has its own notice; only what was left out of this
+            // one is worth replacing it.
+            let newest = latest.get_untracked() == this_drop;
+            if newest || matches!(outcome, Some(Notice::Error(_))) {
+                notice.set(outcome);
+            }
             add_files(read.files);
         });
     };
@@ -323,6 +341,7 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
                     Status::Queued => "queued",
                     Status::Uploading => "uploading",
                     Status::Resuming => "resuming",
+                    Status::Restarting => "restarting",
                     Status::Done(_) => "done",
                     Status::Failed(_) => "failed",
                     Status::Cancelled => "cancelled",
@@ -335,6 +354,9 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
                             human_size(speed.get() as u64),
                         ),
                         Status::Resuming => "resuming after an error…".to_owned(),
+                        Status::Restarting => {
+                            "starting over: the registry lost the upload session…".to_owned()
+                        }
                         Status::Done(_) => format!("uploaded · {}/s", human_size(speed.get() as u64)),
                         Status::Failed(_) => "failed".to_owned(),
                         Status::Cancelled => "cancelled".to_owned(),
@@ -574,15 +596,20 @@ fn start(queue: Queue, job: Job) -> bool {
             if !is_current(&this_run.0, &this_run.1) {
                 return;
             }
-            if p.interruptions > interruptions {
-                interruptions = p.interruptions;
+            let recovering = matches!(
+                status.try_get_untracked(),
+                Some(Status::Resuming | Status::Restarting)
+            );
+            if p.confirmed < confirmed {
+                // Fewer bytes confirmed than before: a new session, from byte 0.
+                status.try_set(Status::Restarting);
+            } else if p.interruptions > interruptions {
                 status.try_set(Status::Resuming);
-            } else if status.try_get_untracked() == Some(Status::Resuming)
-                && p.confirmed > confirmed
-            {
-                // A chunk landed after the resume (also after a restart from byte 0).
+            } else if recovering && p.confirmed > confirmed {
+                // A chunk landed after the resume or the restart.
                 status.try_set(Status::Uploading);
             }
+            interruptions = p.interruptions;
             confirmed = p.confirmed;
             sent.try_set(p.sent.min(p.total));
             let seconds = (now() - began) / 1000.0;

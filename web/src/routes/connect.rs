@@ -251,8 +251,11 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                     </label>
                 </Show>
                 <div class="actions">
-                    <button class="btn primary" type="submit" disabled=move || busy.get()>
-                        {move || if busy.get() { "Connecting…" } else { "Connect" }}
+                    // Never disabled: a host that does not answer holds an attempt for as long
+                    // as the browser waits, and a corrected form must be able to try again (the
+                    // newer attempt wins).
+                    <button class="btn primary" type="submit">
+                        {move || if busy.get() { "Connecting… (Connect again to retry)" } else { "Connect" }}
                     </button>
                 </div>
             </form>

@@ -10,7 +10,9 @@ use leptos::task::spawn_local;
 use porthole_core::acr::ArtifactOrder;
 use porthole_core::PageRequest;
 
-use crate::components::delete::{all_but_newest, plan_digest, plan_manifests, ConfirmDelete, Plan};
+use crate::components::delete::{
+    all_but_newest, plan_digest, plan_manifests, undated_note, ConfirmDelete, Plan,
+};
 use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
 use crate::meta::{MetaLoader, TagMeta};
@@ -60,6 +62,9 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     };
     let tags = RwSignal::new(Vec::<String>::new());
     let done = RwSignal::new(false);
+    // The registry knows no repository by this name (a typo, a deleted one, or one not yet
+    // pushed to).
+    let unknown = RwSignal::new(false);
     let error = RwSignal::new_local(None::<porthole_core::Error>);
     let acr = RwSignal::new(false);
     let loader = MetaLoader::new(conn.clone(), repo.clone());
@@ -94,7 +99,10 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                         }
                     }
                     // A repository nothing was pushed to yet (the upload's target) has no tags.
-                    Err(e) if e.code() == "NAME_UNKNOWN" => break,
+                    Err(e) if e.code() == "NAME_UNKNOWN" => {
+                        unknown.set(true);
+                        break;
+                    }
                     Err(e) => {
                         error.set(Some(e));
                         break;
@@ -250,7 +258,12 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
 
     let selected = RwSignal::new(HashSet::<String>::new());
     let plan = RwSignal::new(None::<Plan>);
-    let keep_n = RwSignal::new(3usize);
+    // A delete runs: no other preview may replace its dialog until it ends.
+    let deleting = RwSignal::new(false);
+    // What the user typed (kept as typed: a field cleared to type another number must not
+    // snap back), read when the preview is asked for.
+    let keep_text = RwSignal::new("3".to_owned());
+    let keep_invalid = RwSignal::new(false);
     let keep_pending = RwSignal::new(None::<usize>);
     let conn_acr = StoredValue::new_local(conn.clone());
     // Selected tags waiting for every tag's manifest to be known (to list all tags of each).
@@ -264,10 +277,12 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         }
         let all = tags.get();
         let ready = meta.with(|m| all_but_newest(&all, m, n));
-        if let Some((drop, keep)) = ready {
+        if let Some(kept) = ready {
             keep_pending.set(None);
             let title = format!("Keep the newest {n} of {} tags", all.len());
-            plan.set(Some(meta.with(|m| plan_manifests(m, &drop, &keep, title))));
+            let mut p = meta.with(|m| plan_manifests(m, &kept.drop, &kept.keep, title));
+            p.notes.extend(undated_note(&kept.undated));
+            plan.set(Some(p));
         }
     });
     // Whether the listing is complete and every tag's manifest known (tracked: a plan that
@@ -340,6 +355,11 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             } else if kv == "untag=1" {
                 untag = true;
             }
+        }
+        if asked.is_some() || asked_digest.is_some() {
+            // Asked once: Back or a reload must not preview the delete again.
+            let path = window().location().pathname().unwrap_or_default();
+            crate::util::replace_address(&path);
         }
         if let Some(digest) = asked_digest {
             Effect::new(move |ran: Option<bool>| {
@@ -446,7 +466,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                 <button
                     class="btn"
                     type="button"
-                    disabled=move || selected.with(HashSet::is_empty)
+                    disabled=move || selected.with(HashSet::is_empty) || deleting.get()
                     on:click=move |_| delete_selected()
                 >
                     {move || format!("Delete selected ({})", selected.with(HashSet::len))}
@@ -467,21 +487,34 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                         type="number"
                         min="0"
                         aria-label="How many of the newest tags to keep"
-                        prop:value=move || keep_n.get().to_string()
-                        on:input=move |ev| keep_n.set(event_target_value(&ev).parse().unwrap_or(3))
+                        prop:value=move || keep_text.get()
+                        on:input=move |ev| {
+                            keep_invalid.set(false);
+                            keep_text.set(event_target_value(&ev));
+                        }
                     />
                 </label>
                 <button
                     class="btn"
                     type="button"
+                    disabled=move || deleting.get()
                     on:click=move |_| {
                         plan.set(None);
+                        let Ok(n) = keep_text.get_untracked().trim().parse::<usize>() else {
+                            keep_invalid.set(true);
+                            return;
+                        };
                         sort.set(Sort::Newest);
-                        keep_pending.set(Some(keep_n.get_untracked()));
+                        keep_pending.set(Some(n));
                     }
                 >
                     "Preview deletion"
                 </button>
+                <Show when=move || keep_invalid.get()>
+                    <span class="error-message" role="alert">
+                        "Enter how many of the newest tags to keep: a whole number, 0 or more."
+                    </span>
+                </Show>
                 <Show when=move || {
                     keep_pending.with(Option::is_some)
                         || selected_pending.with(Option::is_some)
@@ -497,13 +530,21 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                 tags=tags
                 meta=meta
                 selected=selected
+                busy=deleting
             />
             {move || error.get().map(|e| view! { <ErrorView error=e /> })}
             <Show when=move || !done.get() && tags.with(Vec::is_empty)>
                 <Loading what="tags" />
             </Show>
             <Show when=move || done.get() && tags.with(Vec::is_empty) && error.with(Option::is_none)>
-                <p class="empty">"This repository has no tags."</p>
+                <p class="empty">
+                    {move || if unknown.get() {
+                        "The registry has no repository by this name (or your credentials do not \
+                         let you see it). Files pushed from this page create it."
+                    } else {
+                        "This repository has no tags."
+                    }}
+                </p>
             </Show>
             <div class="table-wrap">
                 <table class="tags" aria-label=format!("Tags of {name}")>

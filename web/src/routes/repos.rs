@@ -56,19 +56,21 @@ fn store_filter(filter: &str) {
     } else {
         format!("{path}?q={}", porthole_core::url::percent_encode(filter))
     };
-    if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-    }
+    crate::util::replace_address(&url);
 }
 
 #[component]
 fn RepoList(conn: Conn, reg: String) -> impl IntoView {
-    let names = RwSignal::new(conn.repositories.borrow().clone().unwrap_or_default());
-    let done = RwSignal::new(conn.repositories.borrow().is_some());
+    // The list from the last visit shows at once; it is listed again on every visit (others
+    // push too), and replaced once the new listing is complete.
+    let cached = conn.repositories.borrow().clone();
+    let refreshing = cached.is_some();
+    let names = RwSignal::new(cached.unwrap_or_default());
+    let done = RwSignal::new(refreshing);
     let error = RwSignal::new_local(None::<porthole_core::Error>);
     let alive = Arc::new(AtomicBool::new(true));
 
-    if !done.get_untracked() {
+    {
         let alive = alive.clone();
         let conn = conn.clone();
         spawn_local(async move {
@@ -82,7 +84,9 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                 match page {
                     Ok(page) => {
                         all.extend(page.items.iter().cloned());
-                        names.update(|n| n.extend(page.items));
+                        if !refreshing {
+                            names.update(|n| n.extend(page.items));
+                        }
                         match page.continuation_token {
                             Some(token) if request.continuation_token.as_ref() != Some(&token) => {
                                 request.continuation_token = Some(token);
@@ -96,6 +100,9 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                         return;
                     }
                 }
+            }
+            if refreshing {
+                names.set(all.clone());
             }
             *conn.repositories.borrow_mut() = Some(all);
             done.set(true);
