@@ -799,6 +799,27 @@ function holdFirst(matches) {
   return { handler, caught: seen, release, count: () => count };
 }
 
+test('a tag whose lookup failed can be looked up again from its row', async () => {
+  const repo = 'sandbox/retry';
+  await pushManifest(repo, '{"retry":1}', ['r1']);
+  const page = await newPage();
+  let refused = 0;
+  await page.route(`**/v2/${repo}/manifests/r1`, async (route) => {
+    if (refused > 0) return route.continue();
+    refused += 1;
+    const body = JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'a bad moment' }] });
+    return route.fulfill({ status: 400, contentType: 'application/json', body });
+  });
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  const row = page.locator('table.tags tr', { has: page.getByRole('link', { name: 'r1', exact: true }) });
+  const retry = row.getByRole('button', { name: /^Look up r1 again \(it failed: .*a bad moment/ });
+  await retry.click();
+  await row.getByText(/^sha256:/).waitFor();
+  assert.equal(await retry.count(), 0);
+  noErrors();
+  await page.context().close();
+});
+
 test('a bulk delete can be stopped between two deletes, and says what it left', async () => {
   const repo = 'sandbox/stop';
   for (const n of [1, 2, 3, 4]) await pushManifest(repo, `{"stop":${n}}`, [`s${n}`]);

@@ -255,6 +255,15 @@ impl MetaLoader {
         }
     }
 
+    /// Looks a tag up again (its lookup failed), first in line.
+    pub(crate) fn retry(&self, tag: &str) {
+        self.seen.borrow_mut().remove(tag);
+        self.meta.update(|m| {
+            m.remove(tag);
+        });
+        self.want([tag.to_owned()], true);
+    }
+
     /// Moves tags already queued to the front (the rows now on screen).
     pub(crate) fn prioritize(&self, tags: &[String]) {
         let mut queue = self.queue.borrow_mut();

@@ -195,6 +195,20 @@ pub(crate) fn short_digest(digest: &str) -> String {
     }
 }
 
+/// The HTML id of a namespace's heading: letters and digits kept, every other character
+/// written as `_` and its code in hex, so that `a.b` and `a-b` get different ids.
+pub(crate) fn namespace_id(namespace: &str) -> String {
+    let mut id = String::from("ns-");
+    for c in namespace.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c);
+        } else {
+            id.push_str(&format!("_{:x}", u32::from(c)));
+        }
+    }
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +269,13 @@ mod tests {
             ]
         );
         assert_eq!(lines[1][1], (Tok::Key, "\"z\"".into()));
+    }
+
+    #[test]
+    fn namespaces_differing_only_in_punctuation_get_different_ids() {
+        assert_eq!(namespace_id("team-a"), "ns-team_2da");
+        assert_ne!(namespace_id("a.b"), namespace_id("a-b"));
+        assert_ne!(namespace_id("a_b"), namespace_id("a-b"));
+        assert_eq!(namespace_id(""), "ns-");
     }
 }

@@ -570,6 +570,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                             children=move |tag| {
                                 let href = manifest_href(&reg_rows.get_value(), &name_rows.get_value(), &tag);
                                 let t = tag.clone();
+                                let tag_retry = tag.clone();
                                 let row = Memo::new(move |_| meta.with(|m| m.get(&t).cloned()));
                                 view! {
                                     <tr>
@@ -601,9 +602,22 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                         </td>
                                         <td class="mono">
                                             {move || match row.get() {
-                                                Some(m) if m.digest.is_empty() && m.error.is_some() => view! {
-                                                    <span class="warn" title=m.error.clone().unwrap_or_default()>"error"</span>
-                                                }.into_any(),
+                                                // The manifest could not be read: why, and a way to try again.
+                                                Some(m) if m.digest.is_empty() && m.error.is_some() => {
+                                                    let why = m.error.clone().unwrap_or_default();
+                                                    let again = tag_retry.clone();
+                                                    view! {
+                                                        <button
+                                                            class="btn small warn"
+                                                            type="button"
+                                                            title=why.clone()
+                                                            aria-label=format!("Look up {again} again (it failed: {why})")
+                                                            on:click=move |_| loader.with_value(|l| l.retry(&again))
+                                                        >
+                                                            "error · retry"
+                                                        </button>
+                                                    }.into_any()
+                                                }
                                                 // The manifest is known, its details are not (an index child or a config gone).
                                                 Some(m) if m.error.is_some() => view! {
                                                     <span title=m.digest.clone()>{short_digest(&m.digest)}</span>

@@ -11,7 +11,7 @@ use leptos::task::spawn_local;
 use porthole_core::PageRequest;
 
 use crate::components::{ErrorView, Loading};
-use crate::pure::groups_to_draw;
+use crate::pure::{groups_to_draw, namespace_id};
 use crate::routes::{repo_href, use_conn, Crumbs, NeedConnection};
 use crate::state::Conn;
 
@@ -230,7 +230,7 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                         };
                         let ns_more = StoredValue::new(ns_more);
                         let title = if ns.is_empty() { "(no namespace)".to_owned() } else { format!("{ns}/") };
-                        let heading_id = format!("ns-{}", ns.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+                        let heading_id = namespace_id(&ns);
                         let labelled_by = heading_id.clone();
                         view! {
                             <section class="group" aria-labelledby=labelled_by>
