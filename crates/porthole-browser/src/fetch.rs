@@ -211,10 +211,12 @@ fn classify_rejection(
     );
     let page = js::page_origin();
     let server = js::origin_of(request.url.as_str());
-    let cross_origin = match (&page, &server) {
-        (Some(page), Some(server)) => page != server,
-        _ => true,
-    };
+    // Without CORS (Node), a rejected request is a failed connection, which may be retried.
+    let cross_origin = js::applies_cors()
+        && match (&page, &server) {
+            (Some(page), Some(server)) => page != server,
+            _ => true,
+        };
     let server = server.unwrap_or_else(|| request.url.origin().to_string());
     if cross_origin {
         let page = page.unwrap_or_else(|| "an opaque origin".into());

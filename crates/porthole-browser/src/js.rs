@@ -141,6 +141,15 @@ pub(crate) fn try_new_bytes(len: u32) -> Option<js_sys::Uint8Array> {
     try_new_uint8array(&js_sys::Array::of1(&JsValue::from_f64(f64::from(len))))
 }
 
+/// Whether the engine applies CORS to this code's requests: a window or a worker (even with an
+/// opaque origin, `"null"`) has an `origin`; Node and other server runtimes have none and do
+/// not apply CORS.
+pub(crate) fn applies_cors() -> bool {
+    Reflect::get(&js_sys::global(), &JsValue::from_str("origin"))
+        .ok()
+        .is_some_and(|v| v.is_string())
+}
+
 /// The origin of the page or worker (`globalThis.origin`), e.g. `http://127.0.0.1:8080`.
 pub(crate) fn page_origin() -> Option<String> {
     Reflect::get(&js_sys::global(), &JsValue::from_str("origin"))

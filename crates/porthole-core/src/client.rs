@@ -425,9 +425,8 @@ impl<T: Transport> RegistryClient<T> {
             Credential::Bearer(token) => Some(format!("Bearer {}", token.expose())),
             Credential::TokenProvider(provider) => {
                 let names = scopes.iter().map(Scope::to_string).collect();
-                let token = provider(names).await.map_err(|reason| Error::Auth {
-                    step: "asking the token provider for a registry token".into(),
-                    reason,
+                let token = provider(names).await.map_err(|reason| {
+                    self.provider_failed("asking the token provider for a registry token", reason)
                 })?;
                 Some(format!("Bearer {}", token.expose()))
             }
@@ -447,6 +446,18 @@ impl<T: Transport> RegistryClient<T> {
             request.headers.set("Authorization", value);
         }
         Ok(())
+    }
+
+    /// The error for a token provider that failed: the operation's abort when it was aborted
+    /// (a provider given the signal gives up with it), else what the provider said.
+    fn provider_failed(&self, step: &str, reason: String) -> Error {
+        match self.inner.transport.aborted() {
+            Some(aborted) => Error::transport(step, aborted),
+            None => Error::Auth {
+                step: step.to_string(),
+                reason,
+            },
+        }
     }
 
     /// Decides whether a 401 can be answered by retrying with other credentials.
@@ -630,12 +641,10 @@ impl<T: Transport> RegistryClient<T> {
             ));
         };
         let aad_scope = acr::aad_scope(audience.as_deref());
-        let aad_token = provider(vec![aad_scope.clone()])
-            .await
-            .map_err(|reason| Error::Auth {
-                step: format!("asking the AAD token provider for a token for {aad_scope}"),
-                reason,
-            })?;
+        let aad_token = provider(vec![aad_scope.clone()]).await.map_err(|reason| {
+            let step = format!("asking the AAD token provider for a token for {aad_scope}");
+            self.provider_failed(&step, reason)
+        })?;
         let step = format!(
             "exchanging the AAD token for an ACR refresh token at {}/oauth2/exchange",
             endpoint.realm.origin()

@@ -20,15 +20,21 @@ export function pagedIterator(pager) {
     const size = settings.maxPageSize;
     let done = false;
     return {
-      async next() {
+      next: oneAtATime(async () => {
         if (done) return { done: true, value: undefined };
         const page = await pager.fetchPage(token, size);
+        // The same token again: the registry ignored it and sent the page it was asked past
+        // (a registry that does not page, when Link is hidden cross-origin): nothing new.
+        if (token !== undefined && page.continuationToken === token) {
+          done = true;
+          return { done: true, value: undefined };
+        }
         const items = page.items;
         items.continuationToken = page.continuationToken;
-        done = !page.continuationToken || page.continuationToken === token;
+        done = !page.continuationToken;
         token = page.continuationToken;
         return { done: false, value: items };
-      },
+      }),
       [Symbol.asyncIterator]() {
         return this;
       },
@@ -38,7 +44,7 @@ export function pagedIterator(pager) {
   let buffer = [];
   let at = 0;
   return {
-    async next() {
+    next: oneAtATime(async () => {
       pages ??= byPage();
       while (at >= buffer.length) {
         const step = await pages.next();
@@ -47,11 +53,25 @@ export function pagedIterator(pager) {
         at = 0;
       }
       return { done: false, value: buffer[at++] };
-    },
+    }),
     [Symbol.asyncIterator]() {
       return this;
     },
     byPage,
+  };
+}
+
+/**
+ * `step` run one call after the other: calls made before the previous one settled wait their
+ * turn (as an async generator's do), so concurrent next() calls neither fetch the same page
+ * twice nor hand out the same item twice.
+ */
+function oneAtATime(step) {
+  let previous = Promise.resolve();
+  return function () {
+    const run = previous.then(() => step());
+    previous = run.catch(() => {});
+    return run;
   };
 }
 
@@ -106,4 +126,15 @@ export function bytesOf(value, what) {
       "bytes are gone; pass the bytes before transferring them, or a copy");
   }
   return view ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
+}
+
+/** `promise`, rejected with the signal's reason as soon as `signal` aborts. */
+export function untilAborted(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -11,8 +11,8 @@ use web_sys::{Blob, ReadableStream};
 
 use crate::error::{to_js_error, IntoJs};
 use crate::glue::{
-    bytes_of, bytes_to_blob, console_error, get, json_text, set, stream_of_iterable, to_js,
-    type_error,
+    bytes_of, bytes_to_blob, console_error, get, json_text, set, stream_of_iterable, string_arg,
+    to_js, type_error,
 };
 use crate::paging::{paged, Listing};
 use crate::registry::{
@@ -38,8 +38,13 @@ pub struct ContainerRegistryContentClient {
     endpoint: String,
 }
 
-fn digest(text: &str) -> Result<Digest, JsValue> {
-    Digest::parse(text).js()
+fn digest(text: &JsValue) -> Result<Digest, JsValue> {
+    Digest::parse(&string_arg(text, "digest")?).js()
+}
+
+/// A `tagOrDigest` (or a `digest` read as either) argument.
+fn reference(value: &JsValue, name: &str) -> Result<TagOrDigest, JsValue> {
+    TagOrDigest::parse(&string_arg(value, name)?).js()
 }
 
 /// The blob to upload, from a `Blob`/`File`, `ArrayBuffer` or typed array (a `ReadableStream`
@@ -81,8 +86,9 @@ impl ContainerRegistryContentClient {
     /// credentials and options as `ContainerRegistryClient` (anonymous when none are given).
     #[wasm_bindgen(constructor)]
     pub fn new(
-        endpoint: String,
-        #[wasm_bindgen(js_name = repositoryName)] repository_name_: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] endpoint: JsValue,
+        #[wasm_bindgen(js_name = repositoryName, unchecked_param_type = "string")]
+        repository_name_: JsValue,
         #[wasm_bindgen(
             unchecked_optional_param_type = "RegistryCredential | ContainerRegistryClientOptions"
         )]
@@ -90,9 +96,10 @@ impl ContainerRegistryContentClient {
         #[wasm_bindgen(unchecked_optional_param_type = "ContainerRegistryClientOptions")]
         options: Option<Object>,
     ) -> Result<Self, JsValue> {
+        let endpoint = string_arg(&endpoint, "endpoint")?;
         let client = make_client(&endpoint, &opt_value(&credential), &opt_value(&options))?;
         Ok(Self {
-            repository: client.repository(repository_name(repository_name_)?),
+            repository: client.repository(repository_name(&repository_name_)?),
             endpoint,
         })
     }
@@ -211,13 +218,13 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = downloadBlob, unchecked_return_type = "Promise<DownloadBlobResult>")]
     pub fn download_blob(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "DownloadBlobOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let digest = digest(digest_text);
+        let digest = digest(&digest_text);
         spawn_with_signal(&opt_value(&options), move |signal| async move {
             let digest = digest?;
             let response = repository.open_blob(&digest).await.js()?;
@@ -243,13 +250,13 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = downloadBlobContent, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn download_blob_content(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "DownloadBlobOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let digest = digest(digest_text);
+        let digest = digest(&digest_text);
         spawn(&opt_value(&options), async move {
             let bytes = repository.get_blob(&digest?).await.js()?;
             Ok(Uint8Array::from(bytes.as_slice()).into())
@@ -260,13 +267,13 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = deleteBlob, unchecked_return_type = "Promise<void>")]
     pub fn delete_blob(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "DeleteBlobOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let digest = digest(digest_text);
+        let digest = digest(&digest_text);
         spawn(&opt_value(&options), async move {
             match repository.delete_blob(&digest?).await {
                 Err(e) if !e.is_not_found() => Err(to_js_error(&e)),
@@ -279,13 +286,13 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = blobExists, unchecked_return_type = "Promise<boolean>")]
     pub fn blob_exists(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "BlobExistsOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let digest = digest(digest_text);
+        let digest = digest(&digest_text);
         spawn(&opt_value(&options), async move {
             let size = repository.blob_exists(&digest?).await.js()?;
             Ok(JsValue::from_bool(size.is_some()))
@@ -297,13 +304,14 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = mountBlob, unchecked_return_type = "Promise<boolean>")]
     pub fn mount_blob(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
-        #[wasm_bindgen(js_name = fromRepository)] from_repository: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
+        #[wasm_bindgen(js_name = fromRepository, unchecked_param_type = "string")]
+        from_repository: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "MountBlobOptions")] options: Option<Object>,
     ) -> Promise {
         let repository = self.repository.clone();
-        let digest = digest(digest_text);
-        let from = repository_name(from_repository);
+        let digest = digest(&digest_text);
+        let from = repository_name(&from_repository);
         spawn(&opt_value(&options), async move {
             let mounted = repository.mount_blob(&digest?, &from?).await.js()?;
             Ok(JsValue::from_bool(mounted))
@@ -318,15 +326,16 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = getManifest, unchecked_return_type = "Promise<GetManifestResult>")]
     pub fn get_manifest(
         &self,
-        #[wasm_bindgen(js_name = tagOrDigest)] tag_or_digest: &str,
+        #[wasm_bindgen(js_name = tagOrDigest, unchecked_param_type = "string")]
+        tag_or_digest: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GetManifestOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let reference = TagOrDigest::parse(tag_or_digest);
+        let reference = reference(&tag_or_digest, "tagOrDigest");
         spawn(&opt_value(&options), async move {
-            let manifest = repository.get_manifest(&reference.js()?).await.js()?;
+            let manifest = repository.get_manifest(&reference?).await.js()?;
             let result = to_js(&GetManifestResult {
                 digest: manifest.digest.to_string(),
                 media_type: manifest.media_type.as_str().to_string(),
@@ -376,15 +385,15 @@ impl ContainerRegistryContentClient {
     #[wasm_bindgen(js_name = deleteManifest, unchecked_return_type = "Promise<void>")]
     pub fn delete_manifest(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "DeleteManifestOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let reference = TagOrDigest::parse(digest_text);
+        let reference = reference(&digest_text, "digest");
         spawn(&opt_value(&options), async move {
-            repository.delete_manifest(&reference.js()?).await.js()?;
+            repository.delete_manifest(&reference?).await.js()?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -397,7 +406,7 @@ impl ContainerRegistryContentClient {
     )]
     pub fn list_referrers(
         &self,
-        #[wasm_bindgen(js_name = digest)] digest_text: &str,
+        #[wasm_bindgen(js_name = digest, unchecked_param_type = "string")] digest_text: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ListReferrersOptions")] options: Option<
             Object,
         >,
@@ -407,7 +416,7 @@ impl ContainerRegistryContentClient {
         Ok(paged(
             Listing::Referrers(
                 self.repository.clone(),
-                digest(digest_text)?,
+                digest(&digest_text)?,
                 parsed.artifact_type,
             ),
             signal,

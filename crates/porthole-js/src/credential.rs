@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
+use porthole_browser::FetchTransport;
 use porthole_core::auth::TokenFuture;
 use porthole_core::{Credential, Secret, Url};
 use wasm_bindgen::prelude::*;
@@ -20,6 +21,13 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::glue::{describe, get, type_error};
+
+#[wasm_bindgen(module = "/js/helpers.js")]
+extern "C" {
+    /// `promise`, rejected as soon as `signal` aborts (its listener removed once settled).
+    #[wasm_bindgen(js_name = untilAborted)]
+    fn until_aborted(promise: Promise, signal: Option<&web_sys::AbortSignal>) -> Promise;
+}
 use crate::types::ContainerRegistryClientOptions;
 
 /// Tokens are renewed this long before they expire.
@@ -94,6 +102,10 @@ fn token_provider(object: JsValue, get_token: Function) -> porthole_core::auth::
     let cache: Cache = Rc::default();
     Rc::new(move |scopes: Vec<String>| -> TokenFuture {
         let (object, get_token, cache) = (object.clone(), get_token.clone(), cache.clone());
+        // The signal of the call asking (current now, while the call is polled): getToken gets
+        // it (`GetTokenOptions.abortSignal`), and an abort ends the wait for it even when it
+        // does not listen.
+        let signal = FetchTransport::new().abort_signal();
         Box::pin(async move {
             let now = js_sys::Date::now();
             if let Some((_, token, _)) = cache
@@ -104,10 +116,14 @@ fn token_provider(object: JsValue, get_token: Function) -> porthole_core::auth::
                 return Ok(token.clone());
             }
             let list: Array = scopes.iter().map(|s| JsValue::from_str(s)).collect();
+            let options = js_sys::Object::new();
+            if let Some(signal) = &signal {
+                crate::glue::set(&options, "abortSignal", signal);
+            }
             let promise = get_token
-                .call2(&object, &list, &JsValue::UNDEFINED)
+                .call2(&object, &list, &options)
                 .map_err(|e| format!("getToken threw: {}", describe(&e)))?;
-            let answer = JsFuture::from(Promise::resolve(&promise))
+            let answer = JsFuture::from(until_aborted(Promise::resolve(&promise), signal.as_ref()))
                 .await
                 .map_err(|e| format!("getToken failed: {}", describe(&e)))?;
             let token = get(&answer, "token").as_string().ok_or_else(|| {

@@ -27,7 +27,13 @@ export type OciErrorCode =
   | "BLOB_UNKNOWN" | "BLOB_UPLOAD_INVALID" | "BLOB_UPLOAD_UNKNOWN" | "DIGEST_INVALID"
   | "MANIFEST_BLOB_UNKNOWN" | "MANIFEST_INVALID" | "MANIFEST_UNKNOWN" | "NAME_INVALID"
   | "NAME_UNKNOWN" | "SIZE_INVALID" | "UNAUTHORIZED" | "DENIED" | "UNSUPPORTED" | "TOOMANYREQUESTS";
-/** Every rejection of the package's promises (and every error of its download streams). */
+/**
+ * Every rejection of the package's promises (and every error of its download streams), except
+ * a call given arguments of the wrong kind (a number for a string, an `onProgress` that is not a
+ * function, a detached buffer, a bad options bag): that throws or rejects with a plain
+ * `TypeError` (no `code`, no `details`), as JS APIs do. A malformed digest, tag or repository
+ * name is a `RegistryError` with code `INVALID_INPUT`.
+ */
 export interface RegistryError extends Error {
   /** `"DigestMismatchError"`, `"AbortError"` or `"RegistryError"`. */
   name: "RegistryError" | "DigestMismatchError" | "AbortError";
@@ -50,17 +56,16 @@ pub fn to_js_error(error: &Error) -> JsValue {
     if let Some(status) = error.status() {
         glue::set(&js, "statusCode", &JsValue::from(status));
     }
-    let details: Vec<OciErrorDetail> = match error {
-        Error::Registry { errors, .. } => errors
-            .iter()
-            .map(|e| OciErrorDetail {
-                code: e.code.as_str().to_string(),
-                message: e.message.clone(),
-                detail: e.detail.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    // The registry's error entries, also through retries (the last answer's).
+    let details: Vec<OciErrorDetail> = error
+        .oci_errors()
+        .iter()
+        .map(|e| OciErrorDetail {
+            code: e.code.as_str().to_string(),
+            message: e.message.clone(),
+            detail: e.detail.clone(),
+        })
+        .collect();
     glue::set(&js, "details", &to_js(&details));
     js
 }

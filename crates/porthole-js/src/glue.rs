@@ -86,6 +86,16 @@ pub(crate) fn console_error(message: &str, value: &JsValue) {
 }
 
 /// A JS `TypeError` (wrong argument types, as the platform's own APIs throw).
+/// A string argument, else a `TypeError` naming it: for a `&str` or `String` parameter,
+/// wasm-bindgen's own conversion of anything else (a `URL`, a number, an upload's result
+/// object) traps inside the allocator ("memory access out of bounds") instead of throwing.
+pub(crate) fn string_arg(value: &JsValue, name: &str) -> Result<String, JsValue> {
+    value.as_string().ok_or_else(|| {
+        let kind = value.js_typeof().as_string().unwrap_or_default();
+        type_error(&format!("{name} must be a string, not {kind}"))
+    })
+}
+
 pub(crate) fn type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
 }

@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
 use crate::error::IntoJs;
-use crate::glue::{paged_iterator, to_js};
+use crate::glue::{paged_iterator, string_arg, to_js};
 use crate::transport::{with_signal, JsTransport};
 use crate::types::{ArtifactManifestProperties, ArtifactTagProperties, OciDescriptor};
 
@@ -140,9 +140,20 @@ impl Pager {
     #[wasm_bindgen(js_name = fetchPage)]
     pub fn fetch_page(
         &self,
-        continuation_token: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "string | undefined")] continuation_token: JsValue,
         max_page_size: Option<f64>,
     ) -> Promise {
+        // A token that is not a string (a number from the caller's settings) is refused with
+        // a TypeError: wasm-bindgen's own string conversion would trap instead.
+        let continuation_token =
+            if continuation_token.is_undefined() || continuation_token.is_null() {
+                None
+            } else {
+                match string_arg(&continuation_token, "continuationToken") {
+                    Ok(token) => Some(token),
+                    Err(error) => return Promise::reject(&error),
+                }
+            };
         let listing = Rc::clone(&self.listing);
         let request = PageRequest {
             page_size: max_page_size

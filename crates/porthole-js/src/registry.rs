@@ -12,7 +12,7 @@ use web_sys::AbortSignal;
 
 use crate::credential::{credential, is_credential};
 use crate::error::IntoJs;
-use crate::glue::{from_js, get, to_js, type_error};
+use crate::glue::{from_js, get, string_arg, to_js, type_error};
 use crate::paging::{paged, Listing};
 use crate::transport::{with_signal, JsTransport};
 use crate::types::{
@@ -101,8 +101,8 @@ pub(crate) fn opt_value(options: &Option<Object>) -> JsValue {
 }
 
 /// Parses a repository name; the error is a `RegistryError` with code `INVALID_INPUT`.
-pub(crate) fn repository_name(name: &str) -> Result<RepositoryName, JsValue> {
-    RepositoryName::parse(name).js()
+pub(crate) fn repository_name(name: &JsValue) -> Result<RepositoryName, JsValue> {
+    RepositoryName::parse(&string_arg(name, "repositoryName")?).js()
 }
 
 /// The client for a registry's repositories (`@azure/container-registry`'s
@@ -126,7 +126,7 @@ impl ContainerRegistryClient {
     /// credential); leave it out (or pass the options second) for anonymous access.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        endpoint: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] endpoint: JsValue,
         #[wasm_bindgen(
             unchecked_optional_param_type = "RegistryCredential | ContainerRegistryClientOptions"
         )]
@@ -134,6 +134,7 @@ impl ContainerRegistryClient {
         #[wasm_bindgen(unchecked_optional_param_type = "ContainerRegistryClientOptions")]
         options: Option<Object>,
     ) -> Result<Self, JsValue> {
+        let endpoint = string_arg(&endpoint, "endpoint")?;
         let client = make_client(&endpoint, &opt_value(&credential), &opt_value(&options))?;
         Ok(Self { client, endpoint })
     }
@@ -167,9 +168,12 @@ impl ContainerRegistryClient {
 
     /// The repository `name` (no request is made).
     #[wasm_bindgen(js_name = getRepository)]
-    pub fn get_repository(&self, name: &str) -> Result<ContainerRepository, JsValue> {
+    pub fn get_repository(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Result<ContainerRepository, JsValue> {
         Ok(ContainerRepository {
-            repository: self.client.repository(repository_name(name)?),
+            repository: self.client.repository(repository_name(&name)?),
             endpoint: self.endpoint.clone(),
         })
     }
@@ -178,8 +182,10 @@ impl ContainerRegistryClient {
     #[wasm_bindgen(js_name = getArtifact)]
     pub fn get_artifact(
         &self,
-        #[wasm_bindgen(js_name = repositoryName)] repository_name: &str,
-        #[wasm_bindgen(js_name = tagOrDigest)] tag_or_digest: &str,
+        #[wasm_bindgen(js_name = repositoryName, unchecked_param_type = "string")]
+        repository_name: JsValue,
+        #[wasm_bindgen(js_name = tagOrDigest, unchecked_param_type = "string")]
+        tag_or_digest: JsValue,
     ) -> Result<RegistryArtifact, JsValue> {
         self.get_repository(repository_name)?
             .get_artifact(tag_or_digest)
@@ -189,7 +195,8 @@ impl ContainerRegistryClient {
     #[wasm_bindgen(js_name = deleteRepository, unchecked_return_type = "Promise<void>")]
     pub fn delete_repository(
         &self,
-        #[wasm_bindgen(js_name = repositoryName)] repository_name: &str,
+        #[wasm_bindgen(js_name = repositoryName, unchecked_param_type = "string")]
+        repository_name: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "DeleteRepositoryOptions")] options: Option<
             Object,
         >,
@@ -225,9 +232,10 @@ impl ContainerRepository {
     #[wasm_bindgen(js_name = getArtifact)]
     pub fn get_artifact(
         &self,
-        #[wasm_bindgen(js_name = tagOrDigest)] tag_or_digest: &str,
+        #[wasm_bindgen(js_name = tagOrDigest, unchecked_param_type = "string")]
+        tag_or_digest: JsValue,
     ) -> Result<RegistryArtifact, JsValue> {
-        let reference = TagOrDigest::parse(tag_or_digest).js()?;
+        let reference = TagOrDigest::parse(&string_arg(&tag_or_digest, "tagOrDigest")?).js()?;
         Ok(RegistryArtifact {
             artifact: Rc::new(self.repository.artifact(reference)),
             endpoint: self.endpoint.clone(),
@@ -432,15 +440,15 @@ impl RegistryArtifact {
     )]
     pub fn get_tag_properties(
         &self,
-        tag: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GetTagPropertiesOptions")] options: Option<
             Object,
         >,
     ) -> Promise {
         let (artifact, registry) = (Rc::clone(&self.artifact), self.registry());
-        let tag = Tag::parse(tag);
+        let tag = string_arg(&tag, "tag").and_then(|t| Tag::parse(&t).js());
         spawn(&opt_value(&options), async move {
-            let properties = artifact.get_tag_properties(&tag.js()?).await.js()?;
+            let properties = artifact.get_tag_properties(&tag?).await.js()?;
             let name = artifact.repository().name().as_str();
             Ok(to_js(&ArtifactTagProperties::new(
                 &registry, name, properties,
@@ -459,17 +467,17 @@ impl RegistryArtifact {
     )]
     pub fn update_tag_properties(
         &self,
-        tag: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UpdateTagPropertiesOptions")] options: Object,
     ) -> Promise {
         let (artifact, registry) = (Rc::clone(&self.artifact), self.registry());
-        let tag = Tag::parse(tag);
+        let tag = string_arg(&tag, "tag").and_then(|t| Tag::parse(&t).js());
         let options = Some(options);
         let parsed = opts::<UpdatePropertiesOptions>(&options);
         spawn(&opt_value(&options), async move {
             let attributes = parsed?.attributes();
             let properties = artifact
-                .update_tag_properties(&tag.js()?, &attributes)
+                .update_tag_properties(&tag?, &attributes)
                 .await
                 .js()?;
             let name = artifact.repository().name().as_str();
@@ -483,13 +491,13 @@ impl RegistryArtifact {
     #[wasm_bindgen(js_name = deleteTag, unchecked_return_type = "Promise<void>")]
     pub fn delete_tag(
         &self,
-        tag: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "DeleteTagOptions")] options: Option<Object>,
     ) -> Promise {
         let artifact = Rc::clone(&self.artifact);
-        let tag = Tag::parse(tag);
+        let tag = string_arg(&tag, "tag").and_then(|t| Tag::parse(&t).js());
         spawn(&opt_value(&options), async move {
-            artifact.delete_tag(&tag.js()?).await.js()?;
+            artifact.delete_tag(&tag?).await.js()?;
             Ok(JsValue::UNDEFINED)
         })
     }
