@@ -360,6 +360,22 @@ describe("manifests, tags and listings", () => {
     assert.deepEqual([...resumed.value], [...pages[1]]);
   });
 
+  test("setManifest reads a Node Readable or a ReadableStream whole, as the Azure SDK's does", async () => {
+    const { digest } = await pushImage(content, "streamed-source", pseudoRandom(300, 6));
+    const bytes = (await content.getManifest(digest)).content;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "porthole-manifest-")), "manifest.json");
+    fs.writeFileSync(file, bytes);
+    const fromFile = await content.setManifest(fs.createReadStream(file, { highWaterMark: 64 }), { tag: "from-readable" });
+    assert.equal(fromFile.digest, digest);
+    const fromStream = await content.setManifest(new Blob([bytes]).stream(), { tag: "from-stream" });
+    assert.equal(fromStream.digest, digest);
+    assert.equal((await content.getManifest("from-readable")).digest, digest);
+    // A stream longer than a manifest may be is refused, not read on.
+    const endless = new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(MiB)); } });
+    await assert.rejects(content.setManifest(endless), /the manifest is larger than 4194304 bytes/);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+
   test("next() calls made before the previous settled take their turn (no item twice)", async () => {
     const all = [];
     for await (const name of client.listRepositoryNames()) all.push(name);

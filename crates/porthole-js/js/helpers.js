@@ -128,6 +128,33 @@ export function bytesOf(value, what) {
   return view ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
 }
 
+/**
+ * The bytes of a ReadableStream or an async iterable of byte chunks (a Node Readable), read
+ * whole; null for anything else. More than `limit` bytes is refused (the stream cancelled).
+ */
+export async function readWhole(value, limit, what) {
+  const stream = value instanceof ReadableStream ? value : streamOfIterable(value);
+  if (!stream) return null;
+  const chunks = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    const bytes = bytesOf(chunk, what);
+    length += bytes.byteLength;
+    if (length > limit) {
+      await stream.cancel().catch(() => {});
+      throw new RangeError(`${what} is larger than ${limit} bytes`);
+    }
+    chunks.push(bytes.slice());
+  }
+  const whole = new Uint8Array(length);
+  let at = 0;
+  for (const bytes of chunks) {
+    whole.set(bytes, at);
+    at += bytes.byteLength;
+  }
+  return whole;
+}
+
 /** `promise`, rejected with the signal's reason as soon as `signal` aborts. */
 export function untilAborted(promise, signal) {
   if (!signal) return promise;

@@ -7,12 +7,13 @@ use porthole_browser::{resumable_blob_stream, BlobFileSource, ReadableStreamSour
 use porthole_core::{Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStream};
 
 use crate::error::{to_js_error, IntoJs};
 use crate::glue::{
-    bytes_of, bytes_to_blob, console_error, get, json_text, set, stream_of_iterable, string_arg,
-    to_js, type_error,
+    bytes_of, bytes_to_blob, console_error, get, json_text, read_whole, set, stream_of_iterable,
+    string_arg, to_js, type_error,
 };
 use crate::paging::{paged, Listing};
 use crate::registry::{
@@ -60,6 +61,17 @@ fn blob_of(content: JsValue) -> Result<Blob, JsValue> {
         "uploadBlob takes a Blob or File, an ArrayBuffer, a Uint8Array, a ReadableStream or an \
          async iterable of Uint8Arrays (such as a Node Readable)",
     ))
+}
+
+/// The bytes of a manifest: read whole from a stream or async iterable (a Node `Readable`, as
+/// the Azure SDK's `setManifest` takes), else [`manifest_bytes`].
+async fn manifest_content(manifest: &JsValue) -> Result<Vec<u8>, JsValue> {
+    let limit = porthole_core::manifest::MAX_MANIFEST_BYTES as f64;
+    let read = JsFuture::from(read_whole(manifest, limit, "the manifest")).await?;
+    if read.is_null() {
+        return manifest_bytes(manifest);
+    }
+    Ok(read.unchecked_into::<Uint8Array>().to_vec())
 }
 
 /// The bytes of a manifest: as given, or an object serialized as JSON.
@@ -353,8 +365,9 @@ impl ContainerRegistryContentClient {
         })
     }
 
-    /// Pushes a manifest (its exact bytes, or an object serialized as JSON) under `tag`, or by
-    /// its digest when no tag is given; returns the digest.
+    /// Pushes a manifest (its exact bytes, from a buffer or read whole from a `ReadableStream`
+    /// or Node `Readable`, or an object serialized as JSON) under `tag`, or by its digest when
+    /// no tag is given; returns the digest.
     #[wasm_bindgen(js_name = setManifest, unchecked_return_type = "Promise<SetManifestResult>")]
     pub fn set_manifest(
         &self,
@@ -365,11 +378,11 @@ impl ContainerRegistryContentClient {
     ) -> Promise {
         let repository = self.repository.clone();
         let parsed = opts::<SetManifestOptions>(&options);
-        let bytes = manifest_bytes(&manifest);
         spawn(&opt_value(&options), async move {
             let parsed = parsed?;
+            let bytes = manifest_content(&manifest).await?;
             let manifest =
-                Manifest::from_bytes(bytes?, parsed.media_type.as_deref(), None, "to push").js()?;
+                Manifest::from_bytes(bytes, parsed.media_type.as_deref(), None, "to push").js()?;
             let reference = match &parsed.tag {
                 Some(tag) => TagOrDigest::Tag(Tag::parse(tag).js()?),
                 None => TagOrDigest::Digest(manifest.digest.clone()),

@@ -24,6 +24,11 @@ extern "C" {
     #[wasm_bindgen(js_name = streamOfIterable, catch)]
     pub(crate) fn stream_of_iterable(value: &JsValue) -> Result<JsValue, JsValue>;
 
+    /// The bytes of a `ReadableStream` or async iterable, read whole (at most `limit` bytes),
+    /// or `null` for anything else.
+    #[wasm_bindgen(js_name = readWhole)]
+    pub(crate) fn read_whole(value: &JsValue, limit: f64, what: &str) -> js_sys::Promise;
+
     /// A `Blob` over an `ArrayBuffer` or typed array; a `TypeError` for a detached one.
     #[wasm_bindgen(js_name = bytesToBlob, catch)]
     pub(crate) fn bytes_to_blob(bytes: &JsValue) -> Result<web_sys::Blob, JsValue>;

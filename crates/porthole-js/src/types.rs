@@ -526,8 +526,10 @@ export type KnownManifestMediaType =
  *  `Readable`) is read one chunk at a time, each sent before the next is read, so its length
  *  need not be known and memory holds about one chunk. */
 export type BlobContent = Blob | ArrayBuffer | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
-/** What `setManifest` takes: the exact bytes, or an object to serialize as JSON. */
-export type ManifestContent = Uint8Array | ArrayBuffer | Record<string, unknown>;
+/** What `setManifest` takes: the exact bytes (a buffer, or a stream read whole), or an object to serialize as JSON. */
+export type ManifestContent =
+  | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
+  | Record<string, unknown>;
 /** A username and password (Basic auth, or sent to the registry's token server). */
 export interface UsernamePasswordCredential { username: string; password: string }
 /** A bearer token sent to the registry as it is. */
