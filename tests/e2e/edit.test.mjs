@@ -438,6 +438,132 @@ test('a session the registry lost mid-upload: the file starts over, and the row 
   await page.context().close();
 });
 
+test('the push form: a name twice is refused until one is removed; failed files are named, retried all at once', async () => {
+  const page = await newPage();
+  // The first PATCH of each of the two files called fail-*.bin is refused once.
+  const refusedOnce = new Set();
+  await page.route('**/v2/sandbox/panel/blobs/uploads/**', async (route) => {
+    const request = route.request();
+    if (request.method() === 'PATCH' && refusedOnce.size < 2 && !refusedOnce.has(request.url().split('?')[0])) {
+      refusedOnce.add(request.url().split('?')[0]);
+      const body = JSON.stringify({ errors: [{ code: 'DENIED', message: 'not now' }] });
+      return route.fulfill({ status: 403, contentType: 'application/json', body });
+    }
+    return route.continue();
+  });
+  await page.goto(`${site.url}/r/here/repo/sandbox/panel`);
+  const picker = page.getByLabel('Choose files to upload');
+  await picker.setInputFiles([
+    { name: 'fail-a.bin', mimeType: 'application/octet-stream', buffer: randomBytes(1000, 'fa') },
+    { name: 'fail-b.bin', mimeType: 'application/octet-stream', buffer: randomBytes(1000, 'fb') },
+  ]);
+  const form = page.getByRole('form', { name: 'Push as artifact' });
+  await page.locator('li.upload-row[data-file="fail-a.bin"] [data-state="failed"]').waitFor();
+  await page.locator('li.upload-row[data-file="fail-b.bin"] [data-state="failed"]').waitFor();
+  await picker.setInputFiles([{ name: 'same.txt', mimeType: 'text/plain', buffer: Buffer.from('one\n') }]);
+  await picker.setInputFiles([{ name: 'same.txt', mimeType: 'text/plain', buffer: Buffer.from('two\n') }]);
+  await expectSoon(async () => (await page.locator('li.upload-row[data-file="same.txt"] [data-state="done"]').count()) === 2, 'both uploads');
+  await form.getByTestId('failed-left-out').getByText('2 files failed and are left out of the artifact').waitFor();
+  await form.getByLabel('Tag').fill('panel-1');
+  await form.getByRole('button', { name: 'Push as artifact' }).click();
+  await form.getByRole('alert').getByText('More than one file is named same.txt').waitFor();
+  await page.getByRole('button', { name: 'Remove same.txt' }).first().click();
+  assert.equal(await page.locator('li.upload-row[data-file="same.txt"]').count(), 1);
+  // Retry all failed: both go again, and land.
+  await page.getByRole('button', { name: 'Retry all failed (2)' }).click();
+  await page.locator('li.upload-row[data-file="fail-a.bin"] [data-state="done"]').waitFor();
+  await page.locator('li.upload-row[data-file="fail-b.bin"] [data-state="done"]').waitFor();
+  await form.getByRole('button', { name: 'Push as artifact' }).click();
+  await page.waitForURL(/\/manifest\/sandbox\/panel:panel-1$/);
+  noErrors();
+  await page.context().close();
+});
+
+test('a file added while a push runs: the push stays on the page and links the artifact; a drop beside the zone opens nothing', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/panel`);
+  const picker = page.getByLabel('Choose files to upload');
+  await picker.setInputFiles([{ name: 'early.txt', mimeType: 'text/plain', buffer: Buffer.from('early\n') }]);
+  await page.locator('li.upload-row[data-file="early.txt"] [data-state="done"]').waitFor();
+  // The manifest PUT is held, and so is the first chunk of the file added meanwhile.
+  const manifestPut = holdFirst((r) => r.method() === 'PUT');
+  await page.route('**/v2/sandbox/panel/manifests/panel-2', manifestPut.handler);
+  const form = page.getByRole('form', { name: 'Push as artifact' });
+  await form.getByLabel('Tag').fill('panel-2');
+  await form.getByRole('button', { name: 'Push as artifact' }).click();
+  await manifestPut.caught;
+  // (Only now: the push's own config upload sent its chunk before its manifest.)
+  const chunk = holdFirst((r) => r.method() === 'PATCH');
+  await page.route('**/v2/sandbox/panel/blobs/uploads/**', chunk.handler);
+  await picker.setInputFiles([{ name: 'added.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2_000_000, 'added') }]);
+  await chunk.caught;
+  manifestPut.release();
+  await form.getByRole('status').getByRole('link', { name: 'panel-2' }).waitFor();
+  assert.match(page.url(), /\/repo\/sandbox\/panel$/, 'the push left the page while a file uploaded');
+  chunk.release();
+  await page.locator('li.upload-row[data-file="added.bin"] [data-state="done"]').waitFor({ timeout: 60_000 });
+  // A file dropped on the page but beside the zone: the browser must not open it.
+  const prevented = await page.evaluate(() => {
+    const ev = new DragEvent('drop', { cancelable: true, bubbles: true, dataTransfer: new DataTransfer() });
+    document.body.dispatchEvent(ev);
+    return ev.defaultPrevented;
+  });
+  assert.equal(prevented, true, 'a drop beside the zone was left to the browser');
+  noErrors();
+  await page.context().close();
+});
+
+test('a push that ends after the page was left changes nothing and breaks nothing', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/sandbox/panel`);
+  await page.getByLabel('Choose files to upload').setInputFiles([{ name: 'gone.txt', mimeType: 'text/plain', buffer: Buffer.from('gone\n') }]);
+  await page.locator('li.upload-row[data-file="gone.txt"] [data-state="done"]').waitFor();
+  const manifestPut = holdFirst((r) => r.method() === 'PUT');
+  await page.route('**/v2/sandbox/panel/manifests/panel-3', manifestPut.handler);
+  const form = page.getByRole('form', { name: 'Push as artifact' });
+  await form.getByLabel('Tag').fill('panel-3');
+  await form.getByRole('button', { name: 'Push as artifact' }).click();
+  await manifestPut.caught;
+  // Back to the repositories (the router's own navigation, as Back does: nothing asks).
+  await page.evaluate(() => {
+    history.pushState({}, '', '/r/here');
+    dispatchEvent(new PopStateEvent('popstate'));
+  });
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
+  manifestPut.release();
+  await expectSoon(async () => (await fetch(`${kit.anonymous}/v2/sandbox/panel/manifests/panel-3`, {
+    method: 'HEAD', headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+  })).status === 200, 'the push to land');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.match(page.url(), /\/r\/here$/, 'the push pulled the user back');
+  await page.getByRole('link', { name: 'library/alpine' }).click();
+  await page.waitForURL(/\/repo\/library\/alpine/);
+  noErrors();
+  await page.context().close();
+});
+
+test('a layer download can be cancelled: nothing is saved', async () => {
+  const page = await newPage();
+  // The layer's bytes never come (a stalled connection).
+  await page.route('**/v2/apps/web/blobs/**', (route) => {
+    if (route.request().method() === 'GET') return; // held
+    return route.continue();
+  });
+  let saved = 0;
+  page.on('download', () => { saved += 1; });
+  await page.goto(`${site.url}/r/here/manifest/apps/web:1.0.0`);
+  const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
+  await first.getByRole('button', { name: /^Download/ }).click();
+  await first.getByText(/^Downloading… 0 B$/).waitFor();
+  await first.getByRole('button', { name: 'Cancel' }).click();
+  await first.getByRole('alert').getByText('cancelled; nothing was saved').waitFor();
+  await first.getByRole('button', { name: /^Download/ }).waitFor();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(saved, 0, 'a cancelled download was saved');
+  noErrors();
+  await page.context().close();
+});
+
 /**
  * Opens sandbox/upload and uploads a 20 MiB file `name`, holding its first chunk (PATCH) on the
  * way. Resolves once the chunk is held, with the session's URL on the registry, the file's row,
@@ -517,7 +643,7 @@ test('leaving the page mid-upload cancels the upload, and the app goes on workin
   await page.context().close();
 });
 
-test('closing the tab mid-upload asks first; once nothing uploads, it does not', async () => {
+test('closing the tab mid-upload asks first, and with uploaded files not pushed; once nothing is at stake, it does not', async () => {
   const page = await newPage();
   const { row, release } = await uploadHoldingFirstChunk(page, 'ask-first.bin', 'ask', 'continue');
   // Chromium shows the prompt only on a page the user has interacted with.
@@ -531,17 +657,21 @@ test('closing the tab mid-upload asks first; once nothing uploads, it does not',
   assert.ok(!page.isClosed(), 'dismissing the prompt keeps the page');
   release();
   await row.locator('[data-state="done"]').waitFor();
+  // Uploaded but not pushed as an artifact: leaving would forget it, so it still asks.
+  await page.close({ runBeforeUnload: true });
+  await expectSoon(() => prompts.length === 2, 'the prompt for a file not pushed');
+  await row.getByRole('button', { name: 'Remove ask-first.bin' }).click();
   await page.close({ runBeforeUnload: true });
   await expectSoon(() => page.isClosed(), 'the page to close without a prompt');
-  assert.deepEqual(prompts, ['beforeunload'], 'no prompt once the upload is done');
+  assert.deepEqual(prompts, ['beforeunload', 'beforeunload'], 'no prompt once nothing is at stake');
   noErrors();
   await page.context().close();
 });
 
 /** Waits up to 15 s (a busy two-core machine) for `condition()` to hold. */
 async function expectSoon(condition, what) {
-  for (let i = 0; i < 150 && !condition(); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(condition(), `timed out waiting for ${what}`);
+  for (let i = 0; i < 150 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await condition(), `timed out waiting for ${what}`);
 }
 
 test('delete a tag: the confirmation lists every tag of its manifest', async () => {
@@ -924,9 +1054,14 @@ test('following a link mid-upload asks first; staying keeps the upload going', a
   assert.match(page.url(), /\/repo\/sandbox\/upload$/, 'the page stayed');
   release();
   await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+  // Uploaded, not pushed: leaving would forget it, which is asked too.
+  await page.getByRole('link', { name: 'Registries', exact: true }).click();
+  await expectSoon(() => asked.length === 3, 'the question about a file not pushed');
+  assert.match(asked[2], /^confirm: 1 uploaded file\(s\) are not pushed as an artifact yet\./);
+  await row.getByRole('button', { name: 'Remove stay.bin' }).click();
   await page.getByRole('link', { name: 'Registries', exact: true }).click();
   await page.waitForURL(`${site.url}/`);
-  assert.equal(asked.length, 2, 'nothing is asked once nothing uploads');
+  assert.equal(asked.length, 3, 'nothing is asked once nothing is at stake');
   noErrors();
   await page.context().close();
 });

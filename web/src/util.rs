@@ -83,22 +83,79 @@ fn js_message(value: &JsValue) -> String {
         .unwrap_or_else(|| "the download failed".into())
 }
 
+/// What a download does while it runs: `progress` hears the bytes read so far; `started` is
+/// given the reader, which a Cancel cancels (then `cancelled` says so).
+pub(crate) struct DownloadHooks<'a> {
+    /// The bytes read so far.
+    pub(crate) progress: &'a dyn Fn(u64),
+    /// The stream's reader, once there is one.
+    pub(crate) started: &'a dyn Fn(web_sys::ReadableStreamDefaultReader),
+    /// Whether the user cancelled.
+    pub(crate) cancelled: &'a dyn Fn() -> bool,
+}
+
+/// The download's reader, cancelled when the download is dropped before its end (the page was
+/// left): the transfer stops and nothing is saved.
+struct CancelOnDrop(Option<web_sys::ReadableStreamDefaultReader>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(reader) = self.0.take() {
+            let _ = reader.cancel();
+        }
+    }
+}
+
+/// Bytes gathered in memory before they go into a `Blob` (which the browser may keep on disk).
+const BLOB_PART_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Downloads a blob, verified against its digest while it streams, and hands it to the
-/// browser as a file named `file_name`. A digest mismatch fails before any file is offered.
+/// browser as a file named `file_name`. A digest mismatch, or a cancel, fails before any file is
+/// offered.
 pub(crate) async fn download_blob(
     repository: &Repository<FetchTransport>,
     digest: &Digest,
     file_name: &str,
+    hooks: DownloadHooks<'_>,
 ) -> Result<u64, String> {
     let stream = porthole_browser::download_blob_to_stream(repository, digest);
-    let response = web_sys::Response::new_with_opt_readable_stream(Some(&stream))
-        .map_err(|e| js_message(&e))?;
-    let promise = response.blob().map_err(|e| js_message(&e))?;
-    let blob: web_sys::Blob = JsFuture::from(promise)
-        .await
-        .map_err(|e| js_message(&e))?
-        .unchecked_into();
-    let size = blob.size() as u64;
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    (hooks.started)(reader.clone());
+    let mut guard = CancelOnDrop(Some(reader.clone()));
+    let (parts, pending) = (js_sys::Array::new(), js_sys::Array::new());
+    let (mut total, mut pending_bytes) = (0u64, 0u64);
+    loop {
+        let step = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| js_message(&e))?;
+        if (hooks.cancelled)() {
+            return Err("cancelled; nothing was saved".into());
+        }
+        let done = js_sys::Reflect::get(&step, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&step, &"value".into())
+            .map_err(|e| js_message(&e))?
+            .unchecked_into();
+        total += u64::from(chunk.length());
+        pending_bytes += u64::from(chunk.length());
+        pending.push(&chunk);
+        if pending_bytes >= BLOB_PART_BYTES {
+            let part = blob_of(&pending)?;
+            parts.push(&part);
+            pending.set_length(0);
+            pending_bytes = 0;
+        }
+        (hooks.progress)(total);
+    }
+    guard.0 = None;
+    let last = blob_of(&pending)?;
+    parts.push(&last);
+    let blob = web_sys::Blob::new_with_blob_sequence(&parts).map_err(|e| js_message(&e))?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_message(&e))?;
     let document = leptos::prelude::document();
     let anchor: web_sys::HtmlAnchorElement = document
@@ -115,7 +172,12 @@ pub(crate) async fn download_blob(
         },
         std::time::Duration::from_secs(60),
     );
-    Ok(size)
+    Ok(total)
+}
+
+/// A `Blob` of the byte arrays in `parts`.
+fn blob_of(parts: &js_sys::Array) -> Result<web_sys::Blob, String> {
+    web_sys::Blob::new_with_u8_array_sequence(parts).map_err(|e| js_message(&e))
 }
 
 /// A file name for a blob: its title annotation, else the digest's hex.

@@ -4,7 +4,7 @@
 //! or picked, adds every file inside it, titled by its path in the folder. At most
 //! [`PARALLEL_UPLOADS`] upload at once; the others wait their turn.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
 use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
@@ -155,7 +155,17 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
     on_cleanup(move || {
         jobs.try_with_untracked(|jobs| jobs.iter().for_each(cancel));
     });
-    guard_leaving_while_uploading(jobs);
+    let marked_pushed = RwSignal::new(HashSet::<usize>::new());
+    guard_leaving_while_uploading(jobs, marked_pushed);
+    // A file dropped beside the drop zone must not make the browser open it (leaving the page
+    // and every upload): the page as a whole takes no drops.
+    let swallow = |ev: web_sys::Event| ev.prevent_default();
+    let page_drag = window_event_listener_untyped("dragover", swallow);
+    let page_drop = window_event_listener_untyped("drop", swallow);
+    on_cleanup(move || {
+        page_drag.remove();
+        page_drop.remove();
+    });
 
     let queue = Queue {
         jobs,
@@ -302,31 +312,71 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                 })}
             </div>
             <Show when=move || jobs.with(|j| !j.is_empty())>
+                <BulkActions jobs=jobs queue=queue />
                 <ul class="uploads" aria-label="Uploads">
                     <For
                         each=move || jobs.get()
                         key=|j| j.id
                         children=move |job| {
-                            view! { <JobRow job=job queue=queue /> }
+                            view! { <JobRow job=job queue=queue jobs=jobs /> }
                         }
                     />
                 </ul>
             </Show>
             <Show when=move || { done_count() > 0 }>
-                <PushForm conn=conn reg=reg.clone() name=name.clone() jobs=jobs />
+                <PushForm conn=conn reg=reg.clone() name=name.clone() jobs=jobs marked_pushed=marked_pushed />
             </Show>
         </section>
     }
 }
 
+/// "Retry all failed" and "Cancel all", for folders of many files.
 #[component]
-fn JobRow(job: Job, queue: Queue) -> impl IntoView {
+fn BulkActions(jobs: RwSignal<Vec<Job>, LocalStorage>, queue: Queue) -> impl IntoView {
+    let count = move |wanted: fn(&Status) -> bool| {
+        jobs.with(|j| j.iter().filter(|j| j.status.with(wanted)).count())
+    };
+    let is_failed = |s: &Status| matches!(s, Status::Failed(_));
+    let retry_all = move |_| {
+        let failed: Vec<Job> = jobs.with_untracked(|j| {
+            j.iter()
+                .filter(|j| j.status.with_untracked(is_failed))
+                .cloned()
+                .collect()
+        });
+        for job in &failed {
+            queue.enqueue(job);
+        }
+    };
+    let cancel_all = move |_| {
+        jobs.with_untracked(|j| j.iter().for_each(cancel));
+        queue.pump();
+    };
+    view! {
+        <div class="bulk-uploads" role="group" aria-label="All uploads">
+            <Show when=move || { count(is_failed) > 1 }>
+                <button class="btn small" type="button" on:click=retry_all>
+                    {move || format!("Retry all failed ({})", count(is_failed))}
+                </button>
+            </Show>
+            <Show when=move || { count(Status::is_running) > 1 }>
+                <button class="btn small" type="button" on:click=cancel_all>
+                    {move || format!("Cancel all ({})", count(Status::is_running))}
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn JobRow(job: Job, queue: Queue, jobs: RwSignal<Vec<Job>, LocalStorage>) -> impl IntoView {
     let size = job.size;
     let status = job.status;
     let sent = job.sent;
     let speed = job.speed;
     let cancel_job = job.clone();
     let retry_job = job.clone();
+    let (remove_id, remove_name) = (job.id, job.name.clone());
     let percent = move || match size {
         0 if matches!(status.get(), Status::Done(_)) => 100.0,
         0 => 0.0,
@@ -389,6 +439,17 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
                         "Retry"
                     </button>
                 </Show>
+                // A settled file can be taken off the list (and out of the next push).
+                <Show when=move || !status.with(Status::is_running)>
+                    <button
+                        class="btn small"
+                        type="button"
+                        aria-label=format!("Remove {}", remove_name)
+                        on:click=move |_| jobs.update(|j| j.retain(|x| x.id != remove_id))
+                    >
+                        "Remove"
+                    </button>
+                </Show>
             </div>
             <progress
                 max="100"
@@ -414,7 +475,10 @@ fn JobRow(job: Job, queue: Queue) -> impl IntoView {
 /// the app (a confirm, answered before the router sees the click). The listeners exist only
 /// while something uploads: an idle page stays eligible for the browser's back-forward cache.
 /// The browser's Back button cannot be held this way; it cancels the uploads, as leaving does.
-fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
+fn guard_leaving_while_uploading(
+    jobs: RwSignal<Vec<Job>, LocalStorage>,
+    marked_pushed: RwSignal<HashSet<usize>>,
+) {
     let guard = StoredValue::new_local(None::<(WindowListenerHandle, LinkGuard)>);
     let drop_guard = move || {
         guard.try_update_value(|handles| {
@@ -424,7 +488,8 @@ fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
         });
     };
     Effect::new(move |_| {
-        let running = jobs.with(|jobs| jobs.iter().any(|j| j.status.with(Status::is_running)));
+        let running =
+            jobs.with(|jobs| marked_pushed.with(|pushed| jobs.iter().any(|j| at_stake(j, pushed))));
         if !running {
             drop_guard();
         } else if guard.with_value(Option::is_none) {
@@ -434,7 +499,7 @@ fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
                 let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &"uploading".into());
             };
             let unload = window_event_listener_untyped("beforeunload", ask);
-            guard.set_value(Some((unload, LinkGuard::new(jobs))));
+            guard.set_value(Some((unload, LinkGuard::new(jobs, marked_pushed))));
         }
     });
     on_cleanup(drop_guard);
@@ -445,27 +510,44 @@ fn guard_leaving_while_uploading(jobs: RwSignal<Vec<Job>, LocalStorage>) {
 struct LinkGuard(Option<wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MouseEvent)>>);
 
 impl LinkGuard {
-    fn new(jobs: RwSignal<Vec<Job>, LocalStorage>) -> Self {
+    fn new(
+        jobs: RwSignal<Vec<Job>, LocalStorage>,
+        marked_pushed: RwSignal<HashSet<usize>>,
+    ) -> Self {
         let ask = move |ev: web_sys::MouseEvent| {
             let plain_click = ev.button() == 0
                 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key());
             if !plain_click || !leaves_the_page(&ev) {
                 return;
             }
-            let running = jobs
+            let (running, unpushed) = jobs
                 .try_with_untracked(|jobs| {
+                    let pushed = marked_pushed.try_get_untracked().unwrap_or_default();
                     let running =
                         |j: &&Job| j.status.try_with_untracked(Status::is_running) == Some(true);
-                    jobs.iter().filter(running).count()
+                    let unpushed = |j: &&Job| {
+                        let done = j
+                            .status
+                            .try_with_untracked(|s| matches!(s, Status::Done(_)));
+                        done == Some(true) && !pushed.contains(&j.id)
+                    };
+                    (
+                        jobs.iter().filter(running).count(),
+                        jobs.iter().filter(unpushed).count(),
+                    )
                 })
-                .unwrap_or(0);
-            if running == 0 {
-                return;
-            }
-            let question = format!(
-                "{running} file(s) are still uploading. Leaving this page cancels them. Leave \
-                 anyway?"
-            );
+                .unwrap_or((0, 0));
+            let question = match (running, unpushed) {
+                (0, 0) => return,
+                (0, n) => format!(
+                    "{n} uploaded file(s) are not pushed as an artifact yet. Leaving this page \
+                     forgets them. Leave anyway?"
+                ),
+                (n, _) => format!(
+                    "{n} file(s) are still uploading. Leaving this page cancels them. Leave \
+                     anyway?"
+                ),
+            };
             if !window().confirm_with_message(&question).unwrap_or(true) {
                 ev.prevent_default();
                 ev.stop_immediate_propagation();
@@ -514,6 +596,21 @@ fn leaves_the_page(ev: &web_sys::MouseEvent) -> bool {
     let same_page = link.pathname() == here.pathname().unwrap_or_default()
         && link.search() == here.search().unwrap_or_default();
     !new_tab && !link.has_attribute("download") && !same_page
+}
+
+/// Whether leaving the page would lose `job`: it still uploads, or it is uploaded and not in
+/// a pushed artifact yet.
+fn at_stake(job: &Job, pushed: &HashSet<usize>) -> bool {
+    job.status.with(|s| match s {
+        Status::Done(_) => !pushed.contains(&job.id),
+        other => other.is_running(),
+    })
+}
+
+/// The first name that occurs more than once.
+fn repeated_name<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    names.find(|name| !seen.insert(*name))
 }
 
 /// Stops a running upload: aborts its requests, including any it would start after a retry's
@@ -681,6 +778,8 @@ fn PushForm(
     reg: String,
     name: String,
     jobs: RwSignal<Vec<Job>, LocalStorage>,
+    /// The files pushed in an artifact (nothing is lost when the page is left).
+    marked_pushed: RwSignal<HashSet<usize>>,
 ) -> impl IntoView {
     let artifact_type = RwSignal::new(DEFAULT_ARTIFACT_TYPE.to_owned());
     let tag = RwSignal::new(String::new());
@@ -698,15 +797,40 @@ fn PushForm(
                 .count()
         })
     };
+    let unfinished_untracked = move || {
+        jobs.try_with_untracked(|j| {
+            j.iter()
+                .filter(|j| j.status.try_with_untracked(Status::is_running) == Some(true))
+                .count()
+        })
+        .unwrap_or(0)
+    };
+    // Files that failed: a push leaves them out, which the form says.
+    let failed = move || {
+        jobs.with(|j| {
+            j.iter()
+                .filter(|j| j.status.with(|s| matches!(s, Status::Failed(_))))
+                .count()
+        })
+    };
+    // A push done while other files still upload: its manifest, linked.
+    let pushed = RwSignal::new(None::<(String, String)>);
 
     let push = move || {
         error.set(None);
+        pushed.set(None);
         let files: Vec<(String, String, u64)> = jobs.with_untracked(|j| {
             j.iter()
                 .filter_map(|j| match j.status.get_untracked() {
                     Status::Done(d) => Some((j.name.clone(), d, j.size)),
                     _ => None,
                 })
+                .collect()
+        });
+        let pushed_ids: Vec<usize> = jobs.with_untracked(|j| {
+            j.iter()
+                .filter(|j| matches!(j.status.get_untracked(), Status::Done(_)))
+                .map(|j| j.id)
                 .collect()
         });
         let tag_text = tag.get_untracked().trim().to_owned();
@@ -721,6 +845,13 @@ fn PushForm(
         let kind = artifact_type.get_untracked().trim().to_owned();
         if kind.is_empty() {
             return error.set(Some("Give an artifact type.".into()));
+        }
+        if let Some(twice) = repeated_name(files.iter().map(|(file, _, _)| file.as_str())) {
+            return error.set(Some(format!(
+                "More than one file is named {twice}: remove all but one before pushing (the \
+                 files of an artifact are told apart by name, and tools such as oras refuse \
+                 two of one name)."
+            )));
         }
         let mut layers = Vec::new();
         for (file, digest, size) in files {
@@ -738,10 +869,12 @@ fn PushForm(
         image.annotations = notes;
         let conn = conn.get_value();
         let navigate = navigate.clone();
+        // Plain strings: the form may be gone (the page left) when the push ends.
+        let (reg, name) = (reg.get_value(), name.get_value());
         busy.set(true);
         spawn_local(async move {
             let result = async {
-                let repo = conn.repo(&name.get_value())?;
+                let repo = conn.repo(&name)?;
                 repo.upload_blob(&b"{}"[..], UploadOptions::default(), &mut |_| {})
                     .await?;
                 let manifest = Manifest::from_image(&image)?;
@@ -749,12 +882,18 @@ fn PushForm(
                     .await
             }
             .await;
+            if busy.try_get_untracked().is_none() {
+                return; // The page was left: the push happened, nobody is here to tell.
+            }
             busy.set(false);
+            let href = manifest_href(&reg, &name, &tag_text);
             match result {
-                Ok(_) => navigate(
-                    &manifest_href(&reg.get_value(), &name.get_value(), &tag_text),
-                    Default::default(),
-                ),
+                // Files still uploading stay on this page (leaving would cancel them).
+                Ok(_) if unfinished_untracked() > 0 => pushed.set(Some((href, tag_text))),
+                Ok(_) => {
+                    marked_pushed.update(|ids| ids.extend(pushed_ids));
+                    navigate(&href, Default::default())
+                }
                 Err(e) => error.set(Some(e.to_string())),
             }
         });
@@ -813,6 +952,20 @@ fn PushForm(
                     })
                 }}
             </p>
+            {move || {
+                let text = match failed() {
+                    0 => return None,
+                    1 => "1 file failed and is left out of the artifact: retry it, or remove it.".to_owned(),
+                    n => format!("{n} files failed and are left out of the artifact: retry them, or remove them."),
+                };
+                Some(view! { <p class="warn" data-testid="failed-left-out">{text}</p> })
+            }}
+            {move || pushed.get().map(|(href, tag)| view! {
+                <p class="result-ok" role="status">
+                    "Pushed as " <a href=href>{tag}</a>
+                    ". The files still uploading are not in it."
+                </p>
+            })}
             {move || {
                 let text = match unfinished() {
                     0 => return None,

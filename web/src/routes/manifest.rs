@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 use porthole_browser::FetchTransport;
 use porthole_core::acr::{
     ChangeableAttributes, ManifestProperties, RepositoryProperties, TagProperties,
@@ -26,7 +26,9 @@ use crate::routes::{
     manifest_href, param, repo_href, repos_href, split_reference, use_conn, Crumbs, NeedConnection,
 };
 use crate::state::Conn;
-use crate::util::{blob_file_name, download_blob, human_size, short_date, short_digest};
+use crate::util::{
+    blob_file_name, download_blob, human_size, short_date, short_digest, DownloadHooks,
+};
 
 /// Raw JSON shown without asking up to this size.
 const RAW_OPEN_BYTES: usize = 64 * 1024;
@@ -508,7 +510,42 @@ fn DownloadButton(
     let key2 = key.clone();
     let repo = StoredValue::new_local(repo);
     let busy = RwSignal::new(false);
+    let read = RwSignal::new(0u64);
+    let cancelled = RwSignal::new(false);
+    let reader = StoredValue::new_local(None::<web_sys::ReadableStreamDefaultReader>);
     let label = format!("Download {file_name}");
+    let start = move || {
+        let repo = repo.get_value();
+        let digest = digest.clone();
+        let name = file_name.clone();
+        let key = key.clone();
+        busy.set(true);
+        read.set(0);
+        cancelled.set(false);
+        // Scoped to the page: leaving it drops the download, which cancels the transfer and
+        // saves nothing.
+        spawn_local_scoped_with_cancellation(async move {
+            let hooks = DownloadHooks {
+                progress: &|n| read.set(n),
+                started: &|r| reader.set_value(Some(r)),
+                cancelled: &|| cancelled.get_untracked(),
+            };
+            let result = download_blob(&repo, &digest, &name, hooks)
+                .await
+                .map(|n| format!("verified, {}", human_size(n)));
+            busy.set(false);
+            reader.set_value(None);
+            downloads.update(|d| {
+                d.insert(key, result);
+            });
+        });
+    };
+    let cancel = move || {
+        cancelled.set(true);
+        if let Some(r) = reader.get_value() {
+            let _ = r.cancel();
+        }
+    };
     view! {
         <span class="dl">
             <button
@@ -517,23 +554,19 @@ fn DownloadButton(
                 aria-label=label.clone()
                 title=label
                 disabled=move || busy.get()
-                on:click=move |_| {
-                    let repo = repo.get_value();
-                    let digest = digest.clone();
-                    let name = file_name.clone();
-                    let key = key.clone();
-                    busy.set(true);
-                    spawn_local(async move {
-                        let result = download_blob(&repo, &digest, &name)
-                            .await
-                            .map(|n| format!("verified, {}", human_size(n)));
-                        busy.set(false);
-                        downloads.update(|d| { d.insert(key, result); });
-                    });
-                }
+                on:click=move |_| start()
             >
-                {move || if busy.get() { "Downloading…" } else { "Download" }}
+                {move || if busy.get() {
+                    format!("Downloading… {}", human_size(read.get()))
+                } else {
+                    "Download".to_owned()
+                }}
             </button>
+            <Show when=move || busy.get()>
+                <button class="btn small" type="button" on:click=move |_| cancel()>
+                    "Cancel"
+                </button>
+            </Show>
             {move || downloads.with(|d| d.get(&key2).cloned()).map(|r| match r {
                 Ok(msg) => view! { <span class="ok small" role="status">"✓ " {msg}</span> }.into_any(),
                 Err(msg) => view! { <span class="warn small" role="alert">{msg}</span> }.into_any(),
