@@ -502,6 +502,13 @@ test('a file added while a push runs: the push stays on the page and links the a
   assert.match(page.url(), /\/repo\/sandbox\/panel$/, 'the push left the page while a file uploaded');
   chunk.release();
   await page.locator('li.upload-row[data-file="added.bin"] [data-state="done"]').waitFor({ timeout: 60_000 });
+  // early.txt is in the pushed artifact: leaving asks only about added.bin, not pushed yet.
+  const asked = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(d.message()); d.dismiss(); });
+  await page.getByRole('link', { name: 'Registries', exact: true }).click();
+  await expectSoon(() => asked.length === 1, 'the question before leaving');
+  assert.match(asked[0], /^1 uploaded file\(s\) are not pushed/);
   // A file dropped on the page but beside the zone: the browser must not open it.
   const prevented = await page.evaluate(() => {
     const ev = new DragEvent('drop', { cancelable: true, bubbles: true, dataTransfer: new DataTransfer() });

@@ -888,11 +888,15 @@ fn PushForm(
             busy.set(false);
             let href = manifest_href(&reg, &name, &tag_text);
             match result {
-                // Files still uploading stay on this page (leaving would cancel them).
-                Ok(_) if unfinished_untracked() > 0 => pushed.set(Some((href, tag_text))),
                 Ok(_) => {
+                    // The files in it are safe: leaving no longer asks about them.
                     marked_pushed.update(|ids| ids.extend(pushed_ids));
-                    navigate(&href, Default::default())
+                    // Files still uploading keep this page (leaving would cancel them).
+                    if unfinished_untracked() > 0 {
+                        pushed.set(Some((href, tag_text)));
+                    } else {
+                        navigate(&href, Default::default());
+                    }
                 }
                 Err(e) => error.set(Some(e.to_string())),
             }
