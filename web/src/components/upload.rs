@@ -247,13 +247,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         });
     };
 
-    let done_count = move || {
-        jobs.with(|j| {
-            j.iter()
-                .filter(|j| matches!(j.status.get(), Status::Done(_)))
-                .count()
-        })
-    };
+    let done_count = move || count_jobs(jobs, is_done);
 
     view! {
         <section class="upload" aria-label="Upload files">
@@ -333,10 +327,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
 /// "Retry all failed" and "Cancel all", for folders of many files.
 #[component]
 fn BulkActions(jobs: RwSignal<Vec<Job>, LocalStorage>, queue: Queue) -> impl IntoView {
-    let count = move |wanted: fn(&Status) -> bool| {
-        jobs.with(|j| j.iter().filter(|j| j.status.with(wanted)).count())
-    };
-    let is_failed = |s: &Status| matches!(s, Status::Failed(_));
+    let count = move |wanted| count_jobs(jobs, wanted);
     let retry_all = move |_| {
         let failed: Vec<Job> = jobs.with_untracked(|j| {
             j.iter()
@@ -488,9 +479,11 @@ fn guard_leaving_while_uploading(
         });
     };
     Effect::new(move |_| {
-        let running =
-            jobs.with(|jobs| marked_pushed.with(|pushed| jobs.iter().any(|j| at_stake(j, pushed))));
-        if !running {
+        let (running, unpushed) = jobs.with(|jobs| {
+            let statuses = jobs.iter().map(|j| (j.id, j.status.get()));
+            marked_pushed.with(|pushed| at_stake(statuses, pushed))
+        });
+        if running + unpushed == 0 {
             drop_guard();
         } else if guard.with_value(Option::is_none) {
             let ask = |ev: web_sys::Event| {
@@ -520,24 +513,7 @@ impl LinkGuard {
             if !plain_click || !leaves_the_page(&ev) {
                 return;
             }
-            let (running, unpushed) = jobs
-                .try_with_untracked(|jobs| {
-                    let pushed = marked_pushed.try_get_untracked().unwrap_or_default();
-                    let running =
-                        |j: &&Job| j.status.try_with_untracked(Status::is_running) == Some(true);
-                    let unpushed = |j: &&Job| {
-                        let done = j
-                            .status
-                            .try_with_untracked(|s| matches!(s, Status::Done(_)));
-                        done == Some(true) && !pushed.contains(&j.id)
-                    };
-                    (
-                        jobs.iter().filter(running).count(),
-                        jobs.iter().filter(unpushed).count(),
-                    )
-                })
-                .unwrap_or((0, 0));
-            let question = match (running, unpushed) {
+            let question = match at_stake_now(jobs, marked_pushed) {
                 (0, 0) => return,
                 (0, n) => format!(
                     "{n} uploaded file(s) are not pushed as an artifact yet. Leaving this page \
@@ -598,13 +574,46 @@ fn leaves_the_page(ev: &web_sys::MouseEvent) -> bool {
     !new_tab && !link.has_attribute("download") && !same_page
 }
 
-/// Whether leaving the page would lose `job`: it still uploads, or it is uploaded and not in
-/// a pushed artifact yet.
-fn at_stake(job: &Job, pushed: &HashSet<usize>) -> bool {
-    job.status.with(|s| match s {
-        Status::Done(_) => !pushed.contains(&job.id),
-        other => other.is_running(),
+/// How many of `jobs` have a status `wanted` (tracked: a view or effect follows it).
+fn count_jobs(jobs: RwSignal<Vec<Job>, LocalStorage>, wanted: fn(&Status) -> bool) -> usize {
+    jobs.with(|j| j.iter().filter(|j| j.status.with(wanted)).count())
+}
+
+fn is_done(status: &Status) -> bool {
+    matches!(status, Status::Done(_))
+}
+
+fn is_failed(status: &Status) -> bool {
+    matches!(status, Status::Failed(_))
+}
+
+/// What leaving the page would lose, from each job's id and status: the files still
+/// uploading, and the files uploaded but in no pushed artifact.
+fn at_stake(
+    statuses: impl Iterator<Item = (usize, Status)>,
+    pushed: &HashSet<usize>,
+) -> (usize, usize) {
+    statuses.fold((0, 0), |(running, unpushed), (id, status)| match status {
+        Status::Done(_) if !pushed.contains(&id) => (running, unpushed + 1),
+        other if other.is_running() => (running + 1, unpushed),
+        _ => (running, unpushed),
     })
+}
+
+/// [`at_stake`] read now, untracked, for an event handler or a task that may outlive the page
+/// (then nothing is at stake).
+fn at_stake_now(
+    jobs: RwSignal<Vec<Job>, LocalStorage>,
+    marked_pushed: RwSignal<HashSet<usize>>,
+) -> (usize, usize) {
+    let pushed = marked_pushed.try_get_untracked().unwrap_or_default();
+    jobs.try_with_untracked(|jobs| {
+        let statuses = jobs
+            .iter()
+            .filter_map(|j| Some((j.id, j.status.try_get_untracked()?)));
+        at_stake(statuses, &pushed)
+    })
+    .unwrap_or((0, 0))
 }
 
 /// The first name that occurs more than once.
@@ -790,49 +799,25 @@ fn PushForm(
     let name = StoredValue::new(name);
     let reg = StoredValue::new(reg);
     // Files still to finish: a push now would leave them out of the artifact.
-    let unfinished = move || {
-        jobs.with(|j| {
-            j.iter()
-                .filter(|j| j.status.with(Status::is_running))
-                .count()
-        })
-    };
-    let unfinished_untracked = move || {
-        jobs.try_with_untracked(|j| {
-            j.iter()
-                .filter(|j| j.status.try_with_untracked(Status::is_running) == Some(true))
-                .count()
-        })
-        .unwrap_or(0)
-    };
+    let unfinished = move || count_jobs(jobs, Status::is_running);
     // Files that failed: a push leaves them out, which the form says.
-    let failed = move || {
-        jobs.with(|j| {
-            j.iter()
-                .filter(|j| j.status.with(|s| matches!(s, Status::Failed(_))))
-                .count()
-        })
-    };
+    let failed = move || count_jobs(jobs, is_failed);
     // A push done while other files still upload: its manifest, linked.
     let pushed = RwSignal::new(None::<(String, String)>);
 
     let push = move || {
         error.set(None);
         pushed.set(None);
-        let files: Vec<(String, String, u64)> = jobs.with_untracked(|j| {
+        // The finished files: (id, name, digest, size).
+        let files: Vec<(usize, String, String, u64)> = jobs.with_untracked(|j| {
             j.iter()
                 .filter_map(|j| match j.status.get_untracked() {
-                    Status::Done(d) => Some((j.name.clone(), d, j.size)),
+                    Status::Done(d) => Some((j.id, j.name.clone(), d, j.size)),
                     _ => None,
                 })
                 .collect()
         });
-        let pushed_ids: Vec<usize> = jobs.with_untracked(|j| {
-            j.iter()
-                .filter(|j| matches!(j.status.get_untracked(), Status::Done(_)))
-                .map(|j| j.id)
-                .collect()
-        });
+        let pushed_ids: Vec<usize> = files.iter().map(|(id, ..)| *id).collect();
         let tag_text = tag.get_untracked().trim().to_owned();
         let parsed_tag = match Tag::parse(&tag_text) {
             Ok(t) => t,
@@ -846,7 +831,7 @@ fn PushForm(
         if kind.is_empty() {
             return error.set(Some("Give an artifact type.".into()));
         }
-        if let Some(twice) = repeated_name(files.iter().map(|(file, _, _)| file.as_str())) {
+        if let Some(twice) = repeated_name(files.iter().map(|(_, file, ..)| file.as_str())) {
             return error.set(Some(format!(
                 "More than one file is named {twice}: remove all but one before pushing (the \
                  files of an artifact are told apart by name, and tools such as oras refuse \
@@ -854,7 +839,7 @@ fn PushForm(
             )));
         }
         let mut layers = Vec::new();
-        for (file, digest, size) in files {
+        for (_, file, digest, size) in files {
             let digest = match Digest::parse(&digest) {
                 Ok(d) => d,
                 Err(e) => return error.set(Some(e.to_string())),
@@ -892,7 +877,7 @@ fn PushForm(
                     // The files in it are safe: leaving no longer asks about them.
                     marked_pushed.update(|ids| ids.extend(pushed_ids));
                     // Files still uploading keep this page (leaving would cancel them).
-                    if unfinished_untracked() > 0 {
+                    if at_stake_now(jobs, marked_pushed).0 > 0 {
                         pushed.set(Some((href, tag_text)));
                     } else {
                         navigate(&href, Default::default());
