@@ -43,6 +43,15 @@ pub(crate) struct TagMeta {
     pub(crate) error: Option<String>,
 }
 
+impl TagMeta {
+    /// The tag's date for sorting and for "keep the newest": when it last changed (ACR), else
+    /// when its image was built; `None` when neither is known.
+    pub(crate) fn date_millis(&self) -> Option<f64> {
+        let date = self.updated.as_deref().or(self.created.as_deref())?;
+        crate::util::date_millis(date)
+    }
+}
+
 /// Whether an index entry is a buildx attestation (or another non-runnable platform).
 pub(crate) fn is_attestation(d: &Descriptor) -> bool {
     d.annotations

@@ -12,7 +12,7 @@ use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
 use crate::meta::TagMeta;
 use crate::pure::natural_cmp;
 use crate::state::Conn;
-use crate::util::{date_millis, short_digest};
+use crate::util::short_digest;
 
 /// An error from a delete (or a lock change), explained in words.
 pub(crate) fn explain(error: &Error) -> String {
@@ -144,13 +144,7 @@ pub(crate) fn all_but_newest(
     let mut dated = Vec::with_capacity(tags.len());
     let mut undated = Vec::new();
     for t in tags {
-        let m = meta.get(t)?;
-        let date = m
-            .updated
-            .as_deref()
-            .or(m.created.as_deref())
-            .and_then(date_millis);
-        match date {
+        match meta.get(t)?.date_millis() {
             Some(date) => dated.push((date, t.clone())),
             None => undated.push(t.clone()),
         }

@@ -19,7 +19,7 @@ use crate::meta::{MetaLoader, TagMeta};
 use crate::pure::natural_cmp;
 use crate::routes::{manifest_href, param, repos_href, use_conn, Crumbs, NeedConnection};
 use crate::state::Conn;
-use crate::util::{date_millis, human_size, short_date, short_digest};
+use crate::util::{human_size, short_date, short_digest};
 
 /// Why deleting a tag takes its manifest on distribution.
 const DISTRIBUTION_NOTE: &str = "On this registry a tag cannot be deleted alone: the distribution \
@@ -194,11 +194,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             Sort::NameAsc => list.sort_by(|a, b| natural_cmp(a, b)),
             Sort::NameDesc => list.sort_by(|a, b| natural_cmp(b, a)),
             order @ (Sort::Newest | Sort::Oldest) => meta.with(|m| {
-                let key = |t: &String| {
-                    m.get(t)
-                        .and_then(|x| x.updated.as_deref().or(x.created.as_deref()))
-                        .and_then(date_millis)
-                };
+                let key = |t: &String| m.get(t).and_then(TagMeta::date_millis);
                 list.sort_by(|a, b| {
                     let (ka, kb) = (key(a), key(b));
                     match (ka, kb) {
