@@ -17,7 +17,7 @@ use crate::glue::{
 };
 use crate::paging::{paged, Listing};
 use crate::registry::{
-    make_client, opt_value, opts, repository_name, signal_of, spawn, spawn_with_signal,
+    make_client, opt_value, opts, reference, repository_name, signal_of, spawn, spawn_with_signal,
 };
 use crate::transport::{with_signal, JsTransport};
 use crate::types::{
@@ -41,11 +41,6 @@ pub struct ContainerRegistryContentClient {
 
 fn digest(text: &JsValue) -> Result<Digest, JsValue> {
     Digest::parse(&string_arg(text, "digest")?).js()
-}
-
-/// A `tagOrDigest` (or a `digest` read as either) argument.
-fn reference(value: &JsValue, name: &str) -> Result<TagOrDigest, JsValue> {
-    TagOrDigest::parse(&string_arg(value, name)?).js()
 }
 
 /// The blob to upload, from a `Blob`/`File`, `ArrayBuffer` or typed array (a `ReadableStream`

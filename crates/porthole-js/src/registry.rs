@@ -105,6 +105,17 @@ pub(crate) fn repository_name(name: &JsValue) -> Result<RepositoryName, JsValue>
     RepositoryName::parse(&string_arg(name, "repositoryName")?).js()
 }
 
+/// A tag-or-digest argument (named `name` in its error); a malformed one is a `RegistryError`
+/// with code `INVALID_INPUT`.
+pub(crate) fn reference(value: &JsValue, name: &str) -> Result<TagOrDigest, JsValue> {
+    TagOrDigest::parse(&string_arg(value, name)?).js()
+}
+
+/// A tag argument.
+fn tag_arg(value: &JsValue) -> Result<Tag, JsValue> {
+    Tag::parse(&string_arg(value, "tag")?).js()
+}
+
 /// The client for a registry's repositories (`@azure/container-registry`'s
 /// `ContainerRegistryClient`), for ACR and any OCI registry.
 ///
@@ -235,7 +246,7 @@ impl ContainerRepository {
         #[wasm_bindgen(js_name = tagOrDigest, unchecked_param_type = "string")]
         tag_or_digest: JsValue,
     ) -> Result<RegistryArtifact, JsValue> {
-        let reference = TagOrDigest::parse(&string_arg(&tag_or_digest, "tagOrDigest")?).js()?;
+        let reference = reference(&tag_or_digest, "tagOrDigest")?;
         Ok(RegistryArtifact {
             artifact: Rc::new(self.repository.artifact(reference)),
             endpoint: self.endpoint.clone(),
@@ -446,7 +457,7 @@ impl RegistryArtifact {
         >,
     ) -> Promise {
         let (artifact, registry) = (Rc::clone(&self.artifact), self.registry());
-        let tag = string_arg(&tag, "tag").and_then(|t| Tag::parse(&t).js());
+        let tag = tag_arg(&tag);
         spawn(&opt_value(&options), async move {
             let properties = artifact.get_tag_properties(&tag?).await.js()?;
             let name = artifact.repository().name().as_str();
@@ -471,7 +482,7 @@ impl RegistryArtifact {
         #[wasm_bindgen(unchecked_param_type = "UpdateTagPropertiesOptions")] options: Object,
     ) -> Promise {
         let (artifact, registry) = (Rc::clone(&self.artifact), self.registry());
-        let tag = string_arg(&tag, "tag").and_then(|t| Tag::parse(&t).js());
+        let tag = tag_arg(&tag);
         let options = Some(options);
         let parsed = opts::<UpdatePropertiesOptions>(&options);
         spawn(&opt_value(&options), async move {
@@ -495,7 +506,7 @@ impl RegistryArtifact {
         #[wasm_bindgen(unchecked_optional_param_type = "DeleteTagOptions")] options: Option<Object>,
     ) -> Promise {
         let artifact = Rc::clone(&self.artifact);
-        let tag = string_arg(&tag, "tag").and_then(|t| Tag::parse(&t).js());
+        let tag = tag_arg(&tag);
         spawn(&opt_value(&options), async move {
             artifact.delete_tag(&tag?).await.js()?;
             Ok(JsValue::UNDEFINED)
