@@ -225,6 +225,49 @@ pub fn merge_scopes(scopes: impl IntoIterator<Item = Scope>) -> Vec<Scope> {
     by_resource.into_values().collect()
 }
 
+/// Why a registry refused a request with `error="insufficient_scope"`, naming the right that
+/// was missing from the challenge's `scope` (space-separated scopes), so the user knows what to
+/// ask for: listing the catalog is not pushing to a repository.
+pub fn insufficient_scope_reason(anonymous: bool, scope: Option<&str>) -> String {
+    let scopes: Vec<Scope> = scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(Scope::parse)
+        .collect();
+    let catalog = scopes
+        .iter()
+        .any(|s| s.resource_type == "registry" && s.name == "catalog");
+    let missing: Vec<String> = scopes
+        .iter()
+        .filter(|s| s.resource_type == "repository")
+        .map(|s| {
+            let actions: Vec<&str> = s.actions.iter().map(String::as_str).collect();
+            format!("{} on {}", actions.join(", "), s.name)
+        })
+        .collect();
+    let who = if anonymous {
+        "the registry refused anonymous access (insufficient_scope)"
+    } else {
+        "the registry refused: the credentials are valid but do not grant this access \
+         (insufficient_scope)"
+    };
+    let what = if catalog {
+        "listing the registry's repositories (the catalog, registry:catalog:*) is not allowed; \
+         open a repository by its name, or ask for the catalog right"
+            .to_string()
+    } else if !missing.is_empty() {
+        format!(
+            "it needs {}; ask for those rights on the repository",
+            missing.join("; ")
+        )
+    } else if anonymous {
+        "sign in with credentials that may do this".to_string()
+    } else {
+        "ask for the rights this needs (pull, push or delete on the repository)".to_string()
+    };
+    format!("{who}; {what}")
+}
+
 /// Where tokens come from: the `realm` and `service` of a Bearer challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenEndpoint {
@@ -663,5 +706,34 @@ mod tests {
         assert_eq!(cache.refresh_token(&endpoint()).unwrap().expose(), "r");
         cache.remove(&endpoint(), &scopes);
         assert!(cache.get(&endpoint(), &scopes, 0).is_none());
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_missing_right() {
+        let catalog = insufficient_scope_reason(false, Some("registry:catalog:*"));
+        assert!(catalog.contains("credentials are valid"), "{catalog}");
+        assert!(catalog.contains("catalog, registry:catalog:*"), "{catalog}");
+        assert!(
+            catalog.contains("open a repository by its name"),
+            "{catalog}"
+        );
+        assert!(!catalog.contains("push"), "{catalog}");
+
+        let push = insufficient_scope_reason(false, Some("repository:team/app:pull,push"));
+        assert!(push.contains("it needs pull, push on team/app"), "{push}");
+
+        let two = insufficient_scope_reason(true, Some("repository:a:pull repository:b:pull"));
+        assert!(
+            two.starts_with("the registry refused anonymous access"),
+            "{two}"
+        );
+        assert!(two.contains("pull on a; pull on b"), "{two}");
+
+        for unnamed in [None, Some(""), Some("nonsense")] {
+            let text = insufficient_scope_reason(false, unnamed);
+            assert!(text.contains("ask for the rights this needs"), "{text}");
+            let text = insufficient_scope_reason(true, unnamed);
+            assert!(text.contains("sign in with credentials"), "{text}");
+        }
     }
 }

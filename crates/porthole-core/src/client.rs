@@ -8,7 +8,8 @@ use std::rc::Rc;
 use crate::acr::{self, RefreshToken};
 use crate::api;
 use crate::auth::{
-    self, merge_scopes, Credential, Grant, Scope, Secret, Token, TokenCache, TokenEndpoint,
+    self, insufficient_scope_reason, merge_scopes, Credential, Grant, Scope, Secret, Token,
+    TokenCache, TokenEndpoint,
 };
 use crate::digest::{Digest, Hasher};
 use crate::error::{parse_error_body, Error, OciErrorCode, Result};
@@ -736,20 +737,16 @@ impl<T: Transport> RegistryClient<T> {
     pub async fn error_from(&self, mut resp: Response<T::Stream>, op: &str) -> Error {
         let body = read_prefix(&mut resp.body, ERROR_BODY_LIMIT).await;
         let (errors, body_excerpt) = parse_error_body(&body);
-        let insufficient = parse_www_authenticate(resp.headers.get_all("www-authenticate"))
+        // The scope a Bearer challenge names with `error="insufficient_scope"`: what was missing.
+        let refused_scope = parse_www_authenticate(resp.headers.get_all("www-authenticate"))
             .iter()
-            .any(|c| c.param("error") == Some("insufficient_scope"));
-        if resp.status == 401 && insufficient {
-            let reason = if matches!(self.inner.credential, Credential::Anonymous) {
-                "the registry refused anonymous access (insufficient_scope); sign in with \
-                 credentials that may do this"
-            } else {
-                "the registry refused: the credentials are valid but do not grant this access \
-                 (insufficient_scope); ask for push/delete rights on the repository"
-            };
+            .find(|c| c.param("error") == Some("insufficient_scope"))
+            .map(|c| c.param("scope").map(str::to_owned));
+        if let (401, Some(scope)) = (resp.status, refused_scope) {
+            let anonymous = matches!(self.inner.credential, Credential::Anonymous);
             return Error::Auth {
                 step: op.to_string(),
-                reason: reason.into(),
+                reason: insufficient_scope_reason(anonymous, scope.as_deref()),
             };
         }
         Error::Registry {

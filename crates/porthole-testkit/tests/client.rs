@@ -526,8 +526,8 @@ fn pull_only_user_is_refused_on_push_with_a_clear_error() {
     let text = err.to_string();
     assert!(text.contains("do not grant this access"), "{text}");
     assert!(
-        text.contains("auth/app"),
-        "the error names the repository: {text}"
+        text.contains("it needs pull, push on auth/app"),
+        "the error names the missing right on the repository: {text}"
     );
     assert_eq!(env.uploads_left("auth/app"), Vec::<String>::new());
 
@@ -542,6 +542,12 @@ fn pull_only_user_is_refused_on_push_with_a_clear_error() {
 
     let err = block_on(reader.list_repositories()).unwrap_err();
     assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("registry:catalog:*"), "{text}");
+    assert!(
+        !text.contains("push"),
+        "a catalog refusal is not about pushing: {text}"
+    );
     // Nothing changed.
     assert_eq!(block_on(alices.list_tags()).unwrap(), ["v1"]);
 }
