@@ -82,6 +82,10 @@ test('repositories: listed at once, grouped, filtered, keyboard', async () => {
   await page.getByRole('link', { name: 'v2.1' }).waitFor();
   await page.keyboard.press('u');
   await page.waitForURL(/\/r\/here$/);
+  // A listed registry opens by name too: a shortcut past thousands of rows.
+  await page.getByLabel('Open by name').fill('library/alpine:3.20');
+  await page.getByLabel('Open by name').press('Enter');
+  await page.waitForURL(/\/manifest\/library\/alpine:3\.20$/);
   noErrors();
   await page.context().close();
 });
@@ -256,6 +260,84 @@ test('ACR emulator: AAD token, ACR metadata and locks', { skip: !kit.acr && 'the
   assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('eyJ')), false);
   assert.equal(await page.evaluate(() => JSON.stringify(sessionStorage).includes('eyJ')), true);
   await shot(page, 'acr-manifest-locks');
+  noErrors();
+  await page.context().close();
+});
+
+/** Pushes a one-config image to the kit's token registry as alice (full access). */
+async function pushToTokenRegistry(repo, tag) {
+  const sha256 = (bytes) => `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+  const realm = new URL(kit.token_realm);
+  realm.searchParams.set('service', kit.service);
+  realm.searchParams.set('scope', `repository:${repo}:pull,push`);
+  const basic = Buffer.from(`alice:${kit.users.alice.password}`).toString('base64');
+  const answer = await fetch(realm, { headers: { Authorization: `Basic ${basic}` } });
+  assert.equal(answer.status, 200, 'token for alice');
+  const headers = { Authorization: `Bearer ${(await answer.json()).token}` };
+  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+  const post = await fetch(`${kit.token}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
+  assert.equal(post.status, 202);
+  const upload = new URL(post.headers.get('location'), kit.token);
+  upload.searchParams.set('digest', sha256(config));
+  const put = await fetch(upload, { method: 'PUT', body: config, headers: { ...headers, 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+    layers: [],
+  });
+  const r = await fetch(`${kit.token}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT', body: manifest, headers: { ...headers, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(r.status, 201, 'manifest PUT');
+}
+
+test('a registry that refuses the catalog: open by name, and what was opened before', async () => {
+  const repo = `open-by-name/app-${Date.now()}`;
+  await pushToTokenRegistry(repo, 'v1');
+  const page = await newPage();
+  // reader may pull every repository but not list the catalog.
+  await connect(page, { url: kit.token_front, auth: 'username and password', username: 'reader', secret: kit.users.reader.password });
+  const refused = page.getByRole('region', { name: 'This registry does not list its repositories for you' });
+  await refused.waitFor({ timeout: 30_000 });
+  // In-app links only: a reload would drop the password, which this page was not told to keep.
+  const toRepositories = () => page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link').nth(1).click();
+  // The registry's reason names the missing right, not a push right.
+  const reason = await page.locator('.error-message').innerText();
+  assert.match(reason, /registry:catalog:\*/);
+  assert.doesNotMatch(reason, /push/);
+  assert.equal(await refused.getByRole('heading', { name: 'Opened here before' }).count(), 0);
+  const field = refused.getByLabel('Open by name');
+  assert.ok(await field.evaluate((el) => el === document.activeElement), 'the field has the focus');
+  assert.equal(await page.getByLabel('Open by name').count(), 1, 'one field, in the notice');
+  assert.equal(await page.locator('#filter').count(), 0, 'no filter without a list');
+  await page.getByRole('status').filter({ hasText: 'not listed' }).waitFor();
+
+  await field.fill('Team/App');
+  await field.press('Enter');
+  await refused.getByRole('alert').filter({ hasText: /lowercase/ }).waitFor();
+  await field.fill('docker.io/library/nginx');
+  await field.press('Enter');
+  await refused.getByRole('alert').filter({ hasText: /names the registry docker\.io/ }).waitFor();
+  await shot(page, 'catalog-refused');
+
+  // A reference as a pull command has it, host included: the artifact's page.
+  await field.fill(`${new URL(kit.token_front).host}/${repo}:v1`);
+  await field.press('Enter');
+  await page.locator('h1.manifest-title').waitFor();
+  assert.ok(decodeURIComponent(page.url()).includes(`/manifest/${repo}:v1`), page.url());
+
+  // A repository name: its tags; and the repositories page offers it from then on.
+  await toRepositories();
+  await refused.getByLabel('Open by name').fill(repo);
+  await refused.getByLabel('Open by name').press('Enter');
+  await page.locator('h1.repo-name', { hasText: repo }).waitFor();
+  await page.getByRole('link', { name: 'v1', exact: true }).first().waitFor({ timeout: 30_000 });
+  await toRepositories();
+  await refused.getByRole('heading', { name: 'Opened here before' }).waitFor();
+  await refused.getByRole('link', { name: repo }).click();
+  await page.locator('h1.repo-name', { hasText: repo }).waitFor();
   noErrors();
   await page.context().close();
 });

@@ -209,6 +209,38 @@ pub(crate) fn namespace_id(namespace: &str) -> String {
     id
 }
 
+/// Puts `name` first in a most-recent-first list, once, keeping at most `cap` names.
+pub(crate) fn push_recent(list: &mut Vec<String>, name: &str, cap: usize) {
+    list.retain(|n| n != name);
+    list.insert(0, name.to_owned());
+    list.truncate(cap);
+}
+
+/// What "open by name" opens for `typed`: a repository, and the tag or digest when one is given
+/// (`team/app`, `team/app:v1`, `team/app@sha256:…`, with or without this registry's `host` in
+/// front, as a pull command has it); or why it names nothing on this registry.
+pub(crate) fn open_target(host: &str, typed: &str) -> Result<(String, Option<String>), String> {
+    let typed = typed.trim().trim_end_matches('/');
+    if typed.is_empty() {
+        return Err("Type a repository name, such as team/app.".into());
+    }
+    let reference = porthole_core::Reference::parse(typed).map_err(|e| e.to_string())?;
+    if let Some(other) = reference.registry.as_deref() {
+        if !other.eq_ignore_ascii_case(host) {
+            return Err(format!(
+                "{typed:?} names the registry {other}, and this is {host}: type the name without \
+                 the host, or connect to {other} first."
+            ));
+        }
+    }
+    let pinned = match (&reference.digest, &reference.tag) {
+        (Some(digest), _) => Some(digest.as_str().to_owned()),
+        (None, Some(tag)) => Some(tag.as_str().to_owned()),
+        (None, None) => None,
+    };
+    Ok((reference.repository.as_str().to_owned(), pinned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +309,41 @@ mod tests {
         assert_ne!(namespace_id("a.b"), namespace_id("a-b"));
         assert_ne!(namespace_id("a_b"), namespace_id("a-b"));
         assert_eq!(namespace_id(""), "ns-");
+    }
+
+    #[test]
+    fn recent_names_move_to_the_front_once() {
+        let mut list = Vec::new();
+        for name in ["a", "b", "c", "a"] {
+            push_recent(&mut list, name, 3);
+        }
+        assert_eq!(list, ["a", "c", "b"]);
+        push_recent(&mut list, "d", 3);
+        assert_eq!(list, ["d", "a", "c"]);
+    }
+
+    #[test]
+    fn open_by_name_reads_names_references_and_this_host() {
+        let host = "reg.example:5000";
+        let open = |typed: &str| open_target(host, typed);
+        assert_eq!(open(" team/app/ "), Ok(("team/app".into(), None)));
+        assert_eq!(open("app:v1"), Ok(("app".into(), Some("v1".into()))));
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            open(&format!("reg.example:5000/team/app@{digest}")),
+            Ok(("team/app".into(), Some(digest)))
+        );
+        let elsewhere = open("docker.io/library/nginx").unwrap_err();
+        assert!(
+            elsewhere.contains("names the registry docker.io"),
+            "{elsewhere}"
+        );
+        assert!(
+            elsewhere.contains("this is reg.example:5000"),
+            "{elsewhere}"
+        );
+        assert!(open("").unwrap_err().contains("Type a repository name"));
+        let upper = open("Team/App").unwrap_err();
+        assert!(upper.contains("lowercase"), "{upper}");
     }
 }

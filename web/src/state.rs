@@ -16,6 +16,10 @@ pub(crate) const HERE: &str = "here";
 
 const SAVED_KEY: &str = "porthole.registries";
 const SECRET_PREFIX: &str = "porthole.secret.";
+const RECENT_PREFIX: &str = "porthole.recent.";
+/// Repositories remembered per registry: enough to come back to the few one works with on a
+/// registry that will not list them.
+const RECENT_CAP: usize = 8;
 
 /// How a saved registry authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -146,6 +150,32 @@ pub(crate) fn set_secret(id: &str, secret: &str, remember: bool) {
     }
 }
 
+/// The repositories last opened on registry `id`, newest first (localStorage: names only).
+pub(crate) fn recent_repositories(id: &str) -> Vec<String> {
+    local_storage()
+        .and_then(|s| s.get_item(&format!("{RECENT_PREFIX}{id}")).ok().flatten())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// Remembers that repository `name` of registry `id` was opened.
+pub(crate) fn remember_repository(id: &str, name: &str) {
+    let mut list = recent_repositories(id);
+    if list.first().map(String::as_str) == Some(name) {
+        return;
+    }
+    crate::pure::push_recent(&mut list, name, RECENT_CAP);
+    if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&list)) {
+        let _ = storage.set_item(&format!("{RECENT_PREFIX}{id}"), &text);
+    }
+}
+
+fn forget_recent(id: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(&format!("{RECENT_PREFIX}{id}"));
+    }
+}
+
 fn forget_secret(id: &str) {
     SECRETS.with(|s| s.borrow_mut().remove(id));
     if let Some(storage) = session_storage() {
@@ -270,6 +300,7 @@ impl RegistryContext {
             store_saved(list);
         });
         forget_secret(id);
+        forget_recent(id);
         if self
             .conn
             .with_untracked(|c| c.as_ref().is_some_and(|c| c.saved.id == id))

@@ -18,7 +18,7 @@ use crate::components::{ErrorView, Loading, Skeleton};
 use crate::meta::{MetaLoader, TagMeta};
 use crate::pure::natural_cmp;
 use crate::routes::{manifest_href, param, repos_href, use_conn, Crumbs, NeedConnection};
-use crate::state::Conn;
+use crate::state::{remember_repository, Conn};
 use crate::util::{human_size, short_date, short_digest};
 
 /// Why deleting a tag takes its manifest on distribution.
@@ -81,6 +81,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         let alive = alive.clone();
         let repo = repo.clone();
         let conn = conn.clone();
+        let (reg, name) = (reg.clone(), name.clone());
         spawn_local(async move {
             let mut request = PageRequest::default();
             loop {
@@ -90,6 +91,11 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                 }
                 match page {
                     Ok(page) => {
+                        if request.continuation_token.is_none() {
+                            // Offered again on the repositories page, which a registry that
+                            // refuses the catalog leaves empty.
+                            remember_repository(&reg, &name);
+                        }
                         tags.update(|t| t.extend(page.items));
                         match page.continuation_token {
                             Some(token) if request.continuation_token.as_ref() != Some(&token) => {

@@ -6,14 +6,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use leptos::ev::SubmitEvent;
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use porthole_core::PageRequest;
+use leptos_router::hooks::use_navigate;
+use porthole_core::{Error, PageRequest};
 
 use crate::components::{ErrorView, Loading};
-use crate::pure::{groups_to_draw, namespace_id};
-use crate::routes::{repo_href, use_conn, Crumbs, NeedConnection};
-use crate::state::Conn;
+use crate::pure::{groups_to_draw, namespace_id, open_target};
+use crate::routes::{manifest_href, repo_href, use_conn, Crumbs, NeedConnection};
+use crate::state::{recent_repositories, Conn};
 
 /// Rows shown per namespace before "show more".
 const FIRST_ROWS: usize = 100;
@@ -67,7 +70,7 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
     let refreshing = cached.is_some();
     let names = RwSignal::new(cached.unwrap_or_default());
     let done = RwSignal::new(refreshing);
-    let error = RwSignal::new_local(None::<porthole_core::Error>);
+    let error = RwSignal::new_local(None::<Error>);
     let alive = Arc::new(AtomicBool::new(true));
 
     {
@@ -161,6 +164,8 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
 
     let label = conn.saved.label.clone();
     let reg_for_rows = StoredValue::new(reg.clone());
+    let host = StoredValue::new(conn.saved.pull_host());
+    let refused = move || error.with(|e| e.as_ref().is_some_and(catalog_refused));
 
     view! {
         <section class="page repos">
@@ -169,6 +174,9 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                 <h1>"Repositories"</h1>
                 <p class="muted count" role="status" aria-live="polite">
                     {move || {
+                        if refused() {
+                            return "not listed".to_owned();
+                        }
                         let total = names.with(Vec::len);
                         let shown = shown_count();
                         let more = if done.get() { "" } else { " (more loading…)" };
@@ -180,6 +188,7 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                     }}
                 </p>
             </div>
+            <Show when=move || !refused()>
             <div class="toolbar">
                 <label class="filter">
                     <span class="sr-only">"Filter repositories"</span>
@@ -202,8 +211,16 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                         }
                     />
                 </label>
+                <OpenByName reg=reg_for_rows.get_value() host=host.get_value() focus=false />
             </div>
-            {move || error.get().map(|e| view! { <ErrorView error=e /> })}
+            </Show>
+            {move || error.get().map(|e| {
+                let refused = catalog_refused(&e);
+                view! {
+                    {refused.then(|| view! { <CatalogRefused reg=reg_for_rows.get_value() host=host.get_value() /> })}
+                    <ErrorView error=e />
+                }
+            })}
             <Show when=move || !done.get() && names.with(Vec::is_empty)>
                 <Loading what="repositories" />
             </Show>
@@ -309,5 +326,107 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                 })
             }}
         </section>
+    }
+}
+
+/// Whether listing the catalog failed because this registry does not let these credentials
+/// list it (a pull-only token, a registry without the catalog API), rather than failing.
+fn catalog_refused(error: &Error) -> bool {
+    matches!(
+        error.code(),
+        "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED" | "UNSUPPORTED" | "NOT_FOUND"
+    ) || matches!(error.status(), Some(401 | 403 | 404))
+}
+
+/// What a registry that will not list its repositories leaves: opening one by name, and the
+/// ones opened here before.
+#[component]
+fn CatalogRefused(reg: String, host: String) -> impl IntoView {
+    let recent = recent_repositories(&reg);
+    let links = (!recent.is_empty()).then(|| {
+        let rows = recent
+            .iter()
+            .map(|name| {
+                view! {
+                    <li><a class="row-link" data-row="" href=repo_href(&reg, name)>{name.clone()}</a></li>
+                }
+            })
+            .collect_view();
+        view! {
+            <h3>"Opened here before"</h3>
+            <ul class="rows recent">{rows}</ul>
+        }
+    });
+    view! {
+        <section class="notice catalog-refused" aria-labelledby="catalog-refused">
+            <h2 id="catalog-refused">"This registry does not list its repositories for you"</h2>
+            <p>
+                "It refused the catalog (the list of repositories; the reason is below). Many \
+                 registries keep it to administrators, and some have none. Any repository you \
+                 may read still opens by its name."
+            </p>
+            <OpenByName reg=reg.clone() host=host focus=true />
+            {links}
+        </section>
+    }
+}
+
+/// Opens a repository (`team/app`) or an artifact (`team/app:v1`, `team/app@sha256:…`, with or
+/// without this registry's host in front, as a pull command has it) by what the user types.
+#[component]
+fn OpenByName(
+    /// The registry's id in page addresses.
+    reg: String,
+    /// This registry's `host[:port]`, accepted in front of a name.
+    host: String,
+    /// Whether the field takes the focus when shown.
+    focus: bool,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    let typed = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let field = NodeRef::<html::Input>::new();
+    if focus {
+        Effect::new(move |_| {
+            if let Some(input) = field.get() {
+                let _ = input.focus();
+            }
+        });
+    }
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        match open_target(&host, &typed.get_untracked()) {
+            Ok((name, None)) => navigate(&repo_href(&reg, &name), Default::default()),
+            Ok((name, Some(reference))) => {
+                navigate(&manifest_href(&reg, &name, &reference), Default::default());
+            }
+            Err(why) => problem.set(Some(why)),
+        }
+    };
+    view! {
+        <form class="open-repo" on:submit=on_submit>
+            <label class="open-field">
+                // Beside the filter, the placeholder says it; in the notice, the label does.
+                <span class:sr-only=!focus>"Open by name"</span>
+                <input
+                    type="text"
+                    node_ref=field
+                    placeholder=if focus { "team/app or team/app:tag" } else { "Open by name: team/app[:tag]" }
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-invalid=move || problem.with(Option::is_some).to_string()
+                    aria-describedby="open-problem"
+                    prop:value=move || typed.get()
+                    on:input=move |ev| {
+                        typed.set(event_target_value(&ev));
+                        problem.set(None);
+                    }
+                />
+            </label>
+            <button class="btn" type="submit">"Open"</button>
+            <p id="open-problem" class="field-problem" role="alert">
+                {move || problem.get()}
+            </p>
+        </form>
     }
 }
