@@ -89,11 +89,17 @@ test('upload two files, push them as an artifact, read it back with skopeo', asy
   assert.equal(await form.getByLabel('Artifact type').inputValue(), 'application/vnd.porthole.files');
   await form.getByLabel('Tag').fill('files-1');
   await form.getByLabel(/Annotations/).fill('org.example.note=dropped in a browser\nbuild=42');
+  const pushedAfter = Date.now();
   await form.getByRole('button', { name: 'Push as artifact' }).click();
   await page.waitForURL(/\/manifest\/sandbox\/upload:files-1$/, { timeout: 30_000 });
   await page.getByText('application/vnd.porthole.files').first().waitFor();
   await page.getByText('dropped in a browser').first().waitFor();
   await shot(page, 'artifact-manifest');
+  // Dated as oras dates its pushes: the tags page shows when, and can sort by it.
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'sandbox/upload' }).click();
+  const row = page.locator('table.tags tr', { has: page.getByRole('link', { name: 'files-1', exact: true }) });
+  const today = new Date(pushedAfter).toISOString().slice(0, 10);
+  await row.getByText(new RegExp(`^${today} \\d\\d:\\d\\d UTC$`)).waitFor({ timeout: 30_000 });
 
   // skopeo talks to the registry itself, not through the page's proxy.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-oci-'));
@@ -106,6 +112,8 @@ test('upload two files, push them as an artifact, read it back with skopeo', asy
     assert.equal(manifest.artifactType, 'application/vnd.porthole.files');
     assert.equal(manifest.config.mediaType, 'application/vnd.oci.empty.v1+json');
     assert.equal(manifest.annotations.build, '42');
+    const created = Date.parse(manifest.annotations['org.opencontainers.image.created']);
+    assert.ok(created >= pushedAfter - 1000 && created <= Date.now(), manifest.annotations['org.opencontainers.image.created']);
     const files = Object.fromEntries(manifest.layers.map((l) => [l.annotations['org.opencontainers.image.title'], blob(l.digest)]));
     assert.ok(files['data.bin'].equals(big), 'data.bin comes back the same');
     assert.ok(files['notes.txt'].equals(small), 'notes.txt comes back the same');

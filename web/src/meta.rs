@@ -21,6 +21,8 @@ use crate::state::Conn;
 const WORKERS: usize = 6;
 /// Config blobs larger than this are not fetched for the table.
 const MAX_CONFIG: u64 = 1024 * 1024;
+/// When an artifact was made, as oras and this dashboard's pushes record it (RFC 3339).
+pub(crate) const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 
 /// A tag's row data.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -136,6 +138,11 @@ async fn image_meta(
             if meta.platforms.is_empty() {
                 meta.platforms.extend(platform_of(&config));
             }
+        }
+        // Artifacts (oras, this dashboard's pushes) have no config date: the manifest's
+        // annotation is theirs.
+        if meta.created.is_none() {
+            meta.created = image.annotations.get(CREATED_ANNOTATION).cloned();
         }
     }
     Ok(())

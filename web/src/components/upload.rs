@@ -18,6 +18,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortController, File};
 
 use super::folder;
+use crate::meta::CREATED_ANNOTATION;
 use crate::routes::manifest_href;
 use crate::state::Conn;
 use crate::util::{human_size, short_digest};
@@ -852,6 +853,12 @@ fn PushForm(
         let mut image = ImageManifest::new(Descriptor::empty_config(), layers);
         image.artifact_type = Some(MediaType::new(&kind));
         image.annotations = notes;
+        // Dated as oras dates its pushes, so the tags page can sort it and "keep the newest"
+        // can weigh it; a date the user typed wins.
+        image
+            .annotations
+            .entry(CREATED_ANNOTATION.into())
+            .or_insert_with(|| String::from(js_sys::Date::new_0().to_iso_string()));
         let conn = conn.get_value();
         let navigate = navigate.clone();
         // Plain strings: the form may be gone (the page left) when the push ends.
