@@ -958,6 +958,10 @@ test('a tag whose lookup failed can be looked up again from its row', async () =
   await page.goto(`${site.url}/r/here/repo/${repo}`);
   const row = page.locator('table.tags tr', { has: page.getByRole('link', { name: 'r1', exact: true }) });
   const retry = row.getByRole('button', { name: /^Look up r1 again \(it failed: .*a bad moment/ });
+  // The reason opens in the row, without a mouse to hover with.
+  await row.getByText('why', { exact: true }).click();
+  await row.getByText(/MANIFEST_INVALID.*a bad moment|a bad moment/).first().waitFor();
+  assert.ok(await row.getByText(/a bad moment/).first().isVisible());
   await retry.click();
   await row.getByText(/^sha256:/).waitFor();
   assert.equal(await retry.count(), 0);
@@ -1040,6 +1044,8 @@ test('a tag whose details cannot be read (its index lists a manifest gone) can s
   await page.goto(`${site.url}/r/here/repo/${repo}`);
   const row = page.locator('table.tags tr', { has: page.getByRole('link', { name: 'broken', exact: true }) });
   await row.getByText('details unreadable').waitFor({ timeout: 30_000 });
+  await row.getByText('details unreadable').click();
+  assert.ok(await row.getByText(/MANIFEST_UNKNOWN|not found|unknown/i).first().isVisible(), await row.innerText());
   await row.getByText(sha256(index).slice(0, 19)).waitFor();
   await page.getByLabel('Select broken', { exact: true }).check();
   await page.getByRole('button', { name: 'Delete selected (1)' }).click();

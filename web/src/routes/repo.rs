@@ -618,13 +618,21 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                                         >
                                                             "error · retry"
                                                         </button>
+                                                        // Readable without a mouse to hover with.
+                                                        <details class="why">
+                                                            <summary>"why"</summary>
+                                                            <p>{why.clone()}</p>
+                                                        </details>
                                                     }.into_any()
                                                 }
                                                 // The manifest is known, its details are not (an index child or a config gone).
                                                 Some(m) if m.error.is_some() => view! {
                                                     <span title=m.digest.clone()>{short_digest(&m.digest)}</span>
                                                     " "
-                                                    <span class="warn" title=m.error.clone().unwrap_or_default()>"details unreadable"</span>
+                                                    <details class="why">
+                                                        <summary class="warn">"details unreadable"</summary>
+                                                        <p>{m.error.clone().unwrap_or_default()}</p>
+                                                    </details>
                                                 }.into_any(),
                                                 Some(m) => view! { <span title=m.digest.clone()>{short_digest(&m.digest)}</span> }.into_any(),
                                                 None => view! { <Skeleton width=19 /> }.into_any(),
