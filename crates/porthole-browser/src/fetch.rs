@@ -292,6 +292,16 @@ impl Transport for FetchTransport {
     async fn sleep(&self, millis: u64) {
         js::sleep(millis, self.signal_for_now().as_ref()).await;
     }
+
+    async fn until_aborted(&self) {
+        let Some(signal) = self.signal_for_now() else {
+            return std::future::pending().await;
+        };
+        // A sleep ends early on the abort; the longest `setTimeout` (~24 days) is renewed.
+        while !signal.aborted() {
+            js::sleep(u64::from(i32::MAX.unsigned_abs()), Some(&signal)).await;
+        }
+    }
 }
 
 thread_local! {

@@ -146,6 +146,28 @@ export function spy_on_fetch() {
   return spy;
 }
 
+// `fetch` to a URL starting with `prefix` waits until `release()` (a slow token server), until
+// `restore`; later ones go out at once after the release.
+export function hold_fetches_to(prefix) {
+  const original = globalThis.fetch;
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  const hold = {
+    count: 0,
+    held() { return this.count; },
+    release() { release(); },
+    restore() { globalThis.fetch = original; },
+  };
+  globalThis.fetch = async function (input, init) {
+    if (String(input).startsWith(prefix)) {
+      hold.count += 1;
+      await gate;
+    }
+    return original.call(this, input, init);
+  };
+  return hold;
+}
+
 // `fetch` rejecting every PATCH as a lost connection (or a CORS block) does, until `restore`.
 export function reject_patches() {
   const original = globalThis.fetch;

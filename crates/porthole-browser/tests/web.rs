@@ -50,6 +50,10 @@ macro_rules! over_inner_fetch {
         fn aborted(&self) -> Option<TransportError> {
             self.inner.aborted()
         }
+
+        async fn until_aborted(&self) {
+            self.inner.until_aborted().await
+        }
     };
 }
 
@@ -1044,6 +1048,63 @@ async fn concurrent_operations_share_one_token_fetch() {
     );
 }
 
+/// An operation waiting for another one's token fetch ends at its own abort, not when that
+/// fetch ends (a slow token server, or a token provider asking the user, holds it).
+#[wasm_bindgen_test]
+async fn a_wait_for_another_operations_token_ends_at_its_own_abort() {
+    let url = field(&registries(), &["token_front"]);
+    let realm = field(&registries(), &["token_realm"]);
+    let repo = client_for(&url, Credential::basic("alice", password("alice")))
+        .repository(unique_repo("token-wait"));
+    let digest = Digest::sha256_of(b"waiting for a token");
+    let (keep, stop) = (
+        AbortController::new().unwrap(),
+        AbortController::new().unwrap(),
+    );
+    let hold = hold_fetches_to(&realm);
+    let released = Cell::new(false);
+    let release = || {
+        if !released.replace(true) {
+            hold.release();
+        }
+    };
+    let fetching =
+        porthole_browser::with_abort_signal(Some(keep.signal()), repo.blob_exists(&digest));
+    let waiting = async {
+        let answer =
+            porthole_browser::with_abort_signal(Some(stop.signal()), repo.blob_exists(&digest))
+                .await;
+        let ended_while_held = !released.get();
+        release();
+        (answer, ended_while_held)
+    };
+    let abort_once_held = async {
+        while hold.held() == 0 {
+            FetchTransport::new().sleep(10).await;
+        }
+        stop.abort();
+        // Long enough for the waiter to notice; then the fetch may end (and the test fail).
+        for _ in 0..100 {
+            if released.get() {
+                return;
+            }
+            FetchTransport::new().sleep(30).await;
+        }
+        release();
+    };
+    let (fetched, (waited, ended_while_held), ()) =
+        futures::join!(fetching, waiting, abort_once_held);
+    hold.restore();
+    let error = waited.expect_err("the aborted operation went on");
+    assert_eq!(error.code(), "ABORTED", "{error}");
+    assert!(
+        ended_while_held,
+        "the aborted operation waited for the other's token fetch to end"
+    );
+    assert_eq!(fetched.unwrap(), None, "the other operation goes on");
+    assert_eq!(hold.held(), 1, "one token fetch");
+}
+
 #[wasm_bindgen_test]
 async fn a_direct_call_to_an_auth_registry_is_blocked_by_cors() {
     // The basic registry without its front: it answers the preflight of the authenticated
@@ -1491,6 +1552,20 @@ async fn a_response_read_already_errors_the_stream_clearly() {
     let message = js_prop(&error, "message").unwrap_or_default();
     assert!(message.contains("cannot be read"), "{message}");
     assert!(message.contains("read already"), "{message}");
+}
+
+#[wasm_bindgen(module = "/tests/web.js")]
+extern "C" {
+    /// Holds every `fetch` to a URL starting with a prefix until `release`.
+    type HeldFetches;
+    fn hold_fetches_to(prefix: &str) -> HeldFetches;
+    /// How many fetches were held.
+    #[wasm_bindgen(method)]
+    fn held(this: &HeldFetches) -> u32;
+    #[wasm_bindgen(method)]
+    fn release(this: &HeldFetches);
+    #[wasm_bindgen(method)]
+    fn restore(this: &HeldFetches);
 }
 
 #[wasm_bindgen(module = "/tests/web.js")]

@@ -15,7 +15,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{parse_error_body, Error, OciErrorCode, Result};
 use crate::flight::InFlight;
 use crate::headers::{self, parse_www_authenticate, Challenge};
-use crate::join::{join, try_join};
+use crate::join::{join, race, try_join};
 use crate::manifest::{Descriptor, ImageIndex, Manifest, MAX_MANIFEST_BYTES};
 use crate::media_type::MediaType;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
@@ -535,8 +535,17 @@ impl<T: Transport> RegistryClient<T> {
                 break;
             }
             // Another operation of this client is fetching this very token: wait for it, then
-            // take it from the cache (or, if that fetch failed, fetch it here).
-            InFlight::done(fetches, &key).await;
+            // take it from the cache (or, if that fetch failed, fetch it here). This operation's
+            // own abort ends the wait: the other fetch may take long (a slow token server, a
+            // token provider asking the user).
+            race(
+                InFlight::done(fetches, &key),
+                self.inner.transport.until_aborted(),
+            )
+            .await;
+            if let Some(source) = self.inner.transport.aborted() {
+                return Err(Error::transport(token_step(endpoint, scopes), source));
+            }
         }
         let _flight = InFlight::start(fetches, key);
         let merged = merge_scopes(scopes.iter().cloned());

@@ -33,6 +33,19 @@ pub(crate) async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Out
     }
 }
 
+/// Polls both futures until either is done; the other is dropped. The first is polled first.
+pub(crate) async fn race<A: Future<Output = ()>, B: Future<Output = ()>>(a: A, b: B) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
 /// Polls both fallible futures until both succeed, or returns the first error at once (the
 /// other future is dropped: an upload that failed stops hashing, a failed hash stops sending).
 pub(crate) async fn try_join<A, B, T, U, E>(a: A, b: B) -> Result<(T, U), E>
@@ -88,5 +101,12 @@ mod tests {
     fn joins_both() {
         let (a, b) = futures::executor::block_on(join(async { 1 }, async { "two" }));
         assert_eq!((a, b), (1, "two"));
+    }
+
+    #[test]
+    fn a_race_ends_with_either() {
+        use futures::executor::block_on;
+        block_on(race(std::future::pending(), async {}));
+        block_on(race(async {}, std::future::pending()));
     }
 }

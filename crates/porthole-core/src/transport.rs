@@ -403,6 +403,13 @@ pub trait Transport {
     fn aborted(&self) -> Option<TransportError> {
         None
     }
+
+    /// Resolves once the operation is aborted (never, the default): a wait that is not a
+    /// request, for another operation's token fetch, ends with it rather than when that fetch
+    /// does. [`aborted`](Self::aborted) then says so.
+    async fn until_aborted(&self) {
+        std::future::pending::<()>().await;
+    }
 }
 
 thread_local! {

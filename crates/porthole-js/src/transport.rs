@@ -43,4 +43,8 @@ impl Transport for JsTransport {
     fn aborted(&self) -> Option<TransportError> {
         FetchTransport::new().aborted()
     }
+
+    async fn until_aborted(&self) {
+        FetchTransport::new().until_aborted().await;
+    }
 }
