@@ -503,6 +503,8 @@ fn IndexView(index: ImageIndex, reg: String, name: String) -> impl IntoView {
 fn DownloadButton(
     repo: Repository<FetchTransport>,
     digest: Digest,
+    /// The size its descriptor gives, for the progress.
+    size: u64,
     file_name: String,
     downloads: Downloads,
 ) -> impl IntoView {
@@ -557,7 +559,16 @@ fn DownloadButton(
                 on:click=move |_| start()
             >
                 {move || if busy.get() {
-                    format!("Downloading… {}", human_size(read.get()))
+                    let done = read.get();
+                    match (done * 100).checked_div(size) {
+                        Some(percent) => format!(
+                            "Downloading… {} % ({} of {})",
+                            percent.min(100),
+                            human_size(done),
+                            human_size(size)
+                        ),
+                        None => format!("Downloading… {}", human_size(done)),
+                    }
                 } else {
                     "Download".to_owned()
                 }}
@@ -622,7 +633,7 @@ fn ImageView(
                     </td>
                     <td class="mono small">{l.media_type.as_str().to_owned()}</td>
                     <td>
-                        <DownloadButton repo=stored_repo.get_value() digest=l.digest.clone() file_name=file downloads=downloads />
+                        <DownloadButton repo=stored_repo.get_value() digest=l.digest.clone() size=l.size file_name=file downloads=downloads />
                     </td>
                 </tr>
             }
@@ -656,7 +667,7 @@ fn ImageView(
                 " · " {human_size(config_desc.size)} " · "
                 <span class="mono small">{config_desc.media_type.as_str().to_owned()}</span>
                 " "
-                <DownloadButton repo=repo.clone() digest=config_desc.digest.clone() file_name=config_file downloads=downloads />
+                <DownloadButton repo=repo.clone() digest=config_desc.digest.clone() size=config_desc.size file_name=config_file downloads=downloads />
             </p>
             {move || match config.get() {
                 None if is_image_config(&config_desc) => view! { <Loading what="the config" /> }.into_any(),
