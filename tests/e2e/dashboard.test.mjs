@@ -426,9 +426,88 @@ test('a page whose credentials are refused offers to enter them again', async ()
   await page.goto(`${site.url}/r/here/repo/library/alpine`);
   const alert = page.getByRole('alert');
   await alert.getByRole('link', { name: 'enter them again, or other ones' }).click();
-  await page.waitForURL(`${site.url}/?id=here`);
-  await page.getByRole('button', { name: 'Connect' }).waitFor();
+  await page.waitForURL(`${site.url}/?id=here&next=${encodeURIComponent('/r/here/repo/library/alpine')}`);
+  // Connected again, the user is back on the page they were on.
+  await page.unroute('**/v2/library/alpine/tags/list**');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.waitForURL(`${site.url}/r/here/repo/library/alpine`);
+  await page.getByRole('link', { name: '3.20', exact: true }).waitFor();
   pageErrors.splice(0);
+  await page.context().close();
+});
+
+test('the connect form: its own mistakes, edits that stay edits, a secret asked for again', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/`);
+  const form = page.getByRole('form', { name: 'Connect a registry' });
+  // Mistakes in the form are said at the form, not as a failed connection.
+  await page.getByLabel('Registry address').fill(kit.basic_front);
+  await page.getByLabel('username and password').check();
+  await page.getByRole('textbox', { name: 'Username' }).fill('alice');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await form.getByRole('alert').filter({ hasText: 'Type the username and password.' }).waitFor();
+  assert.equal(await page.getByRole('heading', { name: 'Connecting failed' }).count(), 0);
+
+  // Connected with a password not kept: a page opened afresh asks for it, and comes back.
+  await page.locator('input[name="secret"]').fill(kit.users.alice.password);
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+  const home = new URL(page.url()).pathname;
+  const deep = `${home}/repo/nothing/here`;
+  await page.goto(`${site.url}${deep}`);
+  await page.getByRole('link', { name: 'Enter it' }).click();
+  await page.locator('input[name="secret"]').fill(kit.users.alice.password);
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.waitForURL(`${site.url}${deep}`);
+  await page.locator('h1.repo-name', { hasText: 'nothing/here' }).waitFor();
+
+  // An edit of the authentication alone shows in its row; the old password is dropped.
+  await page.goto(`${site.url}/`);
+  const label = new URL(kit.basic_front).host;
+  await page.getByRole('button', { name: `Edit ${label}` }).click();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'registry-url', 'the form has the focus');
+  await page.getByRole('form', { name: 'Connect again' }).waitFor();
+  // Leaving the edit: what is typed next is a new registry, and the edited one stays.
+  await page.getByRole('link', { name: 'Connect a new registry instead' }).click();
+  await form.waitFor();
+  assert.equal(await page.getByLabel('Registry address').inputValue(), '');
+  const saved = page.getByRole('list', { name: 'Saved registries' });
+  assert.equal(await saved.getByRole('listitem').count(), 2);
+
+  // "This origin", edited into another registry, becomes a registry of its own.
+  await page.getByRole('button', { name: 'Edit This origin (same-origin proxy)' }).click();
+  await page.getByLabel('Registry address').fill(kit.anonymous);
+  await page.getByLabel('Name', { exact: true }).fill('direct');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+  assert.doesNotMatch(page.url(), /\/r\/here$/);
+  await page.goto(`${site.url}/`);
+  await saved.getByText('This origin (same-origin proxy)').waitFor();
+  await saved.getByText('direct', { exact: true }).waitFor();
+  assert.equal(await saved.getByRole('listitem').count(), 3);
+
+  // An edit of the authentication alone shows in its row (this registry takes any password).
+  const direct = saved.getByRole('listitem').filter({ hasText: 'direct' });
+  await page.getByRole('button', { name: 'Edit direct' }).click();
+  await page.getByLabel('username and password').check();
+  await page.getByRole('textbox', { name: 'Username' }).fill('someone');
+  await page.locator('input[name="secret"]').fill('kept-secret');
+  await page.getByLabel(/Keep the secret/).check();
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+  const kept = () => page.evaluate(() => Object.values(sessionStorage).filter((v) => v === 'kept-secret').length);
+  assert.equal(await kept(), 1);
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Registries' }).click();
+  await direct.getByText(/· username and password$/).waitFor();
+  // Back to anonymous: the row says so, and the kept password is gone.
+  await page.getByRole('button', { name: 'Edit direct' }).click();
+  await page.getByLabel('anonymous').check();
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Registries' }).click();
+  await direct.getByText(/· anonymous$/).waitFor();
+  assert.equal(await kept(), 0, 'the password of a registry now anonymous is still kept');
+  noErrors();
   await page.context().close();
 });
 

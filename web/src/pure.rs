@@ -241,6 +241,16 @@ pub(crate) fn open_target(host: &str, typed: &str) -> Result<(String, Option<Str
     Ok((reference.repository.as_str().to_owned(), pinned))
 }
 
+/// Where to go back to after the connect form, from its `next=`: only a page of the registry
+/// just connected (`home` is its `/r/<id>`), so a link cannot send the user anywhere else.
+pub(crate) fn return_path(next: &str, home: &str) -> Option<String> {
+    let inside = next == home
+        || next
+            .strip_prefix(home)
+            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'));
+    (inside && !next.contains("//") && !next.contains('\\')).then(|| next.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +355,24 @@ mod tests {
         assert!(open("").unwrap_err().contains("Type a repository name"));
         let upper = open("Team/App").unwrap_err();
         assert!(upper.contains("lowercase"), "{upper}");
+    }
+
+    #[test]
+    fn returns_only_to_pages_of_the_registry_connected() {
+        let home = "/r/reg-1";
+        for good in ["/r/reg-1", "/r/reg-1/repo/team/app", "/r/reg-1?q=app"] {
+            assert_eq!(return_path(good, home).as_deref(), Some(good));
+        }
+        for bad in [
+            "/r/reg-10/repo/app",
+            "/r/other",
+            "https://evil.example/r/reg-1",
+            "//evil.example/r/reg-1",
+            "/r/reg-1//evil.example",
+            "/r/reg-1/\\evil.example",
+            "",
+        ] {
+            assert_eq!(return_path(bad, home), None, "{bad}");
+        }
     }
 }

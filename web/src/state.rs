@@ -22,7 +22,7 @@ const RECENT_PREFIX: &str = "porthole.recent.";
 const RECENT_CAP: usize = 8;
 
 /// How a saved registry authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub(crate) enum AuthKind {
     /// No credentials (anonymous tokens are still fetched when the registry asks).
     #[default]
@@ -53,7 +53,7 @@ impl AuthKind {
 }
 
 /// A registry the user saved. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct SavedRegistry {
     /// The key in URLs (`/r/<id>/...`).
     pub(crate) id: String,
@@ -176,7 +176,8 @@ fn forget_recent(id: &str) {
     }
 }
 
-fn forget_secret(id: &str) {
+/// Forgets the secret typed or kept for registry `id`.
+pub(crate) fn forget_secret(id: &str) {
     SECRETS.with(|s| s.borrow_mut().remove(id));
     if let Some(storage) = session_storage() {
         let _ = storage.remove_item(&format!("{SECRET_PREFIX}{id}"));

@@ -18,6 +18,9 @@ use crate::util::copy_text;
 pub(crate) fn ErrorView(
     /// The error.
     error: Error,
+    /// Leaves out the link to the connect form (the connect form itself).
+    #[prop(optional)]
+    no_reconnect: bool,
 ) -> impl IntoView {
     let status = error.status().map(|s| format!(" · HTTP {s}"));
     let code = error.code().to_owned();
@@ -26,7 +29,7 @@ pub(crate) fn ErrorView(
     // the way out is the connect form, filled in for this registry.
     let refused = matches!(error.status(), Some(401 | 403))
         || matches!(code.as_str(), "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED");
-    let reconnect = refused
+    let reconnect = (refused && !no_reconnect)
         .then(|| {
             use_context::<RegistryContext>().and_then(|ctx| {
                 ctx.conn
@@ -35,7 +38,7 @@ pub(crate) fn ErrorView(
             })
         })
         .flatten()
-        .map(|id| format!("/?id={}", porthole_core::url::percent_encode(&id)));
+        .map(|id| crate::routes::reconnect_href(&id));
     let data_code = code.clone();
     view! {
         <div class="error" role="alert" data-code=data_code>

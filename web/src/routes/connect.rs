@@ -7,9 +7,11 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::components::ErrorView;
 use crate::diagnose::{diagnose, Diagnosis};
+use crate::pure::return_path;
 use crate::routes::repos_href;
 use crate::state::{
-    credential_for, page_origin, set_secret, AuthKind, Conn, RegistryContext, SavedRegistry, HERE,
+    credential_for, forget_secret, page_origin, set_secret, AuthKind, Conn, RegistryContext,
+    SavedRegistry, HERE,
 };
 
 /// The registries page.
@@ -27,6 +29,9 @@ pub(crate) fn ConnectPage() -> impl IntoView {
     let remember = RwSignal::new(false);
     let editing = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // A mistake in the form itself (no secret, an address that is no URL): said at the form,
+    // not as a failed connection.
+    let form_problem = RwSignal::new(None::<String>);
     let failure = RwSignal::new_local(None::<porthole_core::Error>);
     let diagnosis = RwSignal::new(None::<Diagnosis>);
     let diagnosing = RwSignal::new(false);
@@ -37,16 +42,38 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         auth.set(saved.auth);
         username.set(saved.username.clone());
         secret.set(String::new());
+        form_problem.set(None);
         editing.set(Some(saved.id.clone()));
     };
-    // `/?id=<id>`: a saved registry whose secret is asked for again.
-    Effect::new(move |_| {
-        if let Some(id) = query.with(|q| q.get("id")) {
-            if let Some(saved) = ctx.find(&id) {
+    // Back to a blank form for a new registry: what is typed next must not replace the one
+    // edited before.
+    let clear = move || {
+        label.set(String::new());
+        url.set(String::new());
+        auth.set(AuthKind::Anonymous);
+        username.set(String::new());
+        secret.set(String::new());
+        form_problem.set(None);
+        editing.set(None);
+    };
+    // `/?id=<id>`: a saved registry whose secret is asked for again; plain `/` after that is
+    // a new one.
+    Effect::new(move |was_editing: Option<bool>| {
+        match query.with(|q| q.get("id")).and_then(|id| ctx.find(&id)) {
+            Some(saved) => {
                 fill(&saved);
+                true
+            }
+            None => {
+                if was_editing == Some(true) {
+                    clear();
+                }
+                false
             }
         }
     });
+    // `next=`: the page that sent the user here, to go back to once connected.
+    let next = move || query.with_untracked(|q| q.get("next"));
 
     // Which connect attempt is the current one: an earlier attempt still pinging or
     // diagnosing (a slow, unreachable host) must not replace the newer one's outcome, nor
@@ -57,6 +84,7 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         let mine = attempt.get_untracked();
         let current = move || attempt.try_get_untracked() == Some(mine);
         failure.set(None);
+        form_problem.set(None);
         diagnosis.set(None);
         diagnosing.set(false);
         let label_text = label.get_untracked().trim().to_owned();
@@ -73,9 +101,14 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         } else {
             label_text
         };
-        let id = editing
-            .get_untracked()
-            .unwrap_or_else(|| ctx.new_id(&shown));
+        let url_changed_from_here =
+            !url_text.is_empty() || auth.get_untracked() != AuthKind::Anonymous;
+        let id = match editing.get_untracked() {
+            // "This origin" stays what it is: changed, it becomes a registry of its own.
+            Some(id) if id == HERE && url_changed_from_here => ctx.new_id(&shown),
+            Some(id) => id,
+            None => ctx.new_id(&shown),
+        };
         let saved = SavedRegistry {
             id: id.clone(),
             label: shown,
@@ -87,19 +120,13 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         let Some(credential) =
             credential_for(&saved, Some(typed.clone()).filter(|s| !s.is_empty()))
         else {
-            failure.set(Some(porthole_core::Error::Auth {
-                step: "reading the form".into(),
-                reason: format!("the {} is missing", saved.auth.label()),
-            }));
+            form_problem.set(Some(format!("Type the {}.", saved.auth.label())));
             return;
         };
         let conn = match Conn::new(saved.clone(), credential) {
             Ok(conn) => conn,
             Err(message) => {
-                failure.set(Some(porthole_core::Error::Auth {
-                    step: "reading the address".into(),
-                    reason: message,
-                }));
+                form_problem.set(Some(message));
                 return;
             }
         };
@@ -116,10 +143,15 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                 Ok(()) => {
                     if saved.auth.needs_secret() {
                         set_secret(&id, &typed, keep);
+                    } else {
+                        // Switched to anonymous: the old password is no longer kept.
+                        forget_secret(&id);
                     }
                     ctx.save(saved);
                     ctx.conn.set(Some(conn));
-                    navigate(&repos_href(&id), Default::default());
+                    let home = repos_href(&id);
+                    let to = next().and_then(|n| return_path(&n, &home)).unwrap_or(home);
+                    navigate(&to, Default::default());
                 }
                 Err(error) => {
                     diagnosing.set(true);
@@ -146,8 +178,12 @@ pub(crate) fn ConnectPage() -> impl IntoView {
         <section class="page connect">
             <h1>"Registries"</h1>
             <ul class="saved" aria-label="Saved registries">
-                <For each=saved_list key=|r| (r.id.clone(), r.label.clone(), r.url.clone()) let:saved>
-                    <SavedRow saved=saved on_edit=move |s: SavedRegistry| fill(&s) />
+                // Keyed on all of it: an edit of the authentication alone redraws the row.
+                <For each=saved_list key=|r| r.clone() let:saved>
+                    <SavedRow saved=saved on_edit=move |s: SavedRegistry| {
+                        fill(&s);
+                        focus_form();
+                    } />
                 </For>
             </ul>
 
@@ -165,6 +201,7 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                 <label>
                     <span>"Registry address"</span>
                     <input
+                        id="registry-url"
                         type="url"
                         name="url"
                         placeholder=move || format!("https://registry.example.com (empty: this page's origin, {})", page_origin())
@@ -250,6 +287,9 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                         "Keep the secret for this browser session (sessionStorage; otherwise it is forgotten on reload)"
                     </label>
                 </Show>
+                {move || form_problem.get().map(|problem| view! {
+                    <p class="field-problem" role="alert">{problem}</p>
+                })}
                 <div class="actions">
                     // Never disabled: a host that does not answer holds an attempt for as long
                     // as the browser waits, and a corrected form must be able to try again (the
@@ -257,6 +297,9 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                     <button class="btn primary" type="submit">
                         {move || if busy.get() { "Connecting… (Connect again to retry)" } else { "Connect" }}
                     </button>
+                    <Show when=move || editing.with(Option::is_some)>
+                        <a class="btn" href="/" on:click=move |_| clear()>"Connect a new registry instead"</a>
+                    </Show>
                 </div>
             </form>
 
@@ -267,7 +310,7 @@ pub(crate) fn ConnectPage() -> impl IntoView {
                         view! {
                             <section class="diagnosis" aria-labelledby="diag-title" aria-live="polite">
                                 <h2 id="diag-title">"Connecting failed"</h2>
-                                <ErrorView error=error />
+                                <ErrorView error=error no_reconnect=true />
                                 {move || {
                                     if diagnosing.get() {
                                         view! { <p class="loading" role="status">"Diagnosing…"</p> }.into_any()
@@ -321,7 +364,12 @@ fn SavedRow(
                 <span class="muted">{format!("{address} · {}", saved.auth.label())}</span>
             </a>
             <span class="row-actions">
-                <button class="btn small" type="button" on:click=move |_| on_edit(edit.clone())>
+                <button
+                    class="btn small"
+                    type="button"
+                    aria-label=format!("Edit {}", saved.label)
+                    on:click=move |_| on_edit(edit.clone())
+                >
                     "Edit"
                 </button>
                 <Show when=move || !is_here>
@@ -339,5 +387,16 @@ fn SavedRow(
                 </Show>
             </span>
         </li>
+    }
+}
+
+/// Takes the user to the form an Edit filled, further down the page.
+fn focus_form() {
+    use wasm_bindgen::JsCast;
+    if let Some(field) = document()
+        .get_element_by_id("registry-url")
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = field.focus();
     }
 }

@@ -31,6 +31,17 @@ pub(crate) fn manifest_href(reg: &str, name: &str, reference: &str) -> String {
     )
 }
 
+/// The connect form for registry `id`, coming back to this page once connected.
+pub(crate) fn reconnect_href(id: &str) -> String {
+    let location = window().location();
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    format!("/?id={}&next={}", enc(id), enc(&here))
+}
+
 fn enc(s: &str) -> String {
     porthole_core::url::percent_encode(s)
 }
@@ -100,7 +111,7 @@ pub(crate) fn NeedConnection(
                         saved.auth.label(),
                     )}
                 </p>
-                <a class="btn primary" href=format!("/?id={}", enc(&saved.id))>
+                <a class="btn primary" href=reconnect_href(&saved.id)>
                     "Enter it"
                 </a>
             </div>
