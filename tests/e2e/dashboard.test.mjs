@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startSite, startNoCors, closedPort } from './server.mjs';
+import { pushImage } from './push.mjs';
 
 const kit = JSON.parse(process.env.PORTHOLE_E2E_JSON ?? '{}');
 const dist = process.env.PORTHOLE_E2E_DIST ?? 'target/e2e/dist';
@@ -264,38 +265,11 @@ test('ACR emulator: AAD token, ACR metadata and locks', { skip: !kit.acr && 'the
   await page.context().close();
 });
 
-/** Pushes a one-config image to the kit's token registry as alice (full access). */
-async function pushToTokenRegistry(repo, tag) {
-  const sha256 = (bytes) => `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
-  const realm = new URL(kit.token_realm);
-  realm.searchParams.set('service', kit.service);
-  realm.searchParams.set('scope', `repository:${repo}:pull,push`);
-  const basic = Buffer.from(`alice:${kit.users.alice.password}`).toString('base64');
-  const answer = await fetch(realm, { headers: { Authorization: `Basic ${basic}` } });
-  assert.equal(answer.status, 200, 'token for alice');
-  const headers = { Authorization: `Bearer ${(await answer.json()).token}` };
-  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
-  const post = await fetch(`${kit.token}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
-  assert.equal(post.status, 202);
-  const upload = new URL(post.headers.get('location'), kit.token);
-  upload.searchParams.set('digest', sha256(config));
-  const put = await fetch(upload, { method: 'PUT', body: config, headers: { ...headers, 'Content-Type': 'application/octet-stream' } });
-  assert.equal(put.status, 201);
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-    layers: [],
-  });
-  const r = await fetch(`${kit.token}/v2/${repo}/manifests/${tag}`, {
-    method: 'PUT', body: manifest, headers: { ...headers, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
-  });
-  assert.equal(r.status, 201, 'manifest PUT');
-}
-
 test('a registry that refuses the catalog: open by name, and what was opened before', async () => {
   const repo = `open-by-name/app-${Date.now()}`;
-  await pushToTokenRegistry(repo, 'v1');
+  await pushImage({
+    registry: kit.token, realm: kit.token_realm, service: kit.service, username: 'alice', password: kit.users.alice.password,
+  }, repo, 'v1');
   const page = await newPage();
   // reader may pull every repository but not list the catalog.
   await connect(page, { url: kit.token_front, auth: 'username and password', username: 'reader', secret: kit.users.reader.password });

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startSite } from './server.mjs';
+import { pushImage, tokenFor } from './push.mjs';
 
 const kit = JSON.parse(process.env.PORTHOLE_E2E_JSON ?? '{}');
 const dist = process.env.PORTHOLE_E2E_DIST ?? 'target/e2e/dist';
@@ -1105,6 +1106,47 @@ test('ACR: a lock change the registry refuses puts the switch back', { skip: !ki
   await tagLocks.getByText(/^Not saved: /).waitFor();
   assert.equal(await canWrite.isChecked(), true, 'the switch shows the saved state again');
   await page.getByTestId('tag-locks').getByText('no locks').waitFor();
+  noErrors();
+  await page.context().close();
+});
+
+test('ACR: the manifest locks act on the manifest shown, even once its tag has moved', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const auth = {
+    registry: kit.acr, realm: `${kit.acr}/oauth2/token`, service: new URL(kit.acr).host,
+    username: kit.acr_auth.admin.username, password: kit.acr_auth.admin.password,
+  };
+  const repo = `sandbox/moved-${Date.now()}`;
+  const shown = await pushImage(auth, repo, 'v1', '{"n":"shown"}');
+  const page = await newPage();
+  await connectAcr(page, { keepSecret: true });
+  const reg = new URL(page.url()).pathname.split('/')[2];
+  // Until the properties are read (the tag's first, then the manifest's), no switch is shown:
+  // it would be a guess.
+  const properties = holdFirst((r) => r.method() === 'GET');
+  // (The ACR paths carry the repository name percent-encoded.)
+  await page.route((url) => url.pathname.startsWith('/acr/v1/') && url.pathname.includes('/_tags/'), properties.handler);
+  await page.goto(`${site.url}/r/${reg}/manifest/${repo}:v1`);
+  const locks = page.getByRole('group', { name: 'Locks of the manifest', includeHidden: true });
+  await properties.caught;
+  await page.getByTestId('manifest-locks').getByText('loading…').waitFor();
+  assert.equal(await page.locator('input[data-lock="can write"]').count(), 3);
+  for (const input of await page.locator('input[data-lock]').all()) {
+    assert.equal(await input.isVisible(), false, 'a switch shows a guess');
+  }
+  properties.release();
+  await page.getByTestId('manifest-locks').getByText('no locks').waitFor();
+  // CI moves the tag meanwhile.
+  const moved = await pushImage(auth, repo, 'v1', '{"n":"moved"}');
+  await locks.locator('input[data-lock="can write"]').uncheck();
+  await locks.getByText('Saved: can write is now off.').waitFor();
+  const token = await tokenFor(auth, `repository:${repo}:metadata_read`);
+  const writable = async (digest) => {
+    const r = await fetch(`${kit.acr}/acr/v1/${repo}/_manifests/${digest}`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200);
+    return (await r.json()).manifest.changeableAttributes.writeEnabled;
+  };
+  assert.equal(await writable(shown), false, 'the manifest shown is locked');
+  assert.equal(await writable(moved), true, 'the manifest the tag moved to is not');
   noErrors();
   await page.context().close();
 });

@@ -194,6 +194,7 @@ fn ManifestBody(
     let subject_digest = manifest.digest.clone();
     let is_acr = acr_status(&conn, &repo, &reference);
     let reference_for_acr = reference.clone();
+    let subject_digest_for_acr = manifest.digest.clone();
     let delete_by_digest = Tag::parse(&reference).is_err().then(|| {
         let href = format!(
             "{}?delete-digest={}",
@@ -274,7 +275,7 @@ fn ManifestBody(
         </div>
         {move || is_acr.get().then(|| {
             let (conn, repo) = stored.get_value();
-            view! { <AcrLocks conn=conn repo=repo reference=reference_for_acr.clone() /> }
+            view! { <AcrLocks conn=conn repo=repo reference=reference_for_acr.clone() digest=subject_digest_for_acr.clone() /> }
         })}
         {subject}
         {body}
@@ -355,7 +356,14 @@ fn acr_status(conn: &Conn, repo: &Repository<FetchTransport>, reference: &str) -
 }
 
 #[component]
-fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> impl IntoView {
+fn AcrLocks(
+    conn: Conn,
+    repo: Repository<FetchTransport>,
+    reference: String,
+    /// The manifest shown: its locks are read and changed by digest, since its tag may move
+    /// to another manifest while the page is open.
+    digest: Digest,
+) -> impl IntoView {
     let _ = conn;
     let tag_props = RwSignal::new_local(None::<Result<TagProperties, porthole_core::Error>>);
     let manifest_props =
@@ -366,8 +374,7 @@ fn AcrLocks(conn: Conn, repo: Repository<FetchTransport>, reference: String) -> 
     let manifest_attrs = RwSignal::new(ChangeableAttributes::default());
     let repo_attrs = RwSignal::new(ChangeableAttributes::default());
     let tag = Tag::parse(&reference).ok();
-    let target_ref = TagOrDigest::parse(&reference)
-        .unwrap_or_else(|_| TagOrDigest::Tag(Tag::parse("latest").expect("a valid tag")));
+    let target_ref = TagOrDigest::Digest(digest);
     {
         let artifact = repo.artifact(target_ref.clone());
         let repo = repo.clone();
