@@ -367,15 +367,33 @@ impl<T: Transport> RegistryClient<T> {
         let started = transport.now_millis();
         let mut challenged = false;
         let mut attempts = 0;
+        // Credentials go to the registry's own origin only: an upload `Location` may name
+        // another server (the spec allows it), and following it is no redirect, so the browser
+        // would not drop the `Authorization` header for us.
+        let foreign = !request.url.same_origin(&self.inner.base);
         loop {
             attempts += 1;
             if let Some(aborted) = transport.aborted() {
                 return Err(Error::transport(op, aborted));
             }
             let mut attempt = request.clone();
-            self.authorize(&mut attempt, scopes).await?;
+            if !foreign {
+                self.authorize(&mut attempt, scopes).await?;
+            }
             let outcome = transport.send(attempt).await;
             let failure = match &outcome {
+                Ok(resp) if resp.status == 401 && foreign => {
+                    return Err(Error::Auth {
+                        step: op.to_string(),
+                        reason: format!(
+                            "the registry sent this request to another server, {}, which asks \
+                             for credentials; Porthole sends the registry's credentials to {} \
+                             only. Configure the registry to keep uploads on its own address",
+                            request.url.origin(),
+                            self.inner.base.origin()
+                        ),
+                    });
+                }
                 Ok(resp) if resp.status == 401 && !challenged => {
                     challenged = true;
                     if self.answer_challenge(resp, &request.url, scopes, op)? {

@@ -12,8 +12,8 @@ use common::*;
 use futures::executor::block_on;
 use porthole_core::{
     BlobSource, Body, ByteStream, Credential, Descriptor, Digest, Error, ImageManifest, Manifest,
-    MediaType, Method, PageRequest, Reference, Request, Response, Tag, TagOrDigest, Transport,
-    TransportError, TransportErrorKind, UploadOptions, UploadProgress,
+    MediaType, Method, PageRequest, Reference, RegistryClient, Request, Response, Tag, TagOrDigest,
+    Transport, TransportError, TransportErrorKind, UploadOptions, UploadProgress, Url,
 };
 use porthole_testkit::users::{ALICE, READER, READER_PASSWORD};
 use porthole_testkit::{AuthMode, NativeBodyStream, NativeTransport, Registry};
@@ -590,6 +590,75 @@ fn anonymous_client_on_the_basic_registry_gets_401() {
     assert_eq!(err.status(), Some(401), "{err}");
 }
 
+/// Hands the client upload `Location`s on another origin (the same server under `127.0.0.1`
+/// where the client uses `localhost`), as a registry that puts uploads on another server does,
+/// and records which hosts got an `Authorization` header.
+struct ForeignLocations {
+    inner: NativeTransport,
+    authorized_hosts: RefCell<Vec<String>>,
+}
+
+impl Transport for ForeignLocations {
+    type NativeBody = Vec<u8>;
+    type Stream = NativeBodyStream;
+
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<NativeBodyStream>, TransportError> {
+        if request.headers.get("authorization").is_some() {
+            let host = request.url.authority().to_owned();
+            self.authorized_hosts.borrow_mut().push(host);
+        }
+        let mut response = self.inner.send(request).await?;
+        if let Some(location) = response.headers.get("location") {
+            let foreign = location.replace("://localhost:", "://127.0.0.1:");
+            response.headers.set("location", foreign);
+        }
+        Ok(response)
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.inner.sleep(millis).await;
+    }
+}
+
+#[test]
+fn credentials_are_never_sent_to_an_upload_location_on_another_origin() {
+    let registry = Registry::start(AuthMode::Basic).unwrap();
+    let base_at = base_url(&registry);
+    let port = base_at.authority().rsplit_once(':').unwrap().1.to_owned();
+    let transport = ForeignLocations {
+        inner: NativeTransport::new(),
+        authorized_hosts: RefCell::new(Vec::new()),
+    };
+    let base = Url::parse(&format!("http://localhost:{port}")).unwrap();
+    let client = RegistryClient::new(transport, base, alice_or_anonymous(AuthMode::Basic));
+    let repo = client.repository(repo_name("elsewhere/app"));
+    let err =
+        block_on(repo.upload_blob(&b"kept at home"[..], monolithic(), &mut |_| {})).unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("another server, http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains(&format!("to http://localhost:{port} only")),
+        "{text}"
+    );
+    let hosts = client.transport().authorized_hosts.borrow().clone();
+    assert!(
+        !hosts.is_empty(),
+        "the registry's own requests carry the credentials"
+    );
+    assert!(
+        hosts.iter().all(|h| h.starts_with("localhost:")),
+        "credentials went to another origin: {hosts:?}"
+    );
+}
+
 #[test]
 fn anonymous_client_on_the_token_registry_is_refused() {
     // The kit's token server grants anonymous users nothing by default.
@@ -643,9 +712,9 @@ fn bad_names_are_refused_before_any_request() {
     // A client and a registry that is not even running: nothing is sent for bad input, so the
     // refusal is the same whether or not there is a registry.
     let counting = Recording::new(Fault::None);
-    let client = porthole_core::RegistryClient::new(
+    let client = RegistryClient::new(
         counting,
-        porthole_core::Url::parse("http://127.0.0.1:9").unwrap(),
+        Url::parse("http://127.0.0.1:9").unwrap(),
         Credential::Anonymous,
     );
     assert!(porthole_core::RepositoryName::parse("Bad").is_err());
@@ -773,7 +842,7 @@ impl Transport for Recording {
 /// and checks that the upload carried on from what the session holds and stored the right bytes.
 fn resumes_after(env: &Env, fault: Fault) {
     let name = "resume/app";
-    let client = porthole_core::RegistryClient::new(
+    let client = RegistryClient::new(
         Recording::new(fault),
         base_url(&env.registry),
         alice_or_anonymous(env.mode()),
@@ -866,7 +935,7 @@ fn upload_resumes_after_a_chunk_whose_answer_was_lost() {
 fn an_upload_whose_session_the_registry_dropped_starts_over() {
     each_mode(|env| {
         let name = "resume/purged";
-        let client = porthole_core::RegistryClient::new(
+        let client = RegistryClient::new(
             Recording::new(Fault::PurgeSession(3)).purging_in(env.uploads_dir(name)),
             base_url(&env.registry),
             alice_or_anonymous(env.mode()),
@@ -904,7 +973,7 @@ fn an_upload_whose_session_the_registry_dropped_starts_over() {
 fn an_upload_whose_session_is_unknown_from_the_first_chunk_fails_at_once() {
     let env = Env::start(AuthMode::Anonymous);
     let name = "resume/unknown";
-    let client = porthole_core::RegistryClient::new(
+    let client = RegistryClient::new(
         Recording::new(Fault::PurgeSession(1)).purging_in(env.uploads_dir(name)),
         base_url(&env.registry),
         Credential::Anonymous,
@@ -1292,7 +1361,7 @@ fn stream_upload_through(
     name: &str,
     fault: Fault,
 ) -> (Vec<u8>, porthole_core::Result<Digest>, Vec<String>) {
-    let client = porthole_core::RegistryClient::new(
+    let client = RegistryClient::new(
         Recording::new(fault).purging_in(env.uploads_dir(name)),
         base_url(&env.registry),
         alice_or_anonymous(env.mode()),
@@ -1425,9 +1494,9 @@ fn a_dev_server_page_on_acr_paths_means_a_plain_registry() {
         }
     })
     .unwrap();
-    let client = porthole_core::RegistryClient::new(
+    let client = RegistryClient::new(
         NativeTransport::new(),
-        porthole_core::Url::parse(&server.url()).unwrap(),
+        Url::parse(&server.url()).unwrap(),
         Credential::Anonymous,
     );
     let names = block_on(client.list_repository_names()).unwrap();
