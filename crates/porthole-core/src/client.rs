@@ -786,6 +786,13 @@ impl<T: Transport> RegistryClient<T> {
     }
 }
 
+/// Whether a mount was refused rather than failed: the user may not read the repository mounted
+/// from (a token server grants only the rights one has, and the registry then answers 401
+/// `insufficient_scope`), or it is unknown. An upload of the same bytes may still be allowed.
+fn mount_refused(error: &Error) -> bool {
+    matches!(error, Error::Auth { .. }) || matches!(error.status(), Some(401 | 403 | 404))
+}
+
 /// When a cross-origin registry hides `Link` (not in `Access-Control-Expose-Headers`), a full
 /// page may still have a successor: continue after its last item with `last=`, which the spec
 /// defines for exactly this, rather than stopping silently after the first page.
@@ -1401,8 +1408,16 @@ impl<T: Transport> Repository<T> {
         ];
         let req = api::mount_blob(self.base(), &self.name, digest, from);
         let url = req.url.clone();
-        let resp = self.client.send(&op, &scopes, req).await?;
-        let resp = self.client.expect(resp, &op, &[201, 202]).await?;
+        let resp = self.client.send(&op, &scopes, req).await;
+        let resp = match resp {
+            Ok(resp) => self.client.expect(resp, &op, &[201, 202]).await,
+            Err(e) => Err(e),
+        };
+        let resp = match resp {
+            Ok(resp) => resp,
+            Err(e) if mount_refused(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         if resp.status == 201 {
             return Ok(true);
         }
@@ -1433,15 +1448,25 @@ impl<T: Transport> Repository<T> {
         ];
         let req = api::mount_blob(self.base(), &self.name, digest, from);
         let url = req.url.clone();
-        let resp = self.client.send(&op, &scopes, req).await?;
-        let resp = self.client.expect(resp, &op, &[201, 202]).await?;
-        if resp.status == 201 {
-            return Ok(digest.clone());
-        }
         let options = UploadOptions {
             expected_digest: Some(digest.clone()),
             ..UploadOptions::default()
         };
+        let resp = match self.client.send(&op, &scopes, req).await {
+            Ok(resp) => self.client.expect(resp, &op, &[201, 202]).await,
+            Err(e) => Err(e),
+        };
+        let resp = match resp {
+            Ok(resp) => resp,
+            // Not allowed to read `from` (or no such repository): the bytes are at hand.
+            Err(e) if mount_refused(&e) => {
+                return self.upload_blob(source, options, progress).await;
+            }
+            Err(e) => return Err(e),
+        };
+        if resp.status == 201 {
+            return Ok(digest.clone());
+        }
         let mut upload = BlobUpload::new(self.name.clone(), source.size(), options);
         upload.handle_session(resp.status, &resp.headers, &url, resp.headers_filtered)?;
         self.finish_upload(&mut upload, source, progress).await

@@ -15,7 +15,7 @@ use porthole_core::{
     MediaType, Method, PageRequest, Reference, RegistryClient, Request, Response, Tag, TagOrDigest,
     Transport, TransportError, TransportErrorKind, UploadOptions, UploadProgress, Url,
 };
-use porthole_testkit::users::{ALICE, READER, READER_PASSWORD};
+use porthole_testkit::users::{Grant, User, ALICE, ALICE_PASSWORD, READER, READER_PASSWORD};
 use porthole_testkit::{AuthMode, NativeBodyStream, NativeTransport, Registry};
 
 const MIB: usize = 1024 * 1024;
@@ -282,6 +282,40 @@ fn mount_of_a_missing_blob_is_false_and_mount_or_upload_uploads_it() {
         assert_eq!(err.code(), "DIGEST_MISMATCH", "{err}");
         assert_eq!(env.uploads_left("mount/target"), Vec::<String>::new());
     });
+}
+
+/// A user who may push to the target but not read the repository mounted from: the registry
+/// refuses the mount (401 `insufficient_scope`), and the bytes at hand are uploaded instead.
+#[test]
+fn a_mount_from_a_repository_the_user_cannot_read_uploads_instead() {
+    let team =
+        User::new("team", "team-secret").grant(Grant::repositories("team/*", &["pull", "push"]));
+    let registry = Registry::builder(AuthMode::Token)
+        .user(team)
+        .start()
+        .unwrap();
+    let alice = client_for(&registry, Credential::basic(ALICE, ALICE_PASSWORD));
+    let shared = alice.repository(repo_name("shared/base"));
+    let data = random_bytes(30_000, 43);
+    let blob = push_blob(&shared, "application/octet-stream", &data);
+
+    let client = client_for(&registry, Credential::basic("team", "team-secret"));
+    let target = client.repository(repo_name("team/app"));
+    assert!(
+        !block_on(target.mount_blob(&blob.digest, shared.name())).unwrap(),
+        "a refused mount mounts nothing"
+    );
+    let mut reports = 0;
+    let digest = block_on(target.mount_or_upload(
+        &blob.digest,
+        shared.name(),
+        &data[..],
+        &mut |_| reports += 1,
+    ))
+    .unwrap();
+    assert_eq!(digest, blob.digest);
+    assert!(reports > 0, "the bytes were uploaded");
+    assert_eq!(block_on(target.get_blob(&blob.digest)).unwrap(), data);
 }
 
 // ---------------------------------------------------------------------------------------------
