@@ -2,6 +2,7 @@
 //! retries, paging, the upload loop). Everything it decides comes from the pure modules.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::rc::Rc;
 
@@ -264,11 +265,14 @@ impl<T: Transport> RegistryClient<T> {
     {
         let mut all = Vec::new();
         let mut request = PageRequest::default();
+        // A registry whose pages link back to one already read (A → B → A) would otherwise be
+        // listed for ever.
+        let mut seen = BTreeSet::new();
         loop {
             let page = fetch(request.clone()).await?;
             all.extend(page.items);
             match page.continuation_token {
-                Some(token) if request.continuation_token.as_ref() != Some(&token) => {
+                Some(token) if seen.insert(token.clone()) => {
                     request.continuation_token = Some(token);
                 }
                 _ => return Ok(all),
@@ -1057,8 +1061,13 @@ impl<T: Transport> Repository<T> {
         let op = format!("listing referrers of {}@{subject}", self.name);
         let mut url_req = api::referrers(self.base(), &self.name, subject, artifact_type);
         let mut found = Vec::new();
+        let mut seen = BTreeSet::new();
         loop {
             let url = url_req.url.clone();
+            // A `Link` back to a page already read ends the listing instead of looping.
+            if !seen.insert(url.as_str().to_owned()) {
+                return Ok(found);
+            }
             let resp = self
                 .client
                 .send(&op, &self.scopes(Method::Get), url_req)
@@ -1856,5 +1865,58 @@ mod tests {
             hidden_link_fallback::<String, _>(&url, &full, None, build),
             None
         );
+    }
+
+    /// A transport for tests that never reach the network.
+    struct Offline;
+
+    impl Transport for Offline {
+        type NativeBody = Vec<u8>;
+        type Stream = transport::BufferedBody;
+
+        async fn send(
+            &self,
+            _: Request<Vec<u8>>,
+        ) -> std::result::Result<Response<Self::Stream>, TransportError> {
+            unreachable!("these tests send nothing")
+        }
+
+        fn now_millis(&self) -> u64 {
+            0
+        }
+
+        async fn sleep(&self, _: u64) {}
+    }
+
+    #[test]
+    fn pages_that_link_back_to_one_already_read_end_the_listing() {
+        let client = RegistryClient::new(
+            Offline,
+            Url::parse("https://reg.example").unwrap(),
+            Credential::Anonymous,
+        );
+        // first → b → c → b → …: each page once.
+        let next = |token: Option<&str>| match token {
+            None => ("first", "b"),
+            Some("b") => ("b", "c"),
+            _ => ("c", "b"),
+        };
+        let fetched = Cell::new(0);
+        let all = futures::executor::block_on(client.collect_pages(|request| {
+            fetched.set(fetched.get() + 1);
+            let (item, token) = next(request.continuation_token.as_deref());
+            let looping = fetched.get() > 10;
+            async move {
+                if looping {
+                    return Err(Error::protocol("the listing went round in circles"));
+                }
+                Ok(Page {
+                    items: vec![item.to_string()],
+                    continuation_token: Some(token.to_string()),
+                })
+            }
+        }))
+        .unwrap();
+        assert_eq!(all, ["first", "b", "c"]);
     }
 }
