@@ -92,7 +92,7 @@ pub(crate) async fn config(
     if let Some(v) = conn.configs.borrow().get(digest.as_str()) {
         return Ok(v.clone());
     }
-    let bytes = repo.get_blob(digest).await?;
+    let bytes = repo.get_blob_at_most(digest, MAX_CONFIG as usize).await?;
     let value = Rc::new(serde_json::from_slice(&bytes).unwrap_or(Value::Null));
     conn.configs
         .borrow_mut()

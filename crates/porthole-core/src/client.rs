@@ -1237,8 +1237,21 @@ impl<T: Transport> Repository<T> {
 
     /// A whole blob in memory, verified before it is returned.
     pub async fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.get_blob_at_most(digest, usize::MAX).await
+    }
+
+    /// A whole blob in memory, verified, refused as soon as more than `limit` bytes arrive:
+    /// for blobs a descriptor says are small (configs), which a broken or hostile registry
+    /// could otherwise answer with gigabytes that wasm memory keeps.
+    pub async fn get_blob_at_most(&self, digest: &Digest, limit: usize) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         self.download_blob(digest, &mut |chunk| {
+            if bytes.len().saturating_add(chunk.len()) > limit {
+                return Err(Error::protocol(format!(
+                    "the registry sent more than {limit} bytes for blob {digest}, more than \
+                     was expected of it; the download was stopped"
+                )));
+            }
             bytes.extend_from_slice(chunk);
             Ok(())
         })

@@ -318,6 +318,21 @@ fn a_mount_from_a_repository_the_user_cannot_read_uploads_instead() {
     assert_eq!(block_on(target.get_blob(&blob.digest)).unwrap(), data);
 }
 
+#[test]
+fn a_blob_bigger_than_expected_is_refused_as_it_arrives() {
+    let env = Env::start(AuthMode::Anonymous);
+    let repo = env.repo("limits/config");
+    let data = random_bytes(200_000, 47);
+    let blob = push_blob(&repo, "application/octet-stream", &data);
+    let err = block_on(repo.get_blob_at_most(&blob.digest, 100_000)).unwrap_err();
+    assert_eq!(err.code(), "PROTOCOL_ERROR", "{err}");
+    assert!(err.to_string().contains("more than 100000 bytes"), "{err}");
+    assert_eq!(
+        block_on(repo.get_blob_at_most(&blob.digest, data.len())).unwrap(),
+        data
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Manifests
 
