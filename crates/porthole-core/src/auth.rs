@@ -378,7 +378,9 @@ const EXPIRY_MARGIN_MS: u64 = 10_000;
 const DEFAULT_EXPIRES_IN_S: u64 = 60;
 
 /// Parses a token server's successful answer. Expiry is `issued_at` (or `now_ms` when absent or
-/// in the future, which means clock skew) plus `expires_in` (at least 60 s).
+/// in the future, which means clock skew) plus `expires_in` (at least 60 s). A token that would
+/// have expired before it arrived means this machine's clock runs ahead of the server's: it is
+/// counted from now instead, or every request would fetch a new one.
 pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
     let parsed: TokenBody = serde_json::from_slice(body).map_err(|e| Error::Auth {
         step: "reading the token server's answer".into(),
@@ -395,10 +397,15 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
     // Without `expires_in`, a JWT's own `exp` (ACR's access tokens) says how long it lasts.
     if parsed.expires_in.is_none() {
         if let Some(exp_ms) = crate::acr::jwt_expiry_ms(&access_token) {
+            let expires_at_ms =
+                exp_ms.saturating_sub(EXPIRY_MARGIN_MS.min(exp_ms.saturating_sub(now_ms) / 2));
             return Ok(Token {
                 access_token: Secret::new(access_token),
-                expires_at_ms: exp_ms
-                    .saturating_sub(EXPIRY_MARGIN_MS.min(exp_ms.saturating_sub(now_ms) / 2)),
+                expires_at_ms: unless_expired_on_arrival(
+                    expires_at_ms,
+                    now_ms,
+                    DEFAULT_EXPIRES_IN_S * 1000,
+                ),
                 refresh_token: parsed.refresh_token.map(Secret::new),
             });
         }
@@ -414,13 +421,26 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
         .and_then(parse_rfc3339_ms)
         .filter(|&t| t <= now_ms)
         .unwrap_or(now_ms);
+    let expires_at_ms = issued_ms
+        .saturating_add(lifetime_ms)
+        .saturating_sub(EXPIRY_MARGIN_MS);
     Ok(Token {
         access_token: Secret::new(access_token),
-        expires_at_ms: issued_ms
-            .saturating_add(lifetime_ms)
-            .saturating_sub(EXPIRY_MARGIN_MS),
+        expires_at_ms: unless_expired_on_arrival(expires_at_ms, now_ms, lifetime_ms),
         refresh_token: parsed.refresh_token.map(Secret::new),
     })
+}
+
+/// `expires_at_ms`, unless it is already past at `now_ms`: then `lifetime_ms` from now (less the
+/// margin), since a token server does not hand out expired tokens: the clocks differ.
+fn unless_expired_on_arrival(expires_at_ms: u64, now_ms: u64, lifetime_ms: u64) -> u64 {
+    if expires_at_ms > now_ms {
+        expires_at_ms
+    } else {
+        now_ms
+            .saturating_add(lifetime_ms)
+            .saturating_sub(EXPIRY_MARGIN_MS)
+    }
 }
 
 /// Parses an RFC 3339 timestamp (`2024-01-02T03:04:05.678Z`, or with an offset) to Unix
@@ -636,6 +656,16 @@ mod tests {
         let jwt = r#"{"access_token":"h.eyJleHAiOjE3MDAwMDAxMDB9.s"}"#;
         let t = parse_token_response(jwt.as_bytes(), now).unwrap();
         assert_eq!(t.expires_at_ms, 1_700_000_100_000 - EXPIRY_MARGIN_MS);
+        // This clock a day ahead of the server's: counted from now, not expired on arrival.
+        let ahead = now + 86_400_000;
+        let t = parse_token_response(
+            br#"{"token":"t","issued_at":"2023-11-14T22:13:20Z","expires_in":300}"#,
+            ahead,
+        )
+        .unwrap();
+        assert_eq!(t.expires_at_ms, ahead + 300_000 - EXPIRY_MARGIN_MS);
+        let t = parse_token_response(jwt.as_bytes(), ahead).unwrap();
+        assert_eq!(t.expires_at_ms, ahead + 60_000 - EXPIRY_MARGIN_MS);
         for bad in [&b"{}"[..], b"not json", br#"{"token":""}"#] {
             assert_eq!(
                 parse_token_response(bad, now).unwrap_err().code(),
