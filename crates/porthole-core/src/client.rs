@@ -1518,14 +1518,20 @@ impl<T: Transport> Repository<T> {
     ) -> Result<Digest> {
         if result.is_ok() {
             progress(upload.progress());
-        } else if let Some(cancel) = upload.cancel_request() {
+        } else {
+            self.cancel_session(upload).await;
+        }
+        result
+    }
+
+    /// Cancels the upload's session, best effort: the registry may then drop what it holds. A
+    /// clean-up, so that it goes out (with the token it may need) even after the caller aborted.
+    async fn cancel_session(&self, upload: &mut BlobUpload) {
+        if let Some(cancel) = upload.cancel_request() {
             let op = format!("cancelling the upload session in {}", self.name);
-            // Best effort: the original error is what the caller needs to see. A clean-up, so
-            // that it goes out (with the token it may need) even after the caller aborted.
             let scopes = self.scopes(Method::Delete);
             let _ = transport::cleanup(self.client.send(&op, &scopes, cancel)).await;
         }
-        result
     }
 
     async fn upload_monolithic<S: BlobSource<T::NativeBody> + ?Sized>(
@@ -1607,6 +1613,15 @@ impl<T: Transport> Repository<T> {
                         // a stale Location, and a stale one is all a client has after a chunk
                         // the registry stored but whose answer was lost: start over.
                         Err(e) if e.is_not_found() => {
+                            self.start_over(upload, op, restartable, &mut restarts, e)
+                                .await?;
+                            failures = 0;
+                        }
+                        // The session's answer does not let it resume (it holds bytes that
+                        // were not sent, or does not say how many): a new one, when the
+                        // source can be read again; this one is cancelled first.
+                        Err(e) if e.code() == "PROTOCOL_ERROR" && restartable => {
+                            self.cancel_session(upload).await;
                             self.start_over(upload, op, restartable, &mut restarts, e)
                                 .await?;
                             failures = 0;

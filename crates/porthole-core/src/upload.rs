@@ -416,7 +416,18 @@ impl BlobUpload {
             // distribution says 0-0 for an empty session; nothing confirmed means nothing held.
             Some(r) if r.trim() == "0-0" && self.confirmed == 0 => 0,
             Some(r) => headers::parse_upload_range(r)?,
-            None => 0,
+            None if self.confirmed == 0 => 0,
+            // Not "0 bytes held": unknown. A cross-origin page cannot read a Range the registry
+            // does not list in Access-Control-Expose-Headers.
+            None => {
+                return Err(Error::protocol(format!(
+                    "the upload session of {} did not say how many bytes it holds (its status \
+                     answer has no Range header; a cross-origin registry must list Range in \
+                     Access-Control-Expose-Headers), so the upload cannot resume where it was \
+                     and must start over",
+                    self.repository
+                )))
+            }
         };
         let sent_until = match &self.state {
             State::Uploading { in_flight: Some(r) } => r.end,

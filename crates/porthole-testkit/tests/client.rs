@@ -788,6 +788,9 @@ enum Fault {
     /// distribution's purge of old uploads does; the registry then answers that PATCH 404
     /// `BLOB_UPLOAD_UNKNOWN`. Needs [`Recording::purging_in`].
     PurgeSession(usize),
+    /// Fails the n-th PATCH without sending it, and drops `Range` from every session status
+    /// answer, as a cross-origin page sees a registry that does not expose it.
+    DropHidingRange(usize),
 }
 
 /// The native transport with a log of requests and one injected fault. `sleep` only records:
@@ -844,7 +847,7 @@ impl Transport for Recording {
             self.patches.set(self.patches.get() + 1);
             let n = self.patches.get();
             match self.fault {
-                Fault::DropBeforeSending(k) if k == n => {
+                Fault::DropBeforeSending(k) | Fault::DropHidingRange(k) if k == n => {
                     line.push_str(" (dropped)");
                     self.log.borrow_mut().push(line);
                     return Err(broken("connection reset before the request was sent"));
@@ -869,7 +872,14 @@ impl Transport for Recording {
                 _ => {}
             }
         }
-        let answer = self.inner.send(request).await;
+        let is_status = request.method == Method::Get && request.url.path().contains("/uploads/");
+        let mut answer = self.inner.send(request).await;
+        if let (Fault::DropHidingRange(_), true, Ok(response)) =
+            (&self.fault, is_status, &mut answer)
+        {
+            response.headers.remove("range");
+            line.push_str(" (Range hidden)");
+        }
         match &answer {
             Ok(response) => line.push_str(&format!(" -> {}", response.status)),
             Err(e) => line.push_str(&format!(" -> {e}")),
@@ -1013,6 +1023,47 @@ fn an_upload_whose_session_the_registry_dropped_starts_over() {
         assert_eq!(interruptions, 1);
         assert!(env.uploads_left(name).is_empty());
     });
+}
+
+/// A session status without `Range` (hidden by CORS) says nothing of what the session holds:
+/// not "0 bytes". An upload from bytes it can read again cancels that session and starts over;
+/// one from a stream fails and says which header is missing.
+#[test]
+fn a_session_status_without_range_starts_over_or_says_why_not() {
+    let env = Env::start(AuthMode::Anonymous);
+    let name = "resume/no-range";
+    let client = RegistryClient::new(
+        Recording::new(Fault::DropHidingRange(3)),
+        base_url(&env.registry),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(repo_name(name));
+    let data = random_bytes(4 * MIB, 125);
+    let digest = block_on(repo.upload_blob(&data[..], chunks_of(MIB), &mut |_| {}))
+        .unwrap_or_else(|e| panic!("{e}\nrequests: {:#?}", client.transport().log()));
+    assert_eq!(block_on(env.repo(name).get_blob(&digest)).unwrap(), data);
+    let log = client.transport().log();
+    let hidden = log
+        .iter()
+        .position(|l| l.contains("(Range hidden)"))
+        .unwrap_or_else(|| panic!("the fault was never injected: {log:#?}"));
+    assert!(
+        log[hidden + 1].starts_with("DELETE "),
+        "the old session is cancelled: {log:#?}"
+    );
+    assert!(
+        log[hidden + 2].starts_with("POST "),
+        "a new session: {log:#?}"
+    );
+    assert!(env.uploads_left(name).is_empty(), "{log:#?}");
+
+    let name = "stream/no-range";
+    let (_, result, log) = stream_upload_through(&env, name, Fault::DropHidingRange(3));
+    let err = result.expect_err("a stream cannot start over");
+    let text = err.to_string();
+    assert!(text.contains("no Range header"), "{text}\n{log:#?}");
+    assert!(text.contains("Access-Control-Expose-Headers"), "{text}");
+    assert!(env.uploads_left(name).is_empty(), "{log:#?}");
 }
 
 /// A session lost before it took a byte is not started over: a registry whose replicas do not
