@@ -531,6 +531,15 @@ impl TokenCache {
         self.entries.remove(&Self::key(endpoint, scopes));
     }
 
+    /// Forgets the refresh tokens answers carried for this endpoint (the token server refused
+    /// one), keeping the access tokens.
+    pub fn forget_refresh_tokens(&mut self, endpoint: &TokenEndpoint) {
+        self.entries
+            .iter_mut()
+            .filter(|((e, _), _)| e == endpoint)
+            .for_each(|(_, t)| t.refresh_token = None);
+    }
+
     /// The newest refresh token any answer carried for this endpoint.
     pub fn refresh_token(&self, endpoint: &TokenEndpoint) -> Option<&Secret> {
         self.entries

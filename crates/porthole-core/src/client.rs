@@ -602,7 +602,17 @@ impl<T: Transport> RegistryClient<T> {
             let grant = Grant::RefreshToken(&refresh);
             let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
             let (status, body) = self.call_token_server(req, &step).await?;
-            return self.token_answer(status, &body, step);
+            let kept = !matches!(self.inner.credential, Credential::RefreshToken(_));
+            if status == 200 || !kept {
+                return self.token_answer(status, &body, step);
+            }
+            // A refresh token kept from an earlier answer was refused (expired, revoked): the
+            // credentials themselves ask again below.
+            self.inner
+                .auth
+                .borrow_mut()
+                .cache
+                .forget_refresh_tokens(endpoint);
         }
         if let (Credential::Basic { username, password }, true) = (
             &self.inner.credential,

@@ -146,6 +146,14 @@ impl TokenServer {
         self.server.requests()
     }
 
+    /// Revokes every refresh token issued so far, as a token server does when they expire or a
+    /// password changes: later refresh grants are answered 401 `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        if let Ok(mut tokens) = self.issuer.refresh_tokens.lock() {
+            tokens.clear();
+        }
+    }
+
     /// Issues a token directly, without HTTP: `user` `None` is anonymous. The grants are the
     /// intersection of `scopes` and the user's grants, as over HTTP.
     pub fn issue(&self, user: Option<&str>, scopes: &[&str]) -> Result<String, KitError> {

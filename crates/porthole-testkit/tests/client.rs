@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use common::*;
 use futures::executor::block_on;
 use porthole_core::{
-    BlobSource, Body, ByteStream, Credential, Descriptor, Digest, Error, ImageManifest, Manifest,
-    MediaType, Method, PageRequest, Reference, RegistryClient, Request, Response, Tag, TagOrDigest,
-    Transport, TransportError, TransportErrorKind, UploadOptions, UploadProgress, Url,
+    BlobSource, Body, ByteStream, ClientOptions, Credential, Descriptor, Digest, Error,
+    ImageManifest, Manifest, MediaType, Method, PageRequest, Reference, RegistryClient, Request,
+    Response, Tag, TagOrDigest, Transport, TransportError, TransportErrorKind, UploadOptions,
+    UploadProgress, Url,
 };
 use porthole_testkit::users::{Grant, User, ALICE, ALICE_PASSWORD, READER, READER_PASSWORD};
 use porthole_testkit::{AuthMode, NativeBodyStream, NativeTransport, Registry};
@@ -706,6 +707,45 @@ fn credentials_are_never_sent_to_an_upload_location_on_another_origin() {
         hosts.iter().all(|h| h.starts_with("localhost:")),
         "credentials went to another origin: {hosts:?}"
     );
+}
+
+/// With the OAuth2 password grant, the token server's answers carry a refresh token, which the
+/// client uses for later scopes. Once the server refuses it (expired, revoked), the client asks
+/// with the password again instead of failing every new scope.
+#[test]
+fn a_refused_refresh_token_falls_back_to_the_password() {
+    let registry = Registry::start(AuthMode::Token).unwrap();
+    let options = ClientOptions {
+        oauth2_password_grant: true,
+        ..ClientOptions::default()
+    };
+    let client = RegistryClient::with_options(
+        NativeTransport::new(),
+        base_url(&registry),
+        Credential::basic(ALICE, ALICE_PASSWORD),
+        options,
+    );
+    let first = client.repository(repo_name("refresh/one"));
+    push_blob(&first, "application/octet-stream", b"first scope");
+    let server = registry.token_server().unwrap();
+    server.revoke_refresh_tokens();
+    let seen = server.requests().len();
+
+    let second = client.repository(repo_name("refresh/two"));
+    let blob = push_blob(&second, "application/octet-stream", b"second scope");
+    assert_eq!(
+        block_on(second.get_blob(&blob.digest)).unwrap(),
+        b"second scope"
+    );
+    let grants: Vec<String> = server.requests()[seen..]
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        grants[0].contains("grant_type=refresh_token"),
+        "{grants:#?}"
+    );
+    assert!(grants[1].contains("grant_type=password"), "{grants:#?}");
 }
 
 #[test]
