@@ -252,7 +252,8 @@ test('ACR emulator: AAD token, ACR metadata and locks', { skip: !kit.acr && 'the
   await page.locator('input[name="secret"]').fill(kit.acr_auth.aad_tokens.owner);
   await page.getByLabel(/Keep the secret/).check();
   await page.getByRole('button', { name: 'Connect' }).click();
-  await page.waitForURL(new RegExp(`/r/${reg}$`));
+  // Back on the page that asked.
+  await page.waitForURL(new RegExp(`/r/${reg}/repo/library/alpine$`));
   // Kept for the session: a reload or a deep link works.
   await page.goto(`${site.url}/r/${reg}/manifest/apps/web:1.0.0`);
   const tagLocks = page.getByTestId('tag-locks');
