@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startSite, startExposeNothing, startHttpsSite } from './server.mjs';
+import { startSite, startExposeNothing, startHttpsSite, startNoCors, closedPort } from './server.mjs';
 
 const kit = JSON.parse(process.env.PORTHOLE_E2E_JSON ?? '{}');
 const dist = path.resolve(process.env.PORTHOLE_E2E_DIST ?? 'target/e2e/dist');
@@ -87,6 +87,34 @@ test('a registry that hides the protocol headers is diagnosed as unexposed heade
   assert.deepEqual(errors, []);
 });
 
+test('a token server that does not allow the page is diagnosed as such', async () => {
+  const site = await startSite(dist, kit.anonymous);
+  closers.push(site.close);
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // The kit's token server allows any page; here its answers go through a proxy that drops
+  // their CORS headers, as a token server on another origin set up for the CLI only. (The
+  // request is sent on to the proxy, not fulfilled: Playwright lets fulfilled answers through
+  // CORS.)
+  const realm = new URL(kit.token_realm);
+  const stripped = await startNoCors(realm.origin);
+  closers.push(stripped.close);
+  await page.route((url) => url.href.startsWith(kit.token_realm), (route) => {
+    const to = new URL(route.request().url());
+    route.continue({ url: `${stripped.url}${to.pathname}${to.search}` });
+  });
+  const verdict = await connect(page, site.url, {
+    url: kit.token_front, auth: 'username and password', username: 'alice', secret: kit.users.alice.password,
+  });
+  const text = await verdict.innerText();
+  assert.equal(await verdict.getAttribute('data-diagnosis'), 'token-cors', text);
+  assert.ok(text.includes(kit.token_realm), `the detail names the token server: ${text}`);
+  assert.match(text, /answers, but not with Access-Control-Allow-Origin/);
+  assert.deepEqual(errors, []);
+});
+
 test('an https page calling a plain-http registry is diagnosed as mixed content', async () => {
   // Chromium lets an https page call http://127.0.0.1 and http://localhost (potentially
   // trustworthy), so the registry is reached by a name mapped to loopback.
@@ -117,5 +145,13 @@ test('an https page calling a plain-http registry is diagnosed as mixed content'
   assert.match(text, /https address/);
   assert.match(text, /deploy\/nginx\.conf/);
   await page.screenshot({ path: path.join(out, 'diagnosis-mixed-content.png'), fullPage: true });
+
+  // Loopback over plain http is no mixed content: a registry there that does not answer is
+  // diagnosed as unreachable, not blamed on the scheme.
+  const closed = await closedPort();
+  assert.match(closed, /^http:\/\/127\.0\.0\.1:/);
+  const loopback = await connect(page, site.url, { url: closed, auth: 'anonymous' });
+  assert.equal(await loopback.getAttribute('data-diagnosis'), 'unreachable', await loopback.innerText());
   assert.deepEqual(errors, []);
 });
+

@@ -8,13 +8,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestInit, RequestMode};
 
+use crate::pure::is_loopback;
 use crate::state::{page_origin, AuthKind, SavedRegistry};
 
 /// What went wrong, as a stable kind (for tests and styling), a title, what was seen, and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Diagnosis {
-    /// `cors`, `preflight`, `mixed-content`, `unexposed-headers`, `credentials`, `unreachable`,
-    /// `not-a-registry`, `forbidden` or `other`.
+    /// `cors`, `preflight`, `mixed-content`, `unexposed-headers`, `token-cors`, `credentials`,
+    /// `unreachable`, `not-a-registry`, `forbidden` or `other`.
     pub(crate) kind: &'static str,
     /// One line.
     pub(crate) title: String,
@@ -72,7 +73,10 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
     };
     let target = base.origin().to_owned();
     let ping = base.with_path("/v2/").as_str().to_owned();
-    if origin.starts_with("https:") && base.scheme().eq_ignore_ascii_case("http") {
+    if origin.starts_with("https:")
+        && base.scheme().eq_ignore_ascii_case("http")
+        && !is_loopback(base.authority())
+    {
         return Diagnosis {
             kind: "mixed-content",
             title: "Mixed content: an https page cannot call an http registry".into(),
@@ -130,6 +134,9 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
                     ),
                 };
             }
+            if let Some(found) = token_server_blocked(&origin, challenge.as_deref()).await {
+                return found;
+            }
             if status == 404 {
                 return Diagnosis {
                     kind: "not-a-registry",
@@ -169,6 +176,46 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
             }
         }
     }
+}
+
+/// A registry that sends the page to a token server on another origin (GitLab, Harbor,
+/// docker_auth, Keycloak) needs that server to allow the page too: the token request is blocked
+/// otherwise, whatever the registry allows. Probes the realm the registry's challenge names.
+async fn token_server_blocked(origin: &str, challenge: Option<&str>) -> Option<Diagnosis> {
+    let challenges = porthole_core::headers::parse_www_authenticate(challenge);
+    let realm = challenges
+        .iter()
+        .find(|c| c.is_bearer())?
+        .param("realm")?
+        .to_owned();
+    let realm_origin = porthole_core::Url::parse(&realm).ok()?.origin().to_owned();
+    if realm_origin == origin || probe(&realm, RequestMode::Cors, false).await.is_ok() {
+        return None;
+    }
+    let reachable = probe(&realm, RequestMode::NoCors, false).await.is_ok();
+    Some(Diagnosis {
+        kind: "token-cors",
+        title: "The token server does not allow this page".into(),
+        detail: format!(
+            "The registry sends clients to its token server at {realm} for a token. {}",
+            if reachable {
+                format!(
+                    "That server answers, but not with Access-Control-Allow-Origin for this \
+                     page ({origin}), so the browser hides its answer."
+                )
+            } else {
+                "Nothing answered there: it is down, or its address is not reachable from \
+                 this browser."
+                    .to_owned()
+            }
+        ),
+        fix: format!(
+            "Allow this page on the token server (Access-Control-Allow-Origin: {origin}, with \
+             Authorization in Access-Control-Allow-Headers), or serve the token server through \
+             the same proxy as the registry and give the registry that address as its realm. {}",
+            proxy_fix()
+        ),
+    })
 }
 
 fn credentials_or_other(saved: &SavedRegistry, error: &Error, status: u16) -> Diagnosis {

@@ -251,6 +251,22 @@ pub(crate) fn return_path(next: &str, home: &str) -> Option<String> {
     (inside && !next.contains("//") && !next.contains('\\')).then(|| next.to_owned())
 }
 
+/// Whether `authority` (`host[:port]`) is a loopback host, which browsers let an https page
+/// call over plain http (it is "potentially trustworthy"), so no mixed content.
+pub(crate) fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    }
+    .to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host.starts_with("127.")
+            && host.split('.').count() == 4
+            && host.split('.').all(|part| part.parse::<u8>().is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +389,30 @@ mod tests {
             "",
         ] {
             assert_eq!(return_path(bad, home), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        for host in [
+            "localhost:5000",
+            "LOCALHOST",
+            "reg.localhost:80",
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "registry.test:5000",
+            "127.example.com",
+            "127.a.b.c",
+            "10.0.0.1:5000",
+            "[::2]:5000",
+            "localhost.example",
+        ] {
+            assert!(!is_loopback(host), "{host}");
         }
     }
 }
