@@ -139,6 +139,20 @@ test('image: layers, config, referrers, pull command, verified download', async 
   await copy.getByText('Copied').waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), digest);
   await copy.getByText('Copy', { exact: true }).waitFor();
+  // The manifest's exact bytes, copied and downloaded, hash to its digest (what is shown is
+  // re-indented).
+  const sha = (bytes) => `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+  const copyManifest = page.getByRole('button', { name: "Copy the manifest's exact bytes" });
+  await copyManifest.click();
+  await copyManifest.getByText('Copied').waitFor();
+  assert.equal(sha(await page.evaluate(() => navigator.clipboard.readText())), digest);
+  const json = page.getByRole('region', { name: 'Manifest JSON' });
+  const [manifestFile] = await Promise.all([
+    page.waitForEvent('download'),
+    json.getByRole('button', { name: 'Download', exact: true }).click(),
+  ]);
+  assert.equal(manifestFile.suggestedFilename(), `${digest.replace(':', '-')}.json`);
+  assert.equal(sha(fs.readFileSync(await manifestFile.path())), digest);
   await page.evaluate(() => Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined }));
   await copy.click();
   await copy.getByText('Not copied').waitFor();

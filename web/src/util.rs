@@ -156,7 +156,19 @@ pub(crate) async fn download_blob(
     let last = blob_of(&pending)?;
     parts.push(&last);
     let blob = web_sys::Blob::new_with_blob_sequence(&parts).map_err(|e| js_message(&e))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_message(&e))?;
+    offer_file(&blob, file_name)?;
+    Ok(total)
+}
+
+/// Hands `bytes` to the browser as a file named `file_name`.
+pub(crate) fn save_bytes(bytes: &[u8], file_name: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    offer_file(&blob_of(&parts)?, file_name)
+}
+
+/// Offers `blob` as a download named `file_name`; its object URL is revoked a minute later.
+fn offer_file(blob: &web_sys::Blob, file_name: &str) -> Result<(), String> {
+    let url = web_sys::Url::create_object_url_with_blob(blob).map_err(|e| js_message(&e))?;
     let document = leptos::prelude::document();
     let anchor: web_sys::HtmlAnchorElement = document
         .create_element("a")
@@ -172,7 +184,7 @@ pub(crate) async fn download_blob(
         },
         std::time::Duration::from_secs(60),
     );
-    Ok(total)
+    Ok(())
 }
 
 /// A `Blob` of the byte arrays in `parts`.

@@ -27,7 +27,7 @@ use crate::routes::{
 };
 use crate::state::Conn;
 use crate::util::{
-    blob_file_name, download_blob, human_size, short_date, short_digest, DownloadHooks,
+    blob_file_name, download_blob, human_size, save_bytes, short_date, short_digest, DownloadHooks,
 };
 
 /// Raw JSON shown without asking up to this size.
@@ -138,6 +138,12 @@ fn ManifestBody(
         (!reference.contains(':')).then(|| format!("docker pull {host}/{name}:{reference}"));
     let raw_text = String::from_utf8_lossy(&manifest.raw).into_owned();
     let raw_len = manifest.raw.len();
+    // The exact bytes: copied as text only when they are text (a lossy copy would not hash to
+    // the digest), downloaded always.
+    let raw_copy = std::str::from_utf8(&manifest.raw).ok().map(str::to_owned);
+    let raw_bytes = StoredValue::new(manifest.raw.to_vec());
+    let raw_file_name = format!("{}.json", manifest.digest.as_str().replace(':', "-"));
+    let raw_saved = RwSignal::new(None::<Result<(), String>>);
     let show_raw = RwSignal::new(raw_len <= RAW_OPEN_BYTES);
     let kind_label = match &manifest.parsed {
         ManifestKind::Image(i) if i.artifact_type.is_some() => "artifact manifest",
@@ -184,7 +190,7 @@ fn ManifestBody(
         view! {
             <section class="card" aria-labelledby="ann-title">
                 <h2 id="ann-title">{format!("Annotations ({count})")}</h2>
-                {(count > 500).then(|| view! { <p class="muted">"The first 500 are shown; all are in the raw JSON."</p> })}
+                {(count > 500).then(|| view! { <p class="muted">"The first 500 are shown; all are in the manifest JSON below."</p> })}
                 <div class="table-wrap">
                     <table class="kv"><tbody>{rows}</tbody></table>
                 </div>
@@ -287,7 +293,22 @@ fn ManifestBody(
         {delete_view}
         {delete_by_digest}
         <section class="card" aria-labelledby="raw-title">
-            <h2 id="raw-title">"Raw JSON"</h2>
+            <h2 id="raw-title">"Manifest JSON"</h2>
+            <p class="muted small">
+                "Shown re-indented. Copy and Download give the exact bytes the registry sent, \
+                 which hash to the digest above."
+            </p>
+            <p class="raw-actions">
+                {raw_copy.map(|text| view! { <CopyButton text=text label="Copy the manifest's exact bytes" /> })}
+                <button class="btn small" type="button" on:click=move |_| {
+                    raw_saved.set(Some(raw_bytes.with_value(|b| save_bytes(b, &raw_file_name))));
+                }>
+                    "Download"
+                </button>
+                {move || raw_saved.get().and_then(Result::err).map(|why| view! {
+                    <span class="warn small" role="alert">{format!("Not saved: {why}")}</span>
+                })}
+            </p>
             <Show
                 when=move || show_raw.get()
                 fallback=move || view! {
