@@ -572,6 +572,8 @@ test('a layer download can be cancelled: nothing is saved', async () => {
   await first.getByRole('button', { name: /^Download/ }).click();
   // The layer's size is known from its descriptor: the progress is a share of it.
   await first.getByText(/^Downloading… 0 % \(0 B of [\d.]+ (B|KiB|MiB)\)$/).waitFor();
+  // The busy button keeps the keyboard focus (a disabled one would lose it).
+  assert.ok(await first.getByRole('button', { name: /^Download/ }).evaluate((el) => el === document.activeElement), 'the button lost the focus');
   await first.getByRole('button', { name: 'Cancel' }).click();
   await first.getByRole('alert').getByText('cancelled; nothing was saved').waitFor();
   await first.getByRole('button', { name: /^Download/ }).waitFor();
@@ -898,6 +900,8 @@ test('ACR: lock a tag against deletes, the emulator refuses, unlock, delete', { 
   assert.equal(await canDelete.isChecked(), true);
   await canDelete.uncheck();
   await tagLocks.getByText('Saved: can delete is now off.').waitFor();
+  // The switch keeps the keyboard focus through its save (a disabled one would lose it).
+  assert.ok(await canDelete.evaluate((el) => el === document.activeElement), 'the switch lost the focus');
   await page.getByTestId('tag-locks').getByText('delete locked').waitFor();
   await shot(page, 'acr-lock-toggled');
 

@@ -133,7 +133,13 @@ pub(crate) fn LockToggles(
                         role="switch"
                         data-lock=field.label()
                         prop:checked=move || attrs.with(|a| field.get(a))
-                        disabled=move || busy.get()
+                        // Not `disabled`: a disabled control loses the keyboard focus.
+                        aria-disabled=move || busy.get().to_string()
+                        on:click=move |ev| {
+                            if busy.get_untracked() {
+                                ev.prevent_default();
+                            }
+                        }
                         on:change=move |ev| save(field, event_target_checked(&ev))
                     />
                     " "

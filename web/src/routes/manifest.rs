@@ -583,8 +583,13 @@ fn DownloadButton(
                 type="button"
                 aria-label=label.clone()
                 title=label
-                disabled=move || busy.get()
-                on:click=move |_| start()
+                // Not `disabled`: a disabled button loses the keyboard focus.
+                aria-disabled=move || busy.get().to_string()
+                on:click=move |_| {
+                    if !busy.get_untracked() {
+                        start();
+                    }
+                }
             >
                 {move || if busy.get() {
                     let done = read.get();
