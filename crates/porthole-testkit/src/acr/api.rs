@@ -38,7 +38,8 @@ fn tag_unknown() -> ServerResponse {
         404,
         "TAG_UNKNOWN",
         "the specified tag does not exist",
-        json!({}),
+        // Recorded with no `detail` (reference section 1).
+        Value::Null,
     )
 }
 

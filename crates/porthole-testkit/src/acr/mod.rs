@@ -436,7 +436,12 @@ pub(crate) fn page_not_found() -> ServerResponse {
 
 /// An `AcrErrors` body (reference section 5).
 pub(crate) fn acr_error(status: u16, code: &str, message: &str, detail: Value) -> ServerResponse {
-    let body = json!({"errors": [{"code": code, "message": message, "detail": detail}]});
+    // `Null`: a body recorded without `detail` (TAG_UNKNOWN) has none.
+    let body = if detail.is_null() {
+        json!({"errors": [{"code": code, "message": message}]})
+    } else {
+        json!({"errors": [{"code": code, "message": message, "detail": detail}]})
+    };
     ServerResponse::new(status)
         .header("Content-Type", "application/json; charset=utf-8")
         .body(body.to_string().into_bytes())

@@ -390,7 +390,9 @@ fn learn(
         attributes: Attributes::default(),
     };
     if let Some(children) = manifest["manifests"].as_array() {
-        // An index: its size is the sum over its children (inferred in the reference, 4.5).
+        // An index: its size is the sum over its children (inferred in the reference, 4.5),
+        // not counting its own bytes.
+        meta.image_size = 0;
         let repos = shared.store.repos.lock().unwrap_or_else(|e| e.into_inner());
         for child in children {
             let child_digest = child["digest"].as_str().unwrap_or("").to_string();
