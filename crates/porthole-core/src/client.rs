@@ -23,7 +23,7 @@ use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::retry::{Failure, RetryPolicy};
 use crate::transport::{
     self, read_body_limited, BlobSource, Body, BodyStream, ByteStream, Method, Request, Response,
-    Transport, TransportError,
+    Transport, TransportError, TransportErrorKind,
 };
 use crate::upload::{
     BlobUpload, StreamWindow, UploadOptions, UploadProgress, MAX_STREAM_CHUNK_SIZE,
@@ -366,6 +366,20 @@ impl<T: Transport> RegistryClient<T> {
         scopes: &[Scope],
         request: Request<T::NativeBody>,
     ) -> Result<Response<T::Stream>> {
+        self.send_noting_lost_answers(op, scopes, request, &Cell::new(false))
+            .await
+    }
+
+    /// [`Self::send`], setting `lost` when an attempt failed after its request may have reached
+    /// the registry (the connection broke before the answer came): a retried `DELETE` then
+    /// answered 404 most likely found the work done.
+    async fn send_noting_lost_answers(
+        &self,
+        op: &str,
+        scopes: &[Scope],
+        request: Request<T::NativeBody>,
+        lost: &Cell<bool>,
+    ) -> Result<Response<T::Stream>> {
         let transport = &self.inner.transport;
         let policy = &self.inner.options.retry;
         let started = transport.now_millis();
@@ -409,7 +423,15 @@ impl<T: Transport> RegistryClient<T> {
                 Ok(resp) => {
                     Failure::Status(resp.status, headers::retry_after_seconds(&resp.headers))
                 }
-                Err(e) => Failure::Transport(e.kind),
+                Err(e) => {
+                    if matches!(
+                        e.kind,
+                        TransportErrorKind::Network | TransportErrorKind::Timeout
+                    ) {
+                        lost.set(true);
+                    }
+                    Failure::Transport(e.kind)
+                }
             };
             if !failure.is_retryable(request.method) {
                 return outcome.map_err(|e| Error::transport(op, e));
@@ -1051,12 +1073,22 @@ impl<T: Transport> Repository<T> {
     pub async fn delete_manifest(&self, reference: &TagOrDigest) -> Result<()> {
         let op = format!("deleting {}:{reference}", self.name);
         let req = api::delete_manifest(self.base(), &self.name, reference);
+        self.send_delete(&op, req).await
+    }
+
+    /// Sends a `DELETE`. A 404 after an attempt whose answer was lost is the first attempt's
+    /// work: the registry deleted it, and the retry found nothing left.
+    async fn send_delete(&self, op: &str, req: Request<T::NativeBody>) -> Result<()> {
+        let lost = Cell::new(false);
         let resp = self
             .client
-            .send(&op, &self.scopes(Method::Delete), req)
+            .send_noting_lost_answers(op, &self.scopes(Method::Delete), req, &lost)
             .await?;
+        if resp.status == 404 && lost.get() {
+            return Ok(());
+        }
         self.client
-            .expect(resp, &op, &[202, 200, 204])
+            .expect(resp, op, &[202, 200, 204])
             .await
             .map(drop)
     }
@@ -1273,14 +1305,7 @@ impl<T: Transport> Repository<T> {
     pub async fn delete_blob(&self, digest: &Digest) -> Result<()> {
         let op = format!("deleting blob {}@{digest}", self.name);
         let req = api::blob(self.base(), &self.name, digest, Method::Delete);
-        let resp = self
-            .client
-            .send(&op, &self.scopes(Method::Delete), req)
-            .await?;
-        self.client
-            .expect(resp, &op, &[202, 200, 204])
-            .await
-            .map(drop)
+        self.send_delete(&op, req).await
     }
 
     /// Uploads a blob from `source` and returns its digest. Chunks are hashed while they are on

@@ -831,6 +831,9 @@ enum Fault {
     /// Fails the n-th PATCH without sending it, and drops `Range` from every session status
     /// answer, as a cross-origin page sees a registry that does not expose it.
     DropHidingRange(usize),
+    /// Sends the first DELETE, lets the registry carry it out, then reports a network error
+    /// instead of its answer.
+    LoseDeleteAnswer,
 }
 
 /// The native transport with a log of requests and one injected fault. `sleep` only records:
@@ -910,6 +913,15 @@ impl Transport for Recording {
                     line.push_str(" (session purged)");
                 }
                 _ => {}
+            }
+        }
+        if let (Fault::LoseDeleteAnswer, Method::Delete) = (&self.fault, request.method) {
+            if !self.log.borrow().iter().any(|l| l.starts_with("DELETE ")) {
+                let mut response = self.inner.send(request).await?;
+                line.push_str(&format!(" -> {} (answer lost)", response.status));
+                self.log.borrow_mut().push(line);
+                response.body.read_to_end()?;
+                return Err(broken("connection reset while reading the answer"));
             }
         }
         let is_status = request.method == Method::Get && request.url.path().contains("/uploads/");
@@ -1063,6 +1075,31 @@ fn an_upload_whose_session_the_registry_dropped_starts_over() {
         assert_eq!(interruptions, 1);
         assert!(env.uploads_left(name).is_empty());
     });
+}
+
+/// A DELETE whose answer was lost is sent again, and the registry answers 404: the first one
+/// did the work, and the delete counts as done rather than "nothing with that reference".
+#[test]
+fn a_delete_whose_answer_was_lost_is_done_when_the_retry_finds_nothing() {
+    let env = Env::start(AuthMode::Anonymous);
+    let name = "delete/lost-answer";
+    let image = push_image(&env.repo(name), "v1", 127);
+    let client = RegistryClient::new(
+        Recording::new(Fault::LoseDeleteAnswer),
+        base_url(&env.registry),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(repo_name(name));
+    block_on(repo.delete_manifest(&by_digest(image.digest())))
+        .unwrap_or_else(|e| panic!("{e}\nrequests: {:#?}", client.transport().log()));
+    let log = client.transport().log();
+    let deletes: Vec<&String> = log.iter().filter(|l| l.starts_with("DELETE ")).collect();
+    assert_eq!(deletes.len(), 2, "{log:#?}");
+    assert!(deletes[0].contains("-> 202 (answer lost)"), "{log:#?}");
+    assert!(deletes[1].ends_with("-> 404"), "{log:#?}");
+    assert!(block_on(env.repo(name).get_manifest(&tag("v1")))
+        .unwrap_err()
+        .is_not_found());
 }
 
 /// A session status without `Range` (hidden by CORS) says nothing of what the session holds:
