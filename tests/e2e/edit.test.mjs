@@ -540,11 +540,16 @@ test('a push that ends after the page was left changes nothing and breaks nothin
   await form.getByLabel('Tag').fill('panel-3');
   await form.getByRole('button', { name: 'Push as artifact' }).click();
   await manifestPut.caught;
-  // Back to the repositories (the router's own navigation, as Back does: nothing asks).
+  // Back to the repositories, as the browser's Back does (the address changes, then
+  // `popstate`): the file is not marked pushed until the push ends, so it asks; leave.
+  const asked = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(d.message()); d.accept(); });
   await page.evaluate(() => {
     history.pushState({}, '', '/r/here');
     dispatchEvent(new PopStateEvent('popstate'));
   });
+  assert.equal(asked.length, 1, 'Back asked first');
   await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
   manifestPut.release();
   await expectSoon(async () => (await fetch(`${kit.anonymous}/v2/sandbox/panel/manifests/panel-3`, {
@@ -588,7 +593,7 @@ test('a layer download can be cancelled: nothing is saved', async () => {
  * way. Resolves once the chunk is held, with the session's URL on the registry, the file's row,
  * and `release`, which lets the held PATCH go on to `settle` ('abort' it or 'continue').
  */
-async function uploadHoldingFirstChunk(page, name, seed, settle) {
+async function uploadHoldingFirstChunk(page, name, seed, settle, open = () => page.goto(`${site.url}/r/here/repo/sandbox/upload`)) {
   let sessionUrl;
   let release;
   const held = new Promise((r) => { release = r; });
@@ -604,7 +609,7 @@ async function uploadHoldingFirstChunk(page, name, seed, settle) {
     }
     await route.continue();
   });
-  await page.goto(`${site.url}/r/here/repo/sandbox/upload`);
+  await open();
   await page.getByLabel('Choose files to upload').setInputFiles([
     { name, mimeType: 'application/octet-stream', buffer: randomBytes(20 * 1024 * 1024, seed) },
   ]);
@@ -1089,6 +1094,34 @@ test('following a link mid-upload asks first; staying keeps the upload going', a
   await page.getByRole('link', { name: 'Registries', exact: true }).click();
   await page.waitForURL(`${site.url}/`);
   assert.equal(asked.length, 3, 'nothing is asked once nothing is at stake');
+  noErrors();
+  await page.context().close();
+});
+
+test('the browser\'s Back mid-upload asks first; staying keeps the page and the upload', async () => {
+  const page = await newPage();
+  // Reached in the app, so that Back stays in it (the router's popstate, not a new document).
+  const { row, release } = await uploadHoldingFirstChunk(page, 'back.bin', 'back', 'continue', async () => {
+    await page.goto(`${site.url}/r/here`);
+    await page.getByRole('link', { name: 'sandbox/upload' }).click();
+    await page.getByTestId('dropzone').waitFor();
+  });
+  const asked = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(`${d.type()}: ${d.message()}`); d.dismiss(); });
+  await page.evaluate(() => history.back());
+  await expectSoon(() => asked.length === 1, 'the question before Back leaves');
+  assert.match(asked[0], /^confirm: 1 file\(s\) are still uploading\./);
+  await expectSoon(() => /\/repo\/sandbox\/upload$/.test(page.url()), 'the address put back');
+  await page.getByTestId('dropzone').waitFor();
+  release();
+  await row.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+  // Leaving, once answered yes, goes back.
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(d.message()); d.accept(); });
+  await page.evaluate(() => history.back());
+  await expectSoon(() => asked.length === 2, 'the question about the file not pushed');
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
   noErrors();
   await page.context().close();
 });

@@ -72,6 +72,8 @@ impl Theme {
 #[component]
 pub(crate) fn App() -> impl IntoView {
     provide_context(RegistryContext::new());
+    // Before the router registers its own `popstate` listener.
+    crate::util::guard_history_traversal();
     view! {
         <Router>
             <Shell />

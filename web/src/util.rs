@@ -203,3 +203,75 @@ pub(crate) fn blob_file_name(title: Option<&str>, digest: &str) -> String {
         .take(200)
         .collect()
 }
+
+/// What a page would lose if Back or Forward left it: its address, and the question to ask
+/// (`None` when nothing is at stake now).
+struct LeaveGuard {
+    page: String,
+    question: Box<dyn Fn() -> Option<String>>,
+}
+
+thread_local! {
+    static LEAVE_GUARD: std::cell::RefCell<Option<LeaveGuard>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Asks `question` before Back or Forward leaves this page, until the handle is dropped.
+pub(crate) fn set_leave_guard(question: impl Fn() -> Option<String> + 'static) -> LeaveGuardHandle {
+    let page = leptos::prelude::window()
+        .location()
+        .href()
+        .unwrap_or_default();
+    LEAVE_GUARD.with(|g| {
+        *g.borrow_mut() = Some(LeaveGuard {
+            page,
+            question: Box::new(question),
+        });
+    });
+    LeaveGuardHandle(())
+}
+
+/// Removes the guard [`set_leave_guard`] set when dropped.
+#[derive(Debug)]
+pub(crate) struct LeaveGuardHandle(());
+
+impl Drop for LeaveGuardHandle {
+    fn drop(&mut self) {
+        LEAVE_GUARD.with(|g| g.borrow_mut().take());
+    }
+}
+
+/// Listens for Back and Forward (`popstate`) ahead of the router: called once, before the
+/// router starts, so that this listener runs first. When a page set a guard and something is
+/// at stake, it asks; staying keeps the router from seeing the event and puts the page's
+/// address back (the browser has changed it already).
+pub(crate) fn guard_history_traversal() {
+    let ask = |ev: web_sys::Event| {
+        let asked = LEAVE_GUARD.with(|g| {
+            let guard = g.borrow();
+            let guard = guard.as_ref()?;
+            Some((guard.page.clone(), (guard.question)()?))
+        });
+        let Some((page, question)) = asked else {
+            return;
+        };
+        if leptos::prelude::window()
+            .confirm_with_message(&question)
+            .unwrap_or(true)
+        {
+            return;
+        }
+        ev.stop_immediate_propagation();
+        if let Ok(history) = leptos::prelude::window().history() {
+            let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&page));
+        }
+    };
+    let closure = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(ask);
+    let _ = leptos::prelude::window().add_event_listener_with_callback_and_bool(
+        "popstate",
+        closure.as_ref().unchecked_ref(),
+        true,
+    );
+    // For the page's life, like the router's own listener.
+    closure.forget();
+}

@@ -21,7 +21,7 @@ use super::folder;
 use crate::meta::CREATED_ANNOTATION;
 use crate::routes::manifest_href;
 use crate::state::Conn;
-use crate::util::{human_size, short_digest};
+use crate::util::{human_size, set_leave_guard, short_digest, LeaveGuardHandle};
 
 /// Bytes per PATCH: small enough that the bar moves on files of a few MiB, large enough to keep
 /// most of the monolithic speed (DESIGN: chunks are large by default).
@@ -463,18 +463,19 @@ fn JobRow(job: Job, queue: Queue, jobs: RwSignal<Vec<Job>, LocalStorage>) -> imp
 }
 
 /// While a file uploads, leaving the page asks first, since the uploads would be lost: closing
-/// or reloading the tab (the browser's own "Leave site?" prompt), and following a link within
-/// the app (a confirm, answered before the router sees the click). The listeners exist only
-/// while something uploads: an idle page stays eligible for the browser's back-forward cache.
-/// The browser's Back button cannot be held this way; it cancels the uploads, as leaving does.
+/// or reloading the tab (the browser's own "Leave site?" prompt), following a link within the
+/// app (a confirm, answered before the router sees the click), and the browser's Back and
+/// Forward within the app (a confirm before the router sees the `popstate`; staying puts the
+/// page's address back). The listeners exist only while something uploads: an idle page stays
+/// eligible for the browser's back-forward cache.
 fn guard_leaving_while_uploading(
     jobs: RwSignal<Vec<Job>, LocalStorage>,
     marked_pushed: RwSignal<HashSet<usize>>,
 ) {
-    let guard = StoredValue::new_local(None::<(WindowListenerHandle, LinkGuard)>);
+    let guard = StoredValue::new_local(None::<(WindowListenerHandle, LinkGuard, LeaveGuardHandle)>);
     let drop_guard = move || {
         guard.try_update_value(|handles| {
-            if let Some((unload, _links)) = handles.take() {
+            if let Some((unload, _links, _back)) = handles.take() {
                 unload.remove();
             }
         });
@@ -493,7 +494,11 @@ fn guard_leaving_while_uploading(
                 let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &"uploading".into());
             };
             let unload = window_event_listener_untyped("beforeunload", ask);
-            guard.set_value(Some((unload, LinkGuard::new(jobs, marked_pushed))));
+            guard.set_value(Some((
+                unload,
+                LinkGuard::new(jobs, marked_pushed),
+                set_leave_guard(move || leave_question(at_stake_now(jobs, marked_pushed))),
+            )));
         }
     });
     on_cleanup(drop_guard);
@@ -514,16 +519,8 @@ impl LinkGuard {
             if !plain_click || !leaves_the_page(&ev) {
                 return;
             }
-            let question = match at_stake_now(jobs, marked_pushed) {
-                (0, 0) => return,
-                (0, n) => format!(
-                    "{n} uploaded file(s) are not pushed as an artifact yet. Leaving this page \
-                     forgets them. Leave anyway?"
-                ),
-                (n, _) => format!(
-                    "{n} file(s) are still uploading. Leaving this page cancels them. Leave \
-                     anyway?"
-                ),
+            let Some(question) = leave_question(at_stake_now(jobs, marked_pushed)) else {
+                return;
             };
             if !window().confirm_with_message(&question).unwrap_or(true) {
                 ev.prevent_default();
@@ -551,6 +548,20 @@ impl Drop for LinkGuard {
                 true,
             );
         }
+    }
+}
+
+/// What to ask before leaving, given [`at_stake_now`]; `None` when nothing is at stake.
+fn leave_question(at_stake: (usize, usize)) -> Option<String> {
+    match at_stake {
+        (0, 0) => None,
+        (0, n) => Some(format!(
+            "{n} uploaded file(s) are not pushed as an artifact yet. Leaving this page forgets \
+             them. Leave anyway?"
+        )),
+        (n, _) => Some(format!(
+            "{n} file(s) are still uploading. Leaving this page cancels them. Leave anyway?"
+        )),
     }
 }
 
