@@ -34,6 +34,17 @@ async function launch(extra = []) {
   return browser;
 }
 
+/** The dashboard on a site of its own, a page in a fresh browser, and the page's errors. */
+async function sitePage() {
+  const site = await startSite(dist, kit.anonymous);
+  closers.push(site.close);
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return { site, page, errors };
+}
+
 /** Fills the connect form at `siteUrl` and submits it; returns the diagnosis element. */
 async function connect(page, siteUrl, { url, auth, username, secret }) {
   await page.goto(`${siteUrl}/`);
@@ -52,12 +63,7 @@ test('a registry that hides the protocol headers is diagnosed as unexposed heade
   // origin; the proxy keeps that but drops Access-Control-Expose-Headers.
   const hidden = await startExposeNothing(kit.basic_front);
   closers.push(hidden.close);
-  const site = await startSite(dist, kit.anonymous);
-  closers.push(site.close);
-  const browser = await launch();
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const { site, page, errors } = await sitePage();
 
   // Sanity: the proxy answers with CORS allowed and nothing exposed.
   const probe = await fetch(`${hidden.url}/v2/`, { headers: { Origin: site.url } });
@@ -88,12 +94,7 @@ test('a registry that hides the protocol headers is diagnosed as unexposed heade
 });
 
 test('a token server that does not allow the page is diagnosed as such', async () => {
-  const site = await startSite(dist, kit.anonymous);
-  closers.push(site.close);
-  const browser = await launch();
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const { site, page, errors } = await sitePage();
   // The kit's token server allows any page; here its answers go through a proxy that drops
   // their CORS headers, as a token server on another origin set up for the CLI only. (The
   // request is sent on to the proxy, not fulfilled: Playwright lets fulfilled answers through
