@@ -651,11 +651,16 @@ test('cancel an upload mid-way: no session is left on the registry', async () =>
 test('leaving the page mid-upload cancels the upload, and the app goes on working', async () => {
   const page = await newPage();
   const { onRegistry, release } = await uploadHoldingFirstChunk(page, 'left-behind.bin', 'leave', 'continue');
-  // In-app navigation to the repositories (the router's own, as a link click or Back does).
+  // Back to the repositories, as the browser's Back does (the address changes, then
+  // `popstate`): it asks first, and the user leaves.
+  const asked = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(d.message()); d.accept(); });
   await page.evaluate(() => {
     history.pushState({}, '', '/r/here');
     dispatchEvent(new PopStateEvent('popstate'));
   });
+  assert.equal(asked.length, 1, 'Back asked first');
   await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
   release();
   assert.equal(await sessionStatusUntilGone(onRegistry), 404, 'the upload session was cancelled on the registry');
