@@ -1458,28 +1458,15 @@ impl<T: Transport> Repository<T> {
     /// Mounts a blob from another repository of the same registry. `true` when mounted; `false`
     /// when the registry opened an upload session instead (cancelled here; upload the blob).
     pub async fn mount_blob(&self, digest: &Digest, from: &RepositoryName) -> Result<bool> {
-        let op = format!("mounting {digest} from {from} into {}", self.name);
-        let scopes = vec![
-            api::scope_for(Method::Post, &self.name),
-            api::scope_for(Method::Get, from),
-        ];
-        let req = api::mount_blob(self.base(), &self.name, digest, from);
-        let url = req.url.clone();
-        let resp = self.client.send(&op, &scopes, req).await;
-        let resp = match resp {
-            Ok(resp) => self.client.expect(resp, &op, &[201, 202]).await,
-            Err(e) => Err(e),
-        };
-        let resp = match resp {
-            Ok(resp) => resp,
-            Err(e) if mount_refused(&e) => return Ok(false),
-            Err(e) => return Err(e),
+        let Some((resp, url)) = self.request_mount(digest, from).await? else {
+            return Ok(false);
         };
         if resp.status == 201 {
             return Ok(true);
         }
         if let Some(location) = headers::location(&resp.headers, &url)? {
             let cancel = Request::new(Method::Delete, location);
+            let op = format!("cancelling the upload session in {}", self.name);
             // Cancelling is a courtesy; a failure only leaves a session the registry expires.
             let _ = self
                 .client
@@ -1498,28 +1485,13 @@ impl<T: Transport> Repository<T> {
         source: &S,
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<Digest> {
-        let op = format!("mounting {digest} from {from} into {}", self.name);
-        let scopes = vec![
-            api::scope_for(Method::Post, &self.name),
-            api::scope_for(Method::Get, from),
-        ];
-        let req = api::mount_blob(self.base(), &self.name, digest, from);
-        let url = req.url.clone();
         let options = UploadOptions {
             expected_digest: Some(digest.clone()),
             ..UploadOptions::default()
         };
-        let resp = match self.client.send(&op, &scopes, req).await {
-            Ok(resp) => self.client.expect(resp, &op, &[201, 202]).await,
-            Err(e) => Err(e),
-        };
-        let resp = match resp {
-            Ok(resp) => resp,
+        let Some((resp, url)) = self.request_mount(digest, from).await? else {
             // Not allowed to read `from` (or no such repository): the bytes are at hand.
-            Err(e) if mount_refused(&e) => {
-                return self.upload_blob(source, options, progress).await;
-            }
-            Err(e) => return Err(e),
+            return self.upload_blob(source, options, progress).await;
         };
         if resp.status == 201 {
             return Ok(digest.clone());
@@ -1527,6 +1499,33 @@ impl<T: Transport> Repository<T> {
         let mut upload = BlobUpload::new(self.name.clone(), source.size(), options);
         upload.handle_session(resp.status, &resp.headers, &url, resp.headers_filtered)?;
         self.finish_upload(&mut upload, source, progress).await
+    }
+
+    /// Asks the registry to mount `digest` from `from`: its answer (201 mounted, 202 a session
+    /// opened instead) with the request's URL, or `None` when the mount was refused
+    /// ([`mount_refused`]).
+    async fn request_mount(
+        &self,
+        digest: &Digest,
+        from: &RepositoryName,
+    ) -> Result<Option<(Response<T::Stream>, Url)>> {
+        let op = format!("mounting {digest} from {from} into {}", self.name);
+        let scopes = vec![
+            api::scope_for(Method::Post, &self.name),
+            api::scope_for(Method::Get, from),
+        ];
+        let req = api::mount_blob(self.base(), &self.name, digest, from);
+        let url = req.url.clone();
+        let answer = async {
+            let resp = self.client.send(&op, &scopes, req).await?;
+            self.client.expect(resp, &op, &[201, 202]).await
+        }
+        .await;
+        match answer {
+            Ok(resp) => Ok(Some((resp, url))),
+            Err(e) if mount_refused(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn finish_upload<S: BlobSource<T::NativeBody> + ?Sized>(
