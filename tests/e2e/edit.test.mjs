@@ -540,16 +540,8 @@ test('a push that ends after the page was left changes nothing and breaks nothin
   await form.getByLabel('Tag').fill('panel-3');
   await form.getByRole('button', { name: 'Push as artifact' }).click();
   await manifestPut.caught;
-  // Back to the repositories, as the browser's Back does (the address changes, then
-  // `popstate`): the file is not marked pushed until the push ends, so it asks; leave.
-  const asked = [];
-  page.removeAllListeners('dialog');
-  page.on('dialog', (d) => { asked.push(d.message()); d.accept(); });
-  await page.evaluate(() => {
-    history.pushState({}, '', '/r/here');
-    dispatchEvent(new PopStateEvent('popstate'));
-  });
-  assert.equal(asked.length, 1, 'Back asked first');
+  // Back: the file is not marked pushed until the push ends, so it asks; leave.
+  await leaveByBack(page);
   await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
   manifestPut.release();
   await expectSoon(async () => (await fetch(`${kit.anonymous}/v2/sandbox/panel/manifests/panel-3`, {
@@ -651,16 +643,7 @@ test('cancel an upload mid-way: no session is left on the registry', async () =>
 test('leaving the page mid-upload cancels the upload, and the app goes on working', async () => {
   const page = await newPage();
   const { onRegistry, release } = await uploadHoldingFirstChunk(page, 'left-behind.bin', 'leave', 'continue');
-  // Back to the repositories, as the browser's Back does (the address changes, then
-  // `popstate`): it asks first, and the user leaves.
-  const asked = [];
-  page.removeAllListeners('dialog');
-  page.on('dialog', (d) => { asked.push(d.message()); d.accept(); });
-  await page.evaluate(() => {
-    history.pushState({}, '', '/r/here');
-    dispatchEvent(new PopStateEvent('popstate'));
-  });
-  assert.equal(asked.length, 1, 'Back asked first');
+  await leaveByBack(page);
   await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
   release();
   assert.equal(await sessionStatusUntilGone(onRegistry), 404, 'the upload session was cancelled on the registry');
@@ -696,6 +679,21 @@ test('closing the tab mid-upload asks first, and with uploaded files not pushed;
   noErrors();
   await page.context().close();
 });
+
+/**
+ * Goes back to the repositories as the browser's Back does (the address changes, then
+ * `popstate`), answers the question the page asks first with "leave", and checks it asked.
+ */
+async function leaveByBack(page) {
+  const asked = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { asked.push(d.message()); d.accept(); });
+  await page.evaluate(() => {
+    history.pushState({}, '', '/r/here');
+    dispatchEvent(new PopStateEvent('popstate'));
+  });
+  assert.equal(asked.length, 1, 'Back asked first');
+}
 
 /** Waits up to 15 s (a busy two-core machine) for `condition()` to hold. */
 async function expectSoon(condition, what) {
