@@ -1070,7 +1070,12 @@ async fn a_wait_for_another_operations_token_ends_at_its_own_abort() {
     };
     let fetching =
         porthole_browser::with_abort_signal(Some(keep.signal()), repo.blob_exists(&digest));
+    // The waiter starts once the other operation's token fetch is held, so that it is the one
+    // that waits (started together, either may be first to fetch).
     let waiting = async {
+        while hold.held() == 0 {
+            FetchTransport::new().sleep(10).await;
+        }
         let answer =
             porthole_browser::with_abort_signal(Some(stop.signal()), repo.blob_exists(&digest))
                 .await;
@@ -1082,6 +1087,8 @@ async fn a_wait_for_another_operations_token_ends_at_its_own_abort() {
         while hold.held() == 0 {
             FetchTransport::new().sleep(10).await;
         }
+        // Time for the waiter to ask the registry and reach the wait for the token.
+        FetchTransport::new().sleep(500).await;
         stop.abort();
         // Long enough for the waiter to notice; then the fetch may end (and the test fail).
         for _ in 0..100 {
