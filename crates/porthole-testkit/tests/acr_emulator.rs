@@ -1015,27 +1015,140 @@ fn cors_preflight_and_exposed_headers() {
     let pulled = get(&emu, &path, &token);
     assert_eq!(pulled.status, 200);
     assert_eq!(pulled.body, blob, "a large blob streams through unchanged");
-    for answer in [
-        pulled,
-        send(Request::new(Method::Get, emu.endpoint("/acr/v1/_catalog"))),
-    ] {
-        assert_eq!(answer.header("access-control-allow-origin"), "*");
-        let exposed = answer.header("access-control-expose-headers");
-        for name in [
-            "Docker-Content-Digest",
-            "WWW-Authenticate",
-            "Link",
-            "Location",
-            "Range",
-            "Docker-Upload-UUID",
-            "Content-Length",
-            "Content-Type",
-            "X-Ms-Correlation-Request-Id",
-        ] {
-            assert!(exposed.contains(name), "{name} not in {exposed}");
-        }
-        assert!(!answer.header("x-ms-correlation-request-id").is_empty());
+    // The blob came from the storage host (after a redirect), which exposes what a reader needs.
+    assert_eq!(pulled.header("access-control-allow-origin"), "*");
+    for name in ["Content-Length", "Content-Range", "Content-Type"] {
+        let exposed = pulled.header("access-control-expose-headers");
+        assert!(exposed.contains(name), "{name} not in {exposed}");
     }
+    let answer = send(Request::new(Method::Get, emu.endpoint("/acr/v1/_catalog")));
+    assert_eq!(answer.header("access-control-allow-origin"), "*");
+    let exposed = answer.header("access-control-expose-headers");
+    for name in [
+        "Docker-Content-Digest",
+        "WWW-Authenticate",
+        "Link",
+        "Location",
+        "Range",
+        "Docker-Upload-UUID",
+        "Content-Length",
+        "Content-Type",
+        "X-Ms-Correlation-Request-Id",
+    ] {
+        assert!(exposed.contains(name), "{name} not in {exposed}");
+    }
+    assert!(!answer.header("x-ms-correlation-request-id").is_empty());
+}
+
+/// One request over raw HTTP, redirects not followed: the status line and headers, lower-cased
+/// names, and the body.
+fn unfollowed(emu: &AcrEmulator, method: &str, path: &str, token: &str) -> (u16, Headers, String) {
+    let mut stream = TcpStream::connect(emu.service()).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+        emu.service()
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+#[test]
+fn blob_reads_redirect_to_signed_storage_on_another_origin() {
+    let emu = AcrEmulator::start().unwrap();
+    let token = owner_token(&emu, "repository:store:pull,push");
+    let blob: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let digest = push_blob(&emu, "store", &token, "application/octet-stream", &blob)["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v2/store/blobs/{digest}");
+
+    // Reference section 7: 307 to the storage account, the digest beside it.
+    let (status, headers, body) = unfollowed(&emu, "GET", &path, &token);
+    assert_eq!(status, 307, "{body}");
+    assert_eq!(headers.get("docker-content-digest"), Some(digest.as_str()));
+    assert_eq!(
+        headers.get("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(body.starts_with("<a href=\""), "{body}");
+    assert!(body.contains("Temporary Redirect</a>."), "{body}");
+    let location = Url::parse(headers.get("location").unwrap()).unwrap();
+    assert_ne!(
+        location.authority(),
+        emu.service(),
+        "storage is another origin"
+    );
+    let hex = digest.trim_start_matches("sha256:");
+    assert_eq!(
+        location.path(),
+        format!("/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2])
+    );
+    for name in ["se", "sig", "sp", "sr", "sv"] {
+        assert!(
+            location.query().unwrap_or("").contains(&format!("{name}=")),
+            "{name} missing from {location}"
+        );
+    }
+    let (status, headers, body) = unfollowed(&emu, "HEAD", &path, &token);
+    assert_eq!((status, body.as_str()), (307, ""));
+    assert!(headers.get("location").is_some());
+
+    // Storage: the SAS is the credential; no Authorization, ranges as blob storage answers them.
+    let whole = send(Request::new(Method::Get, location.clone()));
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, blob);
+    assert_eq!(whole.header("server"), "Windows-Azure-Blob/1.0");
+    assert_eq!(whole.header("x-ms-blob-type"), "AppendBlob");
+    let part = send(Request::new(Method::Get, location.clone()).header("Range", "bytes=0-255"));
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        format!("bytes 0-255/{}", blob.len())
+    );
+    assert_eq!(part.body, &blob[..256]);
+    let head = send(Request::new(Method::Head, location.clone()));
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), blob.len().to_string());
+    let with_credential =
+        send(Request::new(Method::Get, location.clone()).header("Authorization", bearer(&token)));
+    assert_eq!(with_credential.status, 400);
+    assert_eq!(
+        with_credential.header("x-ms-error-code"),
+        "InvalidAuthenticationInfo"
+    );
+    let tampered = Url::parse(&location.to_string().replace("sig=", "sig=0")).unwrap();
+    let refused = send(Request::new(Method::Get, tampered));
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.text().contains("AuthenticationFailed"),
+        "{}",
+        refused.text()
+    );
+
+    // Only a read the registry allows is redirected: without a token, 401 from the login server.
+    let anonymous = send(Request::new(Method::Get, emu.endpoint(&path)));
+    assert_eq!(anonymous.status, 401);
+    // A client that follows gets the bytes, the Authorization left behind on the other origin.
+    let followed = get(&emu, &path, &token);
+    assert_eq!((followed.status, followed.body.len()), (200, blob.len()));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! [`AcrEmulator::start`] runs Debian's `docker-registry` in token mode, trusting a key only the
 //! emulator holds, and serves on its own loopback port (one origin):
 //!
-//! * `/v2/...`: proxied to the registry, bodies streamed both ways. The registry's challenges
+//! * `/v2/...`: proxied to the registry, bodies streamed both ways, except blob reads: those
+//!   ACR redirects (`307`) to its storage account, which a second port plays (`storage`). The registry's challenges
 //!   already name the emulator (`realm=http://<host>/oauth2/token`, `service=<host>`), so access
 //!   control on pulls and pushes is the registry's own. Before proxying, ACR's locks are applied
 //!   (see [`Attributes`]); pushes by tag are learned, to answer `/acr/v1`.
@@ -18,6 +19,7 @@ mod api;
 mod jwt;
 mod oauth;
 mod proxy;
+mod storage;
 mod store;
 
 use std::io::{BufReader, BufWriter};
@@ -173,7 +175,9 @@ impl AcrBuilder {
                 cert_path: acr_key.cert_path().to_path_buf(),
             })
             .start()?;
+        let storage = storage::Storage::start(registry.data_dir())?;
         let shared = Arc::new(Shared {
+            storage: storage.signer(),
             service,
             upstream: registry.url(),
             data_dir: registry.data_dir(),
@@ -196,6 +200,7 @@ impl AcrBuilder {
             stop,
             thread: Some(thread),
             shared,
+            _storage: storage,
             registry,
             _dir: dir,
         })
@@ -210,6 +215,8 @@ pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT` of the registry.
     pub(crate) upstream: String,
     pub(crate) data_dir: std::path::PathBuf,
+    /// Signs the storage URLs blob reads are redirected to.
+    pub(crate) storage: storage::Signer,
     pub(crate) store: store::Store,
     pub(crate) acr_key: jwt::Key,
     pub(crate) aad_key: jwt::Key,
@@ -237,11 +244,12 @@ impl Shared {
 /// A running emulator and its registry. Dropping it stops both and removes their files.
 #[derive(Debug)]
 pub struct AcrEmulator {
-    // Field order is drop order: stop serving, then the registry, then the key files.
+    // Field order is drop order: stop serving, then storage, the registry, the key files.
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
+    _storage: storage::Storage,
     registry: Registry,
     _dir: TempDir,
 }

@@ -42,7 +42,7 @@ const HOP: [&str; 7] = [
 enum Route<'a> {
     Catalog,
     Manifest { name: &'a str, reference: &'a str },
-    Blob { name: &'a str },
+    Blob { name: &'a str, digest: &'a str },
     TagsList { name: &'a str },
     Other,
 }
@@ -60,7 +60,7 @@ impl<'a> Route<'a> {
         }
         if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
             if !digest.starts_with("uploads") && !name.ends_with("/blobs") {
-                return Self::Blob { name };
+                return Self::Blob { name, digest };
             }
         }
         if let Some(name) = rest.strip_suffix("/tags/list") {
@@ -78,7 +78,9 @@ fn is_digest(reference: &str) -> bool {
 /// registry answers first (401), as ACR authenticates before it looks at properties.
 fn enforce(shared: &Shared, method: &str, route: &Route<'_>, auth: Option<&str>) -> bool {
     let (name, action) = match (route, method) {
-        (Route::Manifest { name, .. } | Route::Blob { name }, "GET" | "HEAD") => (*name, "pull"),
+        (Route::Manifest { name, .. } | Route::Blob { name, .. }, "GET" | "HEAD") => {
+            (*name, "pull")
+        }
         (Route::Manifest { name, .. }, "PUT") => (*name, "push"),
         (Route::Manifest { name, .. }, "DELETE") => (*name, "delete"),
         _ => return false,
@@ -224,6 +226,11 @@ pub(crate) fn forward(
         };
         headers.push((name.clone(), value));
     }
+    if let (Route::Blob { digest, .. }, "GET" | "HEAD", 200 | 206) = (&route, method, status) {
+        if let Some(location) = shared.storage.blob_url(digest) {
+            return write_complete(out, storage_redirect(method, &location, digest), true);
+        }
+    }
     let mut up_body = BodyReader::new(up_reader, framing);
 
     // Answers the emulator rewrites whole: small JSON bodies.
@@ -277,6 +284,24 @@ pub(crate) fn forward(
     head_text.push_str("Connection: close\r\n\r\n");
     out.write_all(head_text.as_bytes())?;
     pump(&mut up_body, out, chunked)
+}
+
+/// ACR's answer to a blob read it may serve: `307` to its storage account (reference section
+/// 7), with the digest, and Go's redirect body on a `GET`.
+fn storage_redirect(method: &str, location: &str, digest: &str) -> ServerResponse {
+    let body = if method == "GET" {
+        format!(
+            "<a href=\"{}\">Temporary Redirect</a>.\n\n",
+            location.replace('&', "&amp;")
+        )
+    } else {
+        String::new()
+    };
+    ServerResponse::new(307)
+        .header("Location", location)
+        .header("Docker-Content-Digest", digest)
+        .header("Content-Type", "text/html; charset=utf-8")
+        .body(body.into_bytes())
 }
 
 /// Copies a body piece by piece, re-chunking it when `chunked`; flushes at the end.
