@@ -237,8 +237,8 @@ test('narrow screen and dark theme', async () => {
   await page.context().close();
 });
 
-async function connect(page, { url, auth, username, secret }) {
-  await page.goto(`${site.url}/`);
+async function connect(page, { url, auth, username, secret, origin = site.url }) {
+  await page.goto(`${origin}/`);
   await page.getByLabel('Registry address').fill(url);
   await page.getByLabel(auth).check();
   if (username) await page.getByRole('textbox', { name: 'Username' }).fill(username);
@@ -500,25 +500,40 @@ test('the connect form: its own mistakes, edits that stay edits, a secret asked 
   await page.context().close();
 });
 
-test('deploy/nginx.conf serves the site and proxies the registry on one origin', async () => {
+/**
+ * Runs a file of deploy/ as written, with `replacements` ([from, to] pairs, every occurrence),
+ * its listen and root pointed at a free port and the built site, and its temporary files in a
+ * directory of its own; hands `use` the site's origin and stops nginx afterwards.
+ */
+async function withNginx(file, replacements, use) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-nginx-'));
   const port = new URL(await closedPort()).port;
-  const registry = new URL(kit.anonymous);
-  let conf = fs.readFileSync('deploy/nginx.conf', 'utf8')
+  let conf = fs.readFileSync(file, 'utf8')
     .replace('listen 8080;', `listen 127.0.0.1:${port};`)
     .replace('root /srv/porthole;', `root ${path.resolve(dist)};`)
-    .replaceAll('proxy_pass http://127.0.0.1:5000;', `proxy_pass http://${registry.host};`)
     .replace('http {', `http {\n    access_log off;\n    client_body_temp_path ${dir}/body;\n    proxy_temp_path ${dir}/proxy;\n    fastcgi_temp_path ${dir}/fcgi;\n    uwsgi_temp_path ${dir}/uwsgi;\n    scgi_temp_path ${dir}/scgi;`);
+  for (const [from, to] of replacements) conf = conf.replaceAll(from, to);
   conf = `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\ndaemon off;\n${conf}`;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
   execFileSync('/usr/sbin/nginx', ['-t', '-q', '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
   const nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'inherit' });
   try {
-    const page = await newPage();
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 50; i++) {
       try { await fetch(`${base}/`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
     }
+    await use(base);
+  } finally {
+    nginx.kill('SIGTERM');
+    await new Promise((r) => nginx.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('deploy/nginx.conf serves the site and proxies the registry on one origin', async () => {
+  const registry = new URL(kit.anonymous);
+  await withNginx('deploy/nginx.conf', [['proxy_pass http://127.0.0.1:5000;', `proxy_pass http://${registry.host};`]], async (base) => {
+    const page = await newPage();
     await page.goto(`${base}/r/here/repo/apps/web`);
     await page.getByRole('link', { name: '1.0.0' }).waitFor();
     await page.getByRole('link', { name: '1.0.0' }).click();
@@ -526,9 +541,40 @@ test('deploy/nginx.conf serves the site and proxies the registry on one origin',
     await shot(page, 'nginx-manifest');
     noErrors();
     await page.context().close();
-  } finally {
-    nginx.kill('SIGTERM');
-    await new Promise((r) => nginx.once('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('deploy/nginx-acr.conf: ACR on the page\'s origin, its token server and blob storage included', { skip: !kit.acr && 'the test kit has no ACR emulator' }, async () => {
+  // The emulator's challenges name its own origin as the token server, and its blob reads
+  // redirect to a storage origin of their own, as ACR's do: the page must reach neither.
+  const acr = new URL(kit.acr).host;
+  const replacements = [['https://myregistry.azurecr.io', `http://${acr}`], ['myregistry.azurecr.io', acr]];
+  await withNginx('deploy/nginx-acr.conf', replacements, async (base) => {
+    const page = await newPage();
+    const elsewhere = [];
+    const blobReads = [];
+    page.on('request', (r) => { if (new URL(r.url()).origin !== base) elsewhere.push(r.url()); });
+    page.on('response', (r) => { if (r.url().includes('/blobs/sha256:')) blobReads.push(r.status()); });
+    await connect(page, { origin: base, url: base, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
+    await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'apps/web' }).click();
+    await page.getByRole('link', { name: '1.0.0' }).click();
+    // The config (a blob read) is shown...
+    await page.getByText('APP_ENV=production').waitFor();
+    // ...and a layer downloads, verified, through the same origin.
+    const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
+    const layerDigest = await first.locator('td.mono').first().getAttribute('title');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      first.getByRole('button', { name: /^Download/ }).click(),
+    ]);
+    const hash = crypto.createHash('sha256').update(fs.readFileSync(await download.path())).digest('hex');
+    assert.equal(`sha256:${hash}`, layerDigest);
+    await first.getByText(/verified, 3\.0 MiB/).waitFor();
+    assert.deepEqual(elsewhere, [], 'the page left its origin');
+    assert.ok(blobReads.length >= 2 && blobReads.every((s) => s === 200), `blob reads: ${blobReads}`);
+    await shot(page, 'nginx-acr-manifest');
+    noErrors();
+    await page.context().close();
+  });
 });
