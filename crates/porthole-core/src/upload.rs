@@ -547,7 +547,10 @@ impl BlobUpload {
                 self.repository
             )));
         }
-        if let Some(sent) = headers::content_digest(headers)? {
+        // The registry checked the digest in the URL before it answered 201: a header it cannot
+        // even parse (a proxy's mangling) contradicts nothing, and failing here would report a
+        // stored blob as lost.
+        if let Ok(Some(sent)) = headers::content_digest(headers) {
             // A registry may answer its own canonical digest in another algorithm (distribution
             // answers sha256 to a sha512 upload, after checking the sha512 in the URL): only one
             // of the same algorithm can contradict ours.
@@ -1054,6 +1057,19 @@ mod tests {
             .handle_commit(201, &headers(&[("Docker-Content-Digest", other.as_str())]))
             .unwrap_err();
         assert_eq!(e.code(), "DIGEST_MISMATCH");
+    }
+
+    #[test]
+    fn commit_ignores_a_registry_digest_it_cannot_read() {
+        let data = b"abc";
+        let mut up = upload(3, 10);
+        open(&mut up);
+        send_chunk(&mut up, data, "1");
+        let _: Request<NoNativeBody> = up.commit_request().unwrap();
+        let digest = up
+            .handle_commit(201, &headers(&[("Docker-Content-Digest", "sha256:not-hex")]))
+            .unwrap();
+        assert_eq!(digest, Digest::sha256_of(data));
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub enum Fault {
     FlipByte,
     /// Forwards the request and removes this header from the answer (`Location`, `Range`).
     DropHeader(&'static str),
+    /// Forwards the request and replaces this header's value in the answer, when it has the
+    /// header (a proxy or registry that mangles it).
+    ReplaceHeader(&'static str, &'static str),
     /// Answers `307 Temporary Redirect` to `<base><path and query>` without forwarding (a
     /// registry sending blob downloads to storage on another host).
     RedirectTo(String),
@@ -92,6 +95,7 @@ impl Fault {
             Self::DropHeader(h) if h.eq_ignore_ascii_case("location") => "missing-location",
             Self::DropHeader(h) if h.eq_ignore_ascii_case("range") => "missing-range",
             Self::DropHeader(_) => "missing-header",
+            Self::ReplaceHeader(..) => "replaced-header",
             Self::RedirectTo(_) => "redirect",
             Self::IgnoreRange => "range-ignored",
         }
@@ -506,6 +510,16 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
                 .headers
                 .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             (answer.headers.len() != before).then(|| fault.as_ref().map_or("", Fault::kind))
+        }
+        Some(Fault::ReplaceHeader(name, value)) => {
+            let mut replaced = None;
+            for (n, v) in answer.headers.iter_mut() {
+                if n.eq_ignore_ascii_case(name) {
+                    *v = value.to_string();
+                    replaced = Some("replaced-header");
+                }
+            }
+            replaced
         }
         Some(Fault::IgnoreRange) => asked_range.then_some("range-ignored"),
         Some(Fault::ResetInResponseBody) => {

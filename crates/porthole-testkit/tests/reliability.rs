@@ -432,6 +432,48 @@ fn slow_answers_and_missing_headers() {
     );
 }
 
+#[test]
+fn a_mangled_digest_header_on_a_stored_push_is_not_a_failure() {
+    let registry = Registry::start(AuthMode::Anonymous).unwrap();
+    let proxy = FaultProxy::start(
+        &registry.url(),
+        vec![Rule::new(Fault::ReplaceHeader(
+            "Docker-Content-Digest",
+            "sha256:garbled",
+        ))
+        .method("PUT")],
+    )
+    .unwrap();
+    let client = client_via(&proxy, Credential::Anonymous);
+    let repo = client.repository(repo_name("reliability/garbled"));
+    // Blob commits and manifest pushes: the registry stored what was sent (it checked the
+    // digest itself), so an unreadable header in its 201 reports nothing lost.
+    let image = push_image(&repo, "v1", 77);
+    let injected = proxy
+        .injected()
+        .get("replaced-header")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(
+        injected,
+        4,
+        "config, two layers and the manifest: {:#?}",
+        proxy.events()
+    );
+    let direct =
+        client_for(&registry, Credential::Anonymous).repository(repo_name("reliability/garbled"));
+    proxy.set_rules(Vec::new());
+    let fetched = block_on(direct.get_manifest(&tag("v1"))).unwrap();
+    assert_eq!(fetched.digest, *image.digest());
+    report(
+        "garbled-digest",
+        &[format!(
+            "{injected} pushes answered 201 with an unreadable Docker-Content-Digest: all stored, \
+             none reported as failed"
+        )],
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Redirects and credentials
 
