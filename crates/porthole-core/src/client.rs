@@ -324,7 +324,10 @@ impl<T: Transport> RegistryClient<T> {
             }
             let mut resp = self.expect(resp, op, &[200]).await?;
             let body = self.read_json_body(&mut resp, op).await?;
-            let items = parse(&body)?;
+            let mut items = parse(&body)?;
+            if resp.headers_filtered {
+                keep_after_last(&url, &mut items, last_key);
+            }
             let mut next = headers::parse_next_link(resp.headers.get_all("link"), &url)?;
             if next.is_none() && resp.headers_filtered {
                 next = hidden_link_fallback(&url, &items, last_key, &build);
@@ -829,18 +832,37 @@ fn mount_refused(error: &Error) -> bool {
     matches!(error, Error::Auth { .. }) || matches!(error.status(), Some(401 | 403 | 404))
 }
 
-/// When a cross-origin registry hides `Link` (not in `Access-Control-Expose-Headers`), a full
-/// page may still have a successor: continue after its last item with `last=`, which the spec
-/// defines for exactly this, rather than stopping silently after the first page.
+/// When a cross-origin registry hides `Link` (not in `Access-Control-Expose-Headers`), any
+/// page but an empty one may have a successor: continue after its last item with `last=`, which
+/// the spec defines for exactly this, rather than stopping silently after the first page. A
+/// short page is no proof of the end, since a registry may answer fewer than the `n` asked
+/// (distribution 3 caps tag pages at 1,000); the price is one more request, answered empty (or
+/// with nothing new, see [`keep_after_last`]), at the end of such a listing.
 fn hidden_link_fallback<I, B>(
     url: &Url,
     items: &[I],
     last_key: Option<fn(&I) -> &str>,
     build: impl Fn(Option<u32>, Option<&str>) -> Request<B>,
 ) -> Option<Url> {
-    let n: u32 = url.query_param("n")?.parse().ok()?;
     let last = last_key?(items.last()?);
-    (n > 0 && items.len() >= n as usize).then(|| build(Some(n), Some(last)).url)
+    let n = url.query_param("n").and_then(|n| n.parse().ok());
+    Some(build(n, Some(last)).url)
+}
+
+/// Keeps what is new in a page asked for after `last=`. A registry that honours `last` answers
+/// only items after it (some repeat `last` itself, which is dropped). One that ignores it
+/// answers the listing from its start again (distribution 2.8 on tags, unsorted): an item before
+/// `last` shows that, and none of the page is kept, so a listing continued by
+/// [`hidden_link_fallback`] ends there instead of listing everything twice.
+fn keep_after_last<I>(url: &Url, items: &mut Vec<I>, last_key: Option<fn(&I) -> &str>) {
+    let (Some(key), Some(last)) = (last_key, url.query_param("last")) else {
+        return;
+    };
+    if items.iter().any(|item| key(item) < last.as_str()) {
+        items.clear();
+    } else {
+        items.retain(|item| key(item) != last.as_str());
+    }
 }
 
 fn token_step(endpoint: &TokenEndpoint, scopes: &[Scope]) -> String {
@@ -1905,7 +1927,7 @@ mod tests {
     use crate::transport::NoNativeBody;
 
     #[test]
-    fn a_hidden_link_after_a_full_page_continues_after_its_last_item() {
+    fn a_hidden_link_continues_after_the_last_item_of_any_page_but_an_empty_one() {
         let base = Url::parse("http://127.0.0.1:5000").unwrap();
         let build = |n: Option<u32>, last: Option<&str>| -> Request<NoNativeBody> {
             api::catalog(&base, n, last)
@@ -1915,20 +1937,38 @@ mod tests {
         let next = hidden_link_fallback(&url, &full, Some(String::as_str), build).unwrap();
         assert_eq!(next.query_param("last").as_deref(), Some("b/c"));
         assert_eq!(next.query_param("n").as_deref(), Some("2"));
-        // A short page is the last one; without `n` nothing can be inferred.
-        assert_eq!(
-            hidden_link_fallback(&url, &full[..1], Some(String::as_str), build),
-            None
-        );
+        // A short page may be a capped one; without `n` the next asks without it.
+        let next = hidden_link_fallback(&url, &full[..1], Some(String::as_str), build).unwrap();
+        assert_eq!(next.query_param("last").as_deref(), Some("a"));
         let no_n = build(None, None).url;
+        let next = hidden_link_fallback(&no_n, &full, Some(String::as_str), build).unwrap();
+        assert_eq!(next.query_param("n"), None);
+        // An empty page ends the listing; so does a listing without a `last` key (ACR's).
         assert_eq!(
-            hidden_link_fallback(&no_n, &full, Some(String::as_str), build),
+            hidden_link_fallback::<String, _>(&url, &[], Some(String::as_str), build),
             None
         );
         assert_eq!(
             hidden_link_fallback::<String, _>(&url, &full, None, build),
             None
         );
+    }
+
+    #[test]
+    fn a_page_after_last_keeps_what_is_new_and_a_repeated_start_nothing() {
+        let base = Url::parse("http://127.0.0.1:5000").unwrap();
+        let url = api::catalog::<NoNativeBody>(&base, Some(2), Some("b")).url;
+        let mut inclusive = vec!["b".to_string(), "b/c".into(), "c".into()];
+        keep_after_last(&url, &mut inclusive, Some(String::as_str));
+        assert_eq!(inclusive, ["b/c", "c"]);
+        // From the start again, in any order: nothing of it is new.
+        let mut repeated = vec!["c".to_string(), "a".into(), "b/c".into()];
+        keep_after_last(&url, &mut repeated, Some(String::as_str));
+        assert!(repeated.is_empty());
+        let first = api::catalog::<NoNativeBody>(&base, Some(2), None).url;
+        let mut page = vec!["a".to_string()];
+        keep_after_last(&first, &mut page, Some(String::as_str));
+        assert_eq!(page, ["a"]);
     }
 
     /// A transport for tests that never reach the network.

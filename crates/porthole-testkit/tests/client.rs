@@ -709,6 +709,96 @@ fn credentials_are_never_sent_to_an_upload_location_on_another_origin() {
     );
 }
 
+/// A registry as a page on another origin sees it when `Link` is not exposed (`headers_filtered`,
+/// no `Link`), which answers at most `cap` items a page whatever `n` asks, as distribution 3
+/// does for tags. Records the `last=` of every listing request.
+struct CappedHiddenLink {
+    inner: NativeTransport,
+    cap: u32,
+    lasts: RefCell<Vec<Option<String>>>,
+}
+
+impl Transport for CappedHiddenLink {
+    type NativeBody = Vec<u8>;
+    type Stream = NativeBodyStream;
+
+    async fn send(
+        &self,
+        mut request: Request<Vec<u8>>,
+    ) -> Result<Response<NativeBodyStream>, TransportError> {
+        self.lasts
+            .borrow_mut()
+            .push(request.url.query_param("last"));
+        let asked: Option<u32> = request.url.query_param("n").and_then(|n| n.parse().ok());
+        if asked.is_some_and(|n| n > self.cap) {
+            let (path, query) = request.url.as_str().split_once('?').unwrap();
+            let capped: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("n", _)) => format!("n={}", self.cap),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            request.url = Url::parse(&format!("{path}?{}", capped.join("&"))).unwrap();
+        }
+        let mut response = self.inner.send(request).await?;
+        response.headers.remove("link");
+        response.headers_filtered = true;
+        Ok(response)
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.inner.sleep(millis).await;
+    }
+}
+
+#[test]
+fn listings_without_link_go_on_past_short_pages_and_list_nothing_twice() {
+    let registry = Registry::start(AuthMode::Anonymous).unwrap();
+    let direct = client_for(&registry, Credential::Anonymous);
+    let names: Vec<String> = (0..5).map(|i| format!("capped/repo-{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        push_image(&direct.repository(repo_name(name)), "v1", 300 + i as u64);
+    }
+    let tagged = direct.repository(repo_name(&names[0]));
+    let image = block_on(tagged.get_manifest(&tag("v1"))).unwrap();
+    let tags: Vec<String> = (0..7).map(|i| format!("t{i}")).collect();
+    for t in &tags {
+        block_on(tagged.put_manifest(&tag(t), &image)).unwrap();
+    }
+    let transport = CappedHiddenLink {
+        inner: NativeTransport::new(),
+        cap: 2,
+        lasts: RefCell::new(Vec::new()),
+    };
+    let client = RegistryClient::new(transport, base_url(&registry), Credential::Anonymous);
+
+    // The catalog answers 2 of the 10,000 asked: each short page is followed by `last=`, until
+    // a page comes back empty.
+    let listed = block_on(client.list_repositories()).unwrap();
+    assert_eq!(listed, names);
+    let lasts = client.transport().lasts.take();
+    assert_eq!(
+        lasts.iter().flatten().collect::<Vec<_>>(),
+        ["capped/repo-1", "capped/repo-3", "capped/repo-4"],
+        "{lasts:?}"
+    );
+
+    // Distribution 2.8 ignores `n` and `last` on tags (and lists them unsorted): the request
+    // after `last=` answers every tag again, none of them new, and the listing ends there.
+    let mut listed = block_on(client.repository(repo_name(&names[0])).list_tags()).unwrap();
+    listed.sort();
+    let mut expected = tags.clone();
+    expected.push("v1".into());
+    assert_eq!(listed, expected);
+    let lasts = client.transport().lasts.take();
+    assert_eq!(lasts.iter().flatten().count(), 1, "{lasts:?}");
+}
+
 /// With the OAuth2 password grant, the token server's answers carry a refresh token, which the
 /// client uses for later scopes. Once the server refuses it (expired, revoked), the client asks
 /// with the password again instead of failing every new scope.
