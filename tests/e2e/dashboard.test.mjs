@@ -106,6 +106,15 @@ test('index: one row per platform, attestations folded away', async () => {
   const text = await platforms.innerText();
   for (const p of ['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7']) assert.ok(text.includes(p), text);
   assert.ok(!text.includes('unknown'), 'attestations are not among the platforms');
+  // Each platform's image size (config and layers), read from its manifest, as the registry has it.
+  const accept = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json';
+  const read = async (ref) => (await fetch(`${kit.anonymous}/v2/library/alpine/manifests/${ref}`, { headers: { Accept: accept } })).json();
+  for (const child of (await read('3.20')).manifests.filter((m) => m.platform?.os !== 'unknown')) {
+    const image = await read(child.digest);
+    const bytes = image.config.size + image.layers.reduce((sum, l) => sum + l.size, 0);
+    const row = platforms.locator('tbody tr', { hasText: child.digest.slice(7, 19) });
+    assert.equal(await row.locator('[data-bytes]').getAttribute('data-bytes'), String(bytes));
+  }
   const folded = page.locator('details.attestations');
   await folded.getByText('3 attestation manifests').waitFor();
   assert.equal(await folded.evaluate((d) => d.open), false);

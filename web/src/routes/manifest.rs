@@ -155,7 +155,7 @@ fn ManifestBody(
 
     let body = match &manifest.parsed {
         ManifestKind::Index(index) => {
-            view! { <IndexView index=index.clone() reg=reg.clone() name=name.clone() /> }.into_any()
+            view! { <IndexView repo=repo.clone() index=index.clone() reg=reg.clone() name=name.clone() /> }.into_any()
         }
         ManifestKind::Image(image) => view! {
             <ImageView conn=conn.clone() repo=repo.clone() image=image.clone() downloads=downloads />
@@ -472,15 +472,21 @@ fn AcrLocks(
     }
 }
 
-/// An index: one row per platform; attestation manifests folded away.
+/// An index: one row per platform, with the size of its image; attestation manifests folded
+/// away.
 #[component]
-fn IndexView(index: ImageIndex, reg: String, name: String) -> impl IntoView {
+fn IndexView(
+    repo: Repository<FetchTransport>,
+    index: ImageIndex,
+    reg: String,
+    name: String,
+) -> impl IntoView {
     let (attestations, platforms): (Vec<Descriptor>, Vec<Descriptor>) =
         index.manifests.into_iter().partition(is_attestation);
     let row = {
         let reg = reg.clone();
         let name = name.clone();
-        move |d: Descriptor| {
+        move |(d, image_size): (Descriptor, Option<AnyView>)| {
             let href = manifest_href(&reg, &name, d.digest.as_str());
             let platform = d
                 .platform
@@ -496,6 +502,7 @@ fn IndexView(index: ImageIndex, reg: String, name: String) -> impl IntoView {
                 <tr>
                     <td><a class="row-link" data-row="" href=href>{platform}</a></td>
                     <td class="mono" title=d.digest.to_string()>{short_digest(d.digest.as_str())}</td>
+                    {image_size.map(|cell| view! { <td class="num">{cell}</td> })}
                     <td class="num">{human_size(d.size)}</td>
                     <td class="mono small">{d.media_type.as_str().to_owned()} " " {what}</td>
                 </tr>
@@ -503,14 +510,25 @@ fn IndexView(index: ImageIndex, reg: String, name: String) -> impl IntoView {
         }
     };
     let att_count = attestations.len();
-    let platform_rows = platforms.into_iter().map(row.clone()).collect_view();
-    let attestation_rows = attestations.into_iter().map(row).collect_view();
+    let platform_rows = platforms
+        .into_iter()
+        .map(|d| {
+            let size = view! { <ImageSize repo=repo.clone() digest=d.digest.clone() /> };
+            (d, Some(size.into_any()))
+        })
+        .map(row.clone())
+        .collect_view();
+    let attestation_rows = attestations
+        .into_iter()
+        .map(|d| (d, None))
+        .map(row)
+        .collect_view();
     view! {
         <section class="card" aria-labelledby="platforms-title">
             <h2 id="platforms-title">"Platforms"</h2>
             <div class="table-wrap">
                 <table class="platforms-table" aria-label="Platforms">
-                    <thead><tr><th scope="col">"Platform"</th><th scope="col">"Digest"</th><th scope="col" class="num">"Manifest"</th><th scope="col">"Media type"</th></tr></thead>
+                    <thead><tr><th scope="col">"Platform"</th><th scope="col">"Digest"</th><th scope="col" class="num" title="The config and the layers, compressed: what a pull of this platform downloads">"Image"</th><th scope="col" class="num">"Manifest"</th><th scope="col">"Media type"</th></tr></thead>
                     <tbody>{platform_rows}</tbody>
                 </table>
             </div>
@@ -523,6 +541,31 @@ fn IndexView(index: ImageIndex, reg: String, name: String) -> impl IntoView {
                 </details>
             })}
         </section>
+    }
+}
+
+/// The size of one platform's image (config and layers, compressed), read from its manifest:
+/// the index gives only the size of each manifest itself. The exact byte count is in the title.
+#[component]
+fn ImageSize(repo: Repository<FetchTransport>, digest: Digest) -> impl IntoView {
+    let size = RwSignal::new(None::<Result<u64, String>>);
+    // Scoped to the page: leaving it stops the reads of the other platforms.
+    spawn_local_scoped_with_cancellation(async move {
+        let result = match repo.get_manifest(&TagOrDigest::Digest(digest)).await {
+            Ok(manifest) => manifest
+                .as_image()
+                .map(ImageManifest::total_size)
+                .ok_or_else(|| "not an image manifest: no layers to add up".to_string()),
+            Err(e) => Err(format!("its manifest could not be read: {e}")),
+        };
+        size.set(Some(result));
+    });
+    move || {
+        match size.get() {
+        None => view! { <span class="muted" title="reading its manifest">"…"</span> }.into_any(),
+        Some(Ok(n)) => view! { <span data-bytes=n.to_string() title=format!("{n} bytes")>{human_size(n)}</span> }.into_any(),
+        Some(Err(e)) => view! { <span class="muted" title=e>"—"</span> }.into_any(),
+    }
     }
 }
 
