@@ -1067,7 +1067,10 @@ mod tests {
         send_chunk(&mut up, data, "1");
         let _: Request<NoNativeBody> = up.commit_request().unwrap();
         let digest = up
-            .handle_commit(201, &headers(&[("Docker-Content-Digest", "sha256:not-hex")]))
+            .handle_commit(
+                201,
+                &headers(&[("Docker-Content-Digest", "sha256:not-hex")]),
+            )
             .unwrap();
         assert_eq!(digest, Digest::sha256_of(data));
     }
