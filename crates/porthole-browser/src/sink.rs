@@ -18,8 +18,9 @@ use crate::source::WEBCRYPTO_MAX_BYTES;
 
 type Opener = Pin<Box<dyn Future<Output = Result<FetchBody, Error>>>>;
 
-/// A resume's request: the new body and how many of its leading bytes were had already.
-pub type ResumeFuture = Pin<Box<dyn Future<Output = Result<(FetchBody, u64), Error>>>>;
+/// A resume's request: the new body and how many of its leading bytes were had already, or
+/// `None` when nothing was left to send ([`Repository::resume_blob`]).
+pub type ResumeFuture = Pin<Box<dyn Future<Output = Result<Option<(FetchBody, u64)>, Error>>>>;
 
 /// Asks for the rest of a download whose body broke: `(offset, error, attempt)` to the resume's
 /// request ([`Repository::resume_blob`]).
@@ -309,7 +310,10 @@ async fn pull_once(
                 let Some(resumed) = unless_cancelled(state, resume).await else {
                     return Ok(Step::End);
                 };
-                let (body, skip) = resumed?;
+                // Nothing was left after all: the digest check decides.
+                let Some((body, skip)) = resumed? else {
+                    return verify(state).await;
+                };
                 let mut st = state.borrow_mut();
                 st.body = Some(body);
                 st.skip = skip;
@@ -498,10 +502,10 @@ where
     Rc::new(move |offset, error, attempt| {
         let (repository, digest) = (repository.clone(), digest.clone());
         Box::pin(async move {
-            let (response, skip) = repository
+            let rest = repository
                 .resume_blob(&digest, offset, error, attempt)
                 .await?;
-            Ok((response.body, skip))
+            Ok(rest.map(|(response, skip)| (response.body, skip)))
         })
     })
 }

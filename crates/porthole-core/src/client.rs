@@ -865,6 +865,21 @@ fn keep_after_last<I>(url: &Url, items: &mut Vec<I>, last_key: Option<fn(&I) -> 
     }
 }
 
+/// A `416` to `Range: bytes=<offset>-`: nothing is left after `offset`. Its `Content-Range`
+/// (`bytes */<size>`), when the page may read it, must then give the blob's size as `offset`; a
+/// blob the registry says is longer is an error, not the end.
+fn range_at_end(op: &str, offset: u64, content_range: Option<&str>) -> Result<()> {
+    let size = content_range
+        .and_then(|v| v.trim().strip_prefix("bytes */"))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match size {
+        Some(size) if size != offset => Err(Error::protocol(format!(
+            "{op}: resuming at byte {offset}, the registry answered that the range is not              satisfiable for a blob of {size} bytes"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn token_step(endpoint: &TokenEndpoint, scopes: &[Scope]) -> String {
     let scope_text: Vec<String> = scopes.iter().map(Scope::to_string).collect();
     format!(
@@ -1231,7 +1246,11 @@ impl<T: Transport> Repository<T> {
                 // The connection broke inside the body: ask for the rest with a Range request.
                 Err(e) => {
                     resumes += 1;
-                    (resp, skip) = self.resume_blob(digest, size, e, resumes).await?;
+                    match self.resume_blob(digest, size, e, resumes).await? {
+                        Some(rest) => (resp, skip) = rest,
+                        // Nothing was left after all; the digest check decides.
+                        None => break,
+                    }
                     continue;
                 }
             };
@@ -1250,16 +1269,18 @@ impl<T: Transport> Repository<T> {
     /// After the body of a blob download broke with `error` once `offset` bytes had arrived,
     /// waits the retry policy's back-off and asks for the rest with a `Range` request. Returns
     /// the new answer and how many of its leading bytes to skip (all of `offset` when the
-    /// registry ignored the Range and sent everything). `attempt` counts the resumes of this
-    /// download, 1 for the first; when the policy's attempts are spent, or the failure is not one
-    /// a retry can mend, `error` comes back as the download's error.
+    /// registry ignored the Range and sent everything). `None` when the registry answers `416`:
+    /// nothing is left after `offset` (a body without `Content-Length` that broke after its last
+    /// byte), and the bytes had are the whole blob if they hash to `digest`. `attempt` counts the
+    /// resumes of this download, 1 for the first; when the policy's attempts are spent, or the
+    /// failure is not one a retry can mend, `error` comes back as the download's error.
     pub async fn resume_blob(
         &self,
         digest: &Digest,
         offset: u64,
         error: TransportError,
         attempt: u32,
-    ) -> Result<(Response<T::Stream>, u64)> {
+    ) -> Result<Option<(Response<T::Stream>, u64)>> {
         let op = format!("downloading blob {}@{digest}", self.name);
         let policy = self.client.inner.options.retry;
         if !Failure::Transport(error.kind).is_retryable(Method::Get)
@@ -1278,14 +1299,17 @@ impl<T: Transport> Repository<T> {
             .client
             .send(&op, &self.scopes(Method::Get), req)
             .await?;
+        if resp.status == 416 {
+            return range_at_end(&op, offset, resp.headers.get("content-range")).map(|()| None);
+        }
         let resp = self.client.expect(resp, &op, &[200, 206]).await?;
         if resp.status == 200 {
-            return Ok((resp, offset));
+            return Ok(Some((resp, offset)));
         }
         // A browser hides Content-Range from a cross-origin page unless the registry exposes
         // it; a 206 to the one open range asked for then starts where it was asked to.
         let Some(content_range) = resp.headers.get("content-range") else {
-            return Ok((resp, 0));
+            return Ok(Some((resp, 0)));
         };
         let start = content_range
             .trim()
@@ -1298,7 +1322,7 @@ impl<T: Transport> Repository<T> {
                  {content_range:?}"
             )));
         }
-        Ok((resp, 0))
+        Ok(Some((resp, 0)))
     }
 
     /// A whole blob in memory, verified before it is returned.
@@ -1952,6 +1976,14 @@ mod tests {
             hidden_link_fallback::<String, _>(&url, &full, None, build),
             None
         );
+    }
+
+    #[test]
+    fn a_416_at_the_end_of_what_was_had_is_the_end_unless_the_blob_is_longer() {
+        assert!(range_at_end("op", 10, None).is_ok());
+        assert!(range_at_end("op", 10, Some("bytes */10")).is_ok());
+        let e = range_at_end("op", 10, Some("bytes */12")).unwrap_err();
+        assert!(e.to_string().contains("a blob of 12 bytes"), "{e}");
     }
 
     #[test]

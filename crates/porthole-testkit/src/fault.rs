@@ -56,6 +56,10 @@ pub enum Fault {
     /// length), then resets the connection. An answer without a body is lost whole: the
     /// registry acted but the client never hears of it.
     ResetInResponseBody,
+    /// Forwards the request, sends a 2xx answer with a body chunked (no `Content-Length`) and
+    /// whole, then closes the connection instead of sending the last, empty chunk: every byte
+    /// arrives, only the body's end is lost, and the client cannot tell from a length.
+    CloseBeforeLastChunk,
     /// Forwards the request and sends the answer only after this delay.
     Delay(Duration),
     /// Forwards the request and sends only the first half of the answer's body, with a
@@ -89,6 +93,7 @@ impl Fault {
             Self::TooManyRequests { .. } => "429",
             Self::ResetInRequestBody => "reset-in-request-body",
             Self::ResetInResponseBody => "reset-in-response-body",
+            Self::CloseBeforeLastChunk => "close-before-last-chunk",
             Self::Delay(_) => "delay",
             Self::TruncateBody => "truncated-body",
             Self::FlipByte => "flipped-byte",
@@ -522,6 +527,12 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
             replaced
         }
         Some(Fault::IgnoreRange) => asked_range.then_some("range-ignored"),
+        Some(Fault::CloseBeforeLastChunk) if content => {
+            record(Some("close-before-last-chunk"), Some(answer.status));
+            // An orderly close (not a reset, which may discard bytes the client has not read).
+            write_chunked_without_end(&client, &answer)?;
+            return client.shutdown(std::net::Shutdown::Both);
+        }
         Some(Fault::ResetInResponseBody) => {
             record(Some("reset-in-response-body"), None);
             if !answer.body.is_empty() {
@@ -647,6 +658,27 @@ fn write_answer(client: &TcpStream, answer: &Answer) -> io::Result<()> {
     let mut out = BufWriter::new(client);
     out.write_all(head.as_bytes())?;
     out.write_all(&answer.body)?;
+    out.flush()
+}
+
+/// Writes `answer` with its body as one chunk and without the closing empty chunk.
+fn write_chunked_without_end(client: &TcpStream, answer: &Answer) -> io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        answer.status,
+        http1::reason(answer.status)
+    );
+    for (name, value) in &answer.headers {
+        if !name.eq_ignore_ascii_case("content-length") {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    let mut out = BufWriter::new(client);
+    out.write_all(head.as_bytes())?;
+    write!(out, "{:x}\r\n", answer.body.len())?;
+    out.write_all(&answer.body)?;
+    out.write_all(b"\r\n")?;
     out.flush()
 }
 

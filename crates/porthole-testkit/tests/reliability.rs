@@ -433,6 +433,50 @@ fn slow_answers_and_missing_headers() {
 }
 
 #[test]
+fn a_chunked_download_whose_end_is_lost_after_every_byte_is_verified_not_failed() {
+    let registry = Registry::start(AuthMode::Anonymous).unwrap();
+    let proxy = FaultProxy::start(&registry.url(), Vec::new()).unwrap();
+    let client = client_via(&proxy, Credential::Anonymous);
+    let repo = client.repository(repo_name("reliability/chunked-end"));
+    let data = random_bytes(MIB + 17, 404);
+    let digest = block_on(repo.upload_blob(&data[..], monolithic(), &mut |_| {})).unwrap();
+    // The answer has no length, and the connection breaks where its last chunk should be; the
+    // resume from the end is answered 416, as nothing is left to send (distribution itself
+    // answers an empty 206, blob storage such as ACR's 416).
+    proxy.set_rules(vec![
+        Rule::new(Fault::CloseBeforeLastChunk)
+            .method("GET")
+            .path_contains("/blobs/")
+            .limit(1),
+        Rule::new(Fault::Status(416))
+            .method("GET")
+            .path_contains("/blobs/")
+            .first(2)
+            .limit(1),
+    ]);
+    let mut received = Vec::new();
+    let size = block_on(repo.download_blob(&digest, &mut |chunk| {
+        received.extend_from_slice(chunk);
+        Ok(())
+    }))
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", proxy.events()));
+    assert_eq!(size, data.len() as u64);
+    assert_eq!(received, data);
+    let injected = proxy.injected();
+    assert_eq!(injected.get("close-before-last-chunk").copied(), Some(1));
+    assert_eq!(injected.get("status").copied(), Some(1), "{injected:?}");
+    report(
+        "chunked-end",
+        &[format!(
+            "a {} byte chunked download broken before its last chunk, its resume answered \
+             416: verified whole, {} GET request(s)",
+            data.len(),
+            proxy.events().iter().filter(|e| e.method == "GET").count()
+        )],
+    );
+}
+
+#[test]
 fn a_mangled_digest_header_on_a_stored_push_is_not_a_failure() {
     let registry = Registry::start(AuthMode::Anonymous).unwrap();
     let proxy = FaultProxy::start(
