@@ -850,18 +850,22 @@ fn hidden_link_fallback<I, B>(
 }
 
 /// Keeps what is new in a page asked for after `last=`. A registry that honours `last` answers
-/// only items after it (some repeat `last` itself, which is dropped). One that ignores it
-/// answers the listing from its start again (distribution 2.8 on tags, unsorted): an item before
-/// `last` shows that, and none of the page is kept, so a listing continued by
-/// [`hidden_link_fallback`] ends there instead of listing everything twice.
+/// only items after it, in its own order (distribution's catalog sorts `/` before every other
+/// character, so no byte-order test can tell), and never `last` itself, except as the first
+/// item where it counts `last` in (dropped here). One that ignores `last` answers the listing
+/// from its start again (distribution 2.8 on tags, unsorted), which holds `last` further in:
+/// none of that page is kept, so a listing continued by [`hidden_link_fallback`] ends there
+/// instead of listing everything twice.
 fn keep_after_last<I>(url: &Url, items: &mut Vec<I>, last_key: Option<fn(&I) -> &str>) {
     let (Some(key), Some(last)) = (last_key, url.query_param("last")) else {
         return;
     };
-    if items.iter().any(|item| key(item) < last.as_str()) {
-        items.clear();
-    } else {
-        items.retain(|item| key(item) != last.as_str());
+    match items.iter().position(|item| key(item) == last) {
+        Some(0) => {
+            items.remove(0);
+        }
+        Some(_) => items.clear(),
+        None => {}
     }
 }
 
@@ -874,7 +878,8 @@ fn range_at_end(op: &str, offset: u64, content_range: Option<&str>) -> Result<()
         .and_then(|v| v.trim().parse::<u64>().ok());
     match size {
         Some(size) if size != offset => Err(Error::protocol(format!(
-            "{op}: resuming at byte {offset}, the registry answered that the range is not              satisfiable for a blob of {size} bytes"
+            "{op}: resuming at byte {offset}, the registry answered that the range is not \
+             satisfiable for a blob of {size} bytes"
         ))),
         _ => Ok(()),
     }
@@ -1989,14 +1994,18 @@ mod tests {
     #[test]
     fn a_page_after_last_keeps_what_is_new_and_a_repeated_start_nothing() {
         let base = Url::parse("http://127.0.0.1:5000").unwrap();
-        let url = api::catalog::<NoNativeBody>(&base, Some(2), Some("b")).url;
-        let mut inclusive = vec!["b".to_string(), "b/c".into(), "c".into()];
-        keep_after_last(&url, &mut inclusive, Some(String::as_str));
-        assert_eq!(inclusive, ["b/c", "c"]);
+        let url = api::catalog::<NoNativeBody>(&base, Some(2), Some("apps/web")).url;
+        let keep = |page: &[&str]| {
+            let mut items: Vec<String> = page.iter().map(|s| s.to_string()).collect();
+            keep_after_last(&url, &mut items, Some(String::as_str));
+            items
+        };
+        // Distribution's catalog order puts "apps/web" before "apps-legacy": all of it is new.
+        assert_eq!(keep(&["apps-legacy", "b"]), ["apps-legacy", "b"]);
+        // A registry that counts `last` in.
+        assert_eq!(keep(&["apps/web", "b"]), ["b"]);
         // From the start again, in any order: nothing of it is new.
-        let mut repeated = vec!["c".to_string(), "a".into(), "b/c".into()];
-        keep_after_last(&url, &mut repeated, Some(String::as_str));
-        assert!(repeated.is_empty());
+        assert!(keep(&["c", "apps/web", "a"]).is_empty());
         let first = api::catalog::<NoNativeBody>(&base, Some(2), None).url;
         let mut page = vec!["a".to_string()];
         keep_after_last(&first, &mut page, Some(String::as_str));

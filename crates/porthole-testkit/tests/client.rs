@@ -760,7 +760,16 @@ impl Transport for CappedHiddenLink {
 fn listings_without_link_go_on_past_short_pages_and_list_nothing_twice() {
     let registry = Registry::start(AuthMode::Anonymous).unwrap();
     let direct = client_for(&registry, Credential::Anonymous);
-    let names: Vec<String> = (0..5).map(|i| format!("capped/repo-{i}")).collect();
+    // Distribution's catalog sorts `/` before every other character: `a/x` comes before `a-b`.
+    let names: Vec<String> = [
+        "capped/a-b",
+        "capped/a/x",
+        "capped/b",
+        "capped/c",
+        "capped/d",
+    ]
+    .map(String::from)
+    .to_vec();
     for (i, name) in names.iter().enumerate() {
         push_image(&direct.repository(repo_name(name)), "v1", 300 + i as u64);
     }
@@ -772,21 +781,19 @@ fn listings_without_link_go_on_past_short_pages_and_list_nothing_twice() {
     }
     let transport = CappedHiddenLink {
         inner: NativeTransport::new(),
-        cap: 2,
+        cap: 1,
         lasts: RefCell::new(Vec::new()),
     };
     let client = RegistryClient::new(transport, base_url(&registry), Credential::Anonymous);
 
-    // The catalog answers 2 of the 10,000 asked: each short page is followed by `last=`, until
-    // a page comes back empty.
+    // The catalog answers 1 of the 10,000 asked: each short page is followed by `last=`, until
+    // a page comes back empty; in the registry's order, whatever a byte order would say.
     let listed = block_on(client.list_repositories()).unwrap();
-    assert_eq!(listed, names);
+    let in_registry_order = block_on(direct.list_repositories()).unwrap();
+    assert_eq!(in_registry_order.len(), names.len());
+    assert_eq!(listed, in_registry_order);
     let lasts = client.transport().lasts.take();
-    assert_eq!(
-        lasts.iter().flatten().collect::<Vec<_>>(),
-        ["capped/repo-1", "capped/repo-3", "capped/repo-4"],
-        "{lasts:?}"
-    );
+    assert_eq!(lasts.iter().flatten().count(), names.len(), "{lasts:?}");
 
     // Distribution 2.8 ignores `n` and `last` on tags (and lists them unsorted): the request
     // after `last=` answers every tag again, none of them new, and the listing ends there.
