@@ -548,6 +548,9 @@ test('deploy/nginx.conf serves the site and proxies the registry on one origin',
     await page.getByRole('link', { name: '1.0.0' }).click();
     await page.getByRole('table', { name: 'Referrers' }).locator('tr[data-kind="SBOM"]').waitFor();
     await shot(page, 'nginx-manifest');
+    // An API path that ends like one of the site's files still reaches the registry.
+    const api = await fetch(`${base}/v2/apps/web/manifests/bundle.js`);
+    assert.equal(api.headers.get('docker-distribution-api-version'), 'registry/2.0');
     noErrors();
     await page.context().close();
   });

@@ -1124,6 +1124,14 @@ fn blob_reads_redirect_to_signed_storage_on_another_origin() {
         format!("bytes 0-255/{}", blob.len())
     );
     assert_eq!(part.body, &blob[..256]);
+    let past_the_end = format!("bytes={}-", blob.len());
+    let nothing_left =
+        send(Request::new(Method::Get, location.clone()).header("Range", past_the_end));
+    assert_eq!(nothing_left.status, 416);
+    assert_eq!(
+        nothing_left.header("content-range"),
+        format!("bytes */{}", blob.len())
+    );
     let head = send(Request::new(Method::Head, location.clone()));
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-length"), blob.len().to_string());

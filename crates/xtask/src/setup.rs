@@ -15,7 +15,8 @@ const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Debian packages the tests use: the registry, the browser and its driver, image tools for
-/// interop tests, nginx for the CORS front, htpasswd, and brotli for size measurements.
+/// interop tests, nginx for the CORS front (and the CA bundle deploy/nginx-acr.conf names),
+/// htpasswd, and brotli for size measurements.
 const APT_PACKAGES: &[&str] = &[
     "docker-registry",
     "chromium",
@@ -23,6 +24,7 @@ const APT_PACKAGES: &[&str] = &[
     "skopeo",
     "umoci",
     "nginx-light",
+    "ca-certificates",
     "apache2-utils",
     "brotli",
 ];

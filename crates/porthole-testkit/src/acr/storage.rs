@@ -194,16 +194,7 @@ fn serve_connection(stream: TcpStream, signer: &Signer, root: &Path) -> io::Resu
     let query = crate::server::parse_form(query);
     let mut out = BufWriter::with_capacity(64 * 1024, stream);
     let refuse = |out: &mut BufWriter<TcpStream>, status: u16, code: &str, message: &str| {
-        let body = format!(
-            "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code>\
-             <Message>{message}\nRequestId:{}\nTime:{}</Message></Error>",
-            random_hex(16),
-            rfc3339(unix_now())
-        );
-        let mut headers = storage_headers();
-        headers.push(("Content-Type".into(), "application/xml".into()));
-        headers.push(("x-ms-error-code".into(), code.into()));
-        http1::write_response(out, status, &headers, body.as_bytes())
+        refusal(out, method, (status, code, message), Vec::new())
     };
     match method {
         "OPTIONS" => {
@@ -266,13 +257,9 @@ fn serve_connection(stream: TcpStream, signer: &Signer, root: &Path) -> io::Resu
             (206, start, end - start + 1)
         }
         Extent::Unsatisfiable => {
-            headers.push(("Content-Range".into(), format!("bytes */{size}")));
-            return refuse(
-                &mut out,
-                416,
-                "InvalidRange",
-                "The range specified is invalid for the current size of the resource.",
-            );
+            let range = vec![("Content-Range".to_string(), format!("bytes */{size}"))];
+            let why = "The range specified is invalid for the current size of the resource.";
+            return refusal(&mut out, method, (416, "InvalidRange", why), range);
         }
     };
     let mut text = format!("HTTP/1.1 {status} {}\r\n", http1::reason(status));
@@ -288,6 +275,31 @@ fn serve_connection(stream: TcpStream, signer: &Signer, root: &Path) -> io::Resu
         io::copy(&mut file.take(length), &mut out)?;
     }
     out.flush()
+}
+
+/// Blob storage's error answer: `(status, code, message)` as XML (no body to a `HEAD`), with
+/// `extra` headers.
+fn refusal(
+    out: &mut BufWriter<TcpStream>,
+    method: &str,
+    (status, code, message): (u16, &str, &str),
+    extra: Vec<(String, String)>,
+) -> io::Result<()> {
+    let body = if method == "HEAD" {
+        String::new()
+    } else {
+        format!(
+            "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code>\
+             <Message>{message}\nRequestId:{}\nTime:{}</Message></Error>",
+            random_hex(16),
+            rfc3339(unix_now())
+        )
+    };
+    let mut headers = storage_headers();
+    headers.push(("Content-Type".into(), "application/xml".into()));
+    headers.push(("x-ms-error-code".into(), code.into()));
+    headers.extend(extra);
+    http1::write_response(out, status, &headers, body.as_bytes())
 }
 
 /// What every storage answer carries: Azure's server name and CORS for any page.
