@@ -155,7 +155,7 @@ fn ManifestBody(
 
     let body = match &manifest.parsed {
         ManifestKind::Index(index) => {
-            view! { <IndexView repo=repo.clone() index=index.clone() reg=reg.clone() name=name.clone() /> }.into_any()
+            view! { <IndexView conn=conn.clone() repo=repo.clone() index=index.clone() reg=reg.clone() name=name.clone() /> }.into_any()
         }
         ManifestKind::Image(image) => view! {
             <ImageView conn=conn.clone() repo=repo.clone() image=image.clone() downloads=downloads />
@@ -476,6 +476,7 @@ fn AcrLocks(
 /// away.
 #[component]
 fn IndexView(
+    conn: Conn,
     repo: Repository<FetchTransport>,
     index: ImageIndex,
     reg: String,
@@ -483,6 +484,7 @@ fn IndexView(
 ) -> impl IntoView {
     let (attestations, platforms): (Vec<Descriptor>, Vec<Descriptor>) =
         index.manifests.into_iter().partition(is_attestation);
+    let sizes = image_sizes(conn, repo, &platforms);
     let row = {
         let reg = reg.clone();
         let name = name.clone();
@@ -513,7 +515,8 @@ fn IndexView(
     let platform_rows = platforms
         .into_iter()
         .map(|d| {
-            let size = view! { <ImageSize repo=repo.clone() digest=d.digest.clone() /> };
+            let key = d.digest.to_string();
+            let size = move || image_size_view(sizes.with(|s| s.get(&key).cloned()));
             (d, Some(size.into_any()))
         })
         .map(row.clone())
@@ -544,28 +547,40 @@ fn IndexView(
     }
 }
 
-/// The size of one platform's image (config and layers, compressed), read from its manifest:
-/// the index gives only the size of each manifest itself. The exact byte count is in the title.
-#[component]
-fn ImageSize(repo: Repository<FetchTransport>, digest: Digest) -> impl IntoView {
-    let size = RwSignal::new(None::<Result<u64, String>>);
-    // Scoped to the page: leaving it stops the reads of the other platforms.
+/// The size of each platform's image (config and layers, compressed), by manifest digest,
+/// read from its manifest (the index gives only the size of each manifest itself): one at a
+/// time, through the connection's manifest cache, stopped when the page is left.
+fn image_sizes(
+    conn: Conn,
+    repo: Repository<FetchTransport>,
+    platforms: &[Descriptor],
+) -> RwSignal<HashMap<String, Result<u64, String>>> {
+    let sizes = RwSignal::new(HashMap::new());
+    let digests: Vec<Digest> = platforms.iter().map(|d| d.digest.clone()).collect();
     spawn_local_scoped_with_cancellation(async move {
-        let result = match repo.get_manifest(&TagOrDigest::Digest(digest)).await {
-            Ok(manifest) => manifest
-                .as_image()
-                .map(ImageManifest::total_size)
-                .ok_or_else(|| "not an image manifest: no layers to add up".to_string()),
-            Err(e) => Err(format!("its manifest could not be read: {e}")),
-        };
-        size.set(Some(result));
+        for digest in digests {
+            let reference = TagOrDigest::Digest(digest.clone());
+            let result = match meta::manifest(&conn, &repo, &reference).await {
+                Ok(manifest) => manifest
+                    .as_image()
+                    .map(ImageManifest::total_size)
+                    .ok_or_else(|| "not an image manifest: no layers to add up".to_string()),
+                Err(e) => Err(format!("its manifest could not be read: {e}")),
+            };
+            sizes.update(|s| {
+                s.insert(digest.to_string(), result);
+            });
+        }
     });
-    move || {
-        match size.get() {
+    sizes
+}
+
+/// One platform's image size, with the exact byte count in its title; "…" until it is read.
+fn image_size_view(size: Option<Result<u64, String>>) -> AnyView {
+    match size {
         None => view! { <span class="muted" title="reading its manifest">"…"</span> }.into_any(),
         Some(Ok(n)) => view! { <span data-bytes=n.to_string() title=format!("{n} bytes")>{human_size(n)}</span> }.into_any(),
         Some(Err(e)) => view! { <span class="muted" title=e>"—"</span> }.into_any(),
-    }
     }
 }
 
