@@ -852,9 +852,62 @@ test('keep the newest: tags without a date (artifacts) are kept, and the preview
   await dialog.getByText('Keep the newest 1 of 4 tags').waitFor({ timeout: 30_000 });
   assert.equal(await dialog.locator('li[data-digest]').count(), 1);
   await dialog.locator('li[data-digest]').getByText('tags: old').waitFor();
-  await dialog.getByText('Kept, their date is not known (an artifact, or a config without a build date): chart-a, chart-b.').waitFor();
+  await dialog.getByText('Kept, their date is not known (an artifact, a config without a build date, or a placeholder date from a reproducible build, such as 1970 or 1980): chart-a, chart-b.').waitFor();
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   assert.equal((await tagsOf(repo)).length, 4);
+  noErrors();
+  await page.context().close();
+});
+
+test('keep the newest: a tie at the last place kept keeps every tag of that date; placeholder dates are no dates', async () => {
+  const repo = 'sandbox/tied';
+  await pushManifest(repo, '{"created":"2025-03-01T00:00:00Z","n":1}', ['a']);
+  await pushManifest(repo, '{"created":"2025-02-01T00:00:00Z","n":2}', ['b']);
+  await pushManifest(repo, '{"created":"2025-02-01T00:00:00Z","n":3}', ['c']);
+  await pushManifest(repo, '{"created":"2025-01-01T00:00:00Z","n":4}', ['d']);
+  // Buildpacks date every image 1980-01-01: that says nothing about which is older.
+  await pushManifest(repo, '{"created":"1980-01-01T00:00:01Z","n":5}', ['e']);
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  await page.getByText('5 tags').first().waitFor();
+  await page.getByLabel('How many of the newest tags to keep').fill('2');
+  await page.getByRole('button', { name: 'Preview deletion' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.getByText('Keep the newest 2 of 5 tags').waitFor({ timeout: 30_000 });
+  assert.equal(await dialog.locator('li[data-digest]').count(), 1);
+  await dialog.locator('li[data-digest]').getByText('tags: d').waitFor();
+  await dialog.getByText('Kept, they have the same date as the last of the newest kept, so none of them is older: c.').waitFor();
+  await dialog.getByText(/Kept, their date is not known .*: e\.$/).waitFor();
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await tagsOf(repo)).length, 5);
+  noErrors();
+  await page.context().close();
+});
+
+test('a tag list that failed part way offers no delete preview', async () => {
+  const repo = 'sandbox/incomplete';
+  await pushManifest(repo, '{"created":"2025-01-01T00:00:00Z","i":1}', ['i1']);
+  await pushManifest(repo, '{"created":"2025-02-01T00:00:00Z","i":2}', ['i2']);
+  const page = await newPage();
+  // The first page says another follows; that one fails (the registry went away mid-listing).
+  await page.route(`**/v2/${repo}/tags/list*`, async (route) => {
+    if (new URL(route.request().url()).searchParams.has('last')) {
+      const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'listing failed (injected)' }] });
+      return route.fulfill({ status: 400, contentType: 'application/json', body });
+    }
+    const first = await route.fetch();
+    const headers = { ...first.headers(), link: `</v2/${repo}/tags/list?last=i2&n=1000>; rel="next"` };
+    return route.fulfill({ response: first, headers });
+  });
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  await page.getByText('listing failed (injected)').first().waitFor();
+  await page.getByText('2 tags').first().waitFor();
+  await page.getByLabel('How many of the newest tags to keep').fill('1');
+  await page.getByRole('button', { name: 'Preview deletion' }).click();
+  await page.getByTestId('plan-refused').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByRole('dialog', { name: 'Confirm deletion' }).count(), 0);
+  assert.equal((await tagsOf(repo)).length, 2);
+  await shot(page, 'delete-refused-incomplete-listing');
   noErrors();
   await page.context().close();
 });

@@ -267,6 +267,52 @@ pub(crate) fn is_loopback(authority: &str) -> bool {
             && host.split('.').all(|part| part.parse::<u8>().is_ok())
 }
 
+/// Dates before this (1980-01-02T00:00:00Z, in milliseconds) are taken for placeholders, not
+/// build dates: reproducible builds stamp 1970 or year 1 (ko, Bazel, Nix) or 1980-01-01
+/// (Buildpacks), so every image of such a repository has the same date.
+pub(crate) const PLACEHOLDER_DATE_BEFORE_MS: f64 = 315_619_200_000.0;
+
+/// "Keep the newest N" split by date: what goes and what stays.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct NewestSplit {
+    /// The older tags, to delete.
+    pub(crate) drop: Vec<String>,
+    /// The newest N, and every tag dated the same as the Nth (ties are kept, not drawn).
+    pub(crate) keep: Vec<String>,
+    /// Those of `keep` beyond N: they share the Nth newest's date.
+    pub(crate) tied: Vec<String>,
+    /// Tags with no date, or a placeholder date: kept, since nothing says they are old.
+    pub(crate) undated: Vec<String>,
+}
+
+/// Splits `tags` (each with its date in milliseconds, if known) to keep the newest `n`. Which
+/// of several tags with the same date is newer cannot be told, so a tie at the Nth place keeps
+/// them all rather than dropping some by name.
+pub(crate) fn split_newest(tags: Vec<(String, Option<f64>)>, n: usize) -> NewestSplit {
+    let mut split = NewestSplit::default();
+    let mut dated = Vec::with_capacity(tags.len());
+    for (tag, date) in tags {
+        match date.filter(|d| *d >= PLACEHOLDER_DATE_BEFORE_MS) {
+            Some(date) => dated.push((date, tag)),
+            None => split.undated.push(tag),
+        }
+    }
+    dated.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| natural_cmp(&a.1, &b.1)));
+    split.undated.sort_by(|a, b| natural_cmp(a, b));
+    let boundary = n.checked_sub(1).and_then(|i| dated.get(i)).map(|(d, _)| *d);
+    for (i, (date, tag)) in dated.into_iter().enumerate() {
+        if i < n {
+            split.keep.push(tag);
+        } else if Some(date) == boundary {
+            split.tied.push(tag.clone());
+            split.keep.push(tag);
+        } else {
+            split.drop.push(tag);
+        }
+    }
+    split
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,5 +460,52 @@ mod tests {
         ] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn keeping_the_newest_keeps_ties_and_placeholder_dates() {
+        let day = 86_400_000.0;
+        let base = 1_700_000_000_000.0;
+        let tag = |name: &str, date: Option<f64>| (name.to_string(), date);
+        let split = split_newest(
+            vec![
+                tag("v1", Some(base)),
+                tag("v2", Some(base + day)),
+                tag("v3", Some(base + 2.0 * day)),
+                tag("v4", Some(base + 3.0 * day)),
+                tag("notes", None),
+            ],
+            2,
+        );
+        assert_eq!(split.keep, ["v4", "v3"]);
+        assert_eq!(split.drop, ["v2", "v1"]);
+        assert!(split.tied.is_empty());
+        assert_eq!(split.undated, ["notes"]);
+
+        // Reproducible builds: every image dated 1980-01-01 (or 1970): none is older.
+        let stamped = 315_532_801_000.0;
+        let split = split_newest(
+            vec![tag("1.0.0", Some(stamped)), tag("1.0.10", Some(0.0))],
+            1,
+        );
+        assert!(split.drop.is_empty() && split.keep.is_empty());
+        assert_eq!(split.undated, ["1.0.0", "1.0.10"]);
+
+        // A tie at the Nth place keeps every tag of that date.
+        let split = split_newest(
+            vec![
+                tag("a", Some(base + day)),
+                tag("b", Some(base)),
+                tag("c", Some(base)),
+                tag("d", Some(base - day)),
+            ],
+            2,
+        );
+        assert_eq!(split.keep, ["a", "b", "c"]);
+        assert_eq!(split.tied, ["c"]);
+        assert_eq!(split.drop, ["d"]);
+        // Keep none: every dated tag goes, ties or not.
+        let split = split_newest(vec![tag("a", Some(base)), tag("b", Some(base))], 0);
+        assert_eq!(split.drop, ["a", "b"]);
     }
 }

@@ -10,7 +10,7 @@ use porthole_browser::FetchTransport;
 use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
 
 use crate::meta::TagMeta;
-use crate::pure::natural_cmp;
+use crate::pure::split_newest;
 use crate::state::Conn;
 use crate::util::short_digest;
 
@@ -19,14 +19,15 @@ pub(crate) fn explain(error: &Error) -> String {
     let code = error.code();
     let status = error.status();
     let why = match (status, code) {
-        (Some(405), "REGISTRY_DISALLOWED_OPERATION") | (Some(403), "DENIED")
-            if error.to_string().contains("lock") || code == "REGISTRY_DISALLOWED_OPERATION" =>
-        {
+        // ACR's answer to a lock, whose message does not say "lock".
+        (Some(405), "REGISTRY_DISALLOWED_OPERATION") => {
+            "It is locked: deleteEnabled (or writeEnabled) is off on it, or on its repository. \
+             Unlock it in its manifest page's locks (tag, manifest and repository), then delete \
+             again."
+        }
+        (Some(403), "DENIED") if error.to_string().contains("lock") => {
             "It is locked: its deleteEnabled (or writeEnabled) property is off. Unlock it in \
              its manifest page's locks, then delete again."
-        }
-        (Some(405), "REGISTRY_DISALLOWED_OPERATION") => {
-            "The registry refused the operation (locked, or not allowed here)."
         }
         (Some(405), _) | (_, "UNSUPPORTED") => {
             "The registry does not allow deletes: its operator has them disabled (for \
@@ -128,10 +129,12 @@ pub(crate) fn plan_digest(meta: &HashMap<String, TagMeta>, digest: &str) -> Plan
 pub(crate) struct KeepNewest {
     /// The older tags, to delete.
     pub(crate) drop: Vec<String>,
-    /// The newest `n`, and the tags without a date.
+    /// The newest `n`, the tags tied with the `n`th, and the tags without a date.
     pub(crate) keep: HashSet<String>,
-    /// Tags with no date known (an artifact, a config without a build date, a failed lookup):
-    /// kept, since nothing says they are old.
+    /// Kept beyond `n`: they have the same date as the `n`th newest.
+    pub(crate) tied: Vec<String>,
+    /// Tags with no date known (an artifact, a config without a build date, a failed lookup,
+    /// a placeholder date): kept, since nothing says they are old.
     pub(crate) undated: Vec<String>,
 }
 
@@ -141,38 +144,49 @@ pub(crate) fn all_but_newest(
     meta: &HashMap<String, TagMeta>,
     n: usize,
 ) -> Option<KeepNewest> {
-    let mut dated = Vec::with_capacity(tags.len());
-    let mut undated = Vec::new();
-    for t in tags {
-        match meta.get(t)?.date_millis() {
-            Some(date) => dated.push((date, t.clone())),
-            None => undated.push(t.clone()),
-        }
-    }
-    dated.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-    undated.sort_by(|a, b| natural_cmp(a, b));
-    let mut keep: HashSet<String> = dated.iter().take(n).map(|(_, t)| t.clone()).collect();
-    keep.extend(undated.iter().cloned());
-    let drop = dated.into_iter().skip(n).map(|(_, t)| t).collect();
+    let dated = tags
+        .iter()
+        .map(|t| Some((t.clone(), meta.get(t)?.date_millis())))
+        .collect::<Option<Vec<_>>>()?;
+    let split = split_newest(dated, n);
+    let keep = split.keep.iter().chain(&split.undated).cloned().collect();
     Some(KeepNewest {
-        drop,
+        drop: split.drop,
         keep,
-        undated,
+        tied: split.tied,
+        undated: split.undated,
     })
 }
 
-/// The preview's note on tags kept for want of a date (the first few named).
-pub(crate) fn undated_note(undated: &[String]) -> Option<String> {
+/// The preview's note on tags kept because they share the date of the `n`th newest.
+pub(crate) fn tied_note(tied: &[String]) -> Option<String> {
+    (!tied.is_empty()).then(|| {
+        format!(
+            "Kept, they have the same date as the last of the newest kept, so none of them is \
+             older: {}.",
+            named_few(tied)
+        )
+    })
+}
+
+/// The first few names, and how many more.
+fn named_few(names: &[String]) -> String {
     const NAMED: usize = 10;
-    let (first, rest) = undated.split_at(undated.len().min(NAMED));
+    let (first, rest) = names.split_at(names.len().min(NAMED));
     let more = match rest.len() {
         0 => String::new(),
         n => format!(" and {n} more"),
     };
-    (!first.is_empty()).then(|| {
+    format!("{}{more}", first.join(", "))
+}
+
+/// The preview's note on tags kept for want of a date (the first few named).
+pub(crate) fn undated_note(undated: &[String]) -> Option<String> {
+    (!undated.is_empty()).then(|| {
         format!(
-            "Kept, their date is not known (an artifact, or a config without a build date): {}{more}.",
-            first.join(", ")
+            "Kept, their date is not known (an artifact, a config without a build date, or a \
+             placeholder date from a reproducible build, such as 1970 or 1980): {}.",
+            named_few(undated)
         )
     })
 }

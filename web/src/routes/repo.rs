@@ -11,7 +11,7 @@ use porthole_core::acr::ArtifactOrder;
 use porthole_core::PageRequest;
 
 use crate::components::delete::{
-    all_but_newest, plan_digest, plan_manifests, undated_note, ConfirmDelete, Plan,
+    all_but_newest, plan_digest, plan_manifests, tied_note, undated_note, ConfirmDelete, Plan,
 };
 use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
@@ -267,6 +267,10 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     let keep_text = RwSignal::new("3".to_owned());
     let keep_invalid = RwSignal::new(false);
     let keep_pending = RwSignal::new(None::<usize>);
+    // Why a preview was refused: the listing failed part way, and a manifest delete planned on
+    // part of the tags would take tags the preview does not show with it.
+    let plan_refused = RwSignal::new(false);
+    let listing_incomplete = move || error.with_untracked(Option::is_some);
     let conn_acr = StoredValue::new_local(conn.clone());
     // Selected tags waiting for every tag's manifest to be known (to list all tags of each).
     let selected_pending = RwSignal::new(None::<Vec<String>>);
@@ -277,12 +281,18 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         if !done.get() {
             return;
         }
+        if listing_incomplete() {
+            keep_pending.set(None);
+            plan_refused.set(true);
+            return;
+        }
         let all = tags.get();
         let ready = meta.with(|m| all_but_newest(&all, m, n));
         if let Some(kept) = ready {
             keep_pending.set(None);
             let title = format!("Keep the newest {n} of {} tags", all.len());
             let mut p = meta.with(|m| plan_manifests(m, &kept.drop, &kept.keep, title));
+            p.notes.extend(tied_note(&kept.tied));
             p.notes.extend(undated_note(&kept.undated));
             plan.set(Some(p));
         }
@@ -303,6 +313,10 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             return;
         }
         selected_pending.set(None);
+        if listing_incomplete() {
+            plan_refused.set(true);
+            return;
+        }
         let title = format!("Delete the manifests of {} selected tag(s)", chosen.len());
         let mut p = meta.with(|m| plan_manifests(m, &chosen, &HashSet::new(), title));
         if !acr.get_untracked() && !conn_acr.with_value(Conn::is_acr) {
@@ -312,6 +326,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     });
     let delete_tags = move |chosen: Vec<String>, untag: bool| {
         plan.set(None);
+        plan_refused.set(false);
         let is_acr = acr.get_untracked() || conn_acr.with_value(Conn::is_acr);
         if is_acr && untag {
             plan.set(Some(Plan {
@@ -340,6 +355,10 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             return;
         }
         digest_pending.set(None);
+        if listing_incomplete() {
+            plan_refused.set(true);
+            return;
+        }
         plan.set(Some(meta.with(|m| plan_digest(m, &digest))));
     });
     // `?delete=<tag>` (and `&untag=1`) or `?delete-digest=<digest>`, from the manifest page's
@@ -502,6 +521,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     disabled=move || deleting.get()
                     on:click=move |_| {
                         plan.set(None);
+                        plan_refused.set(false);
                         let Ok(n) = keep_text.get_untracked().trim().parse::<usize>() else {
                             keep_invalid.set(true);
                             return;
@@ -523,6 +543,13 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                         || digest_pending.with(Option::is_some)
                 }>
                     <span class="muted" role="status">"Reading every tag's manifest for the preview…"</span>
+                </Show>
+                <Show when=move || plan_refused.get()>
+                    <p class="error-message" role="alert" data-testid="plan-refused">
+                        "No preview: the tag list is incomplete (listing it failed, see below). \
+                         Deleting a manifest deletes every tag on it, and tags not listed could \
+                         go with it unseen. Reload the page to list the tags again, then delete."
+                    </p>
                 </Show>
             </div>
             <ConfirmDelete
