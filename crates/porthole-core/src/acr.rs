@@ -455,6 +455,7 @@ pub fn parse_exchange_response(body: &[u8], now_ms: u64) -> Result<RefreshToken>
     let parsed: ExchangeBody = serde_json::from_slice(body).map_err(|e| Error::Auth {
         step: "reading ACR's /oauth2/exchange answer".into(),
         reason: format!("it is not the expected JSON ({e})"),
+        status: None,
     })?;
     let token = parsed
         .refresh_token
@@ -462,6 +463,7 @@ pub fn parse_exchange_response(body: &[u8], now_ms: u64) -> Result<RefreshToken>
         .ok_or_else(|| Error::Auth {
             step: "reading ACR's /oauth2/exchange answer".into(),
             reason: "it holds no refresh_token".into(),
+            status: None,
         })?;
     let expires_at_ms = jwt_expiry_ms(&token).unwrap_or(now_ms);
     Ok(RefreshToken {

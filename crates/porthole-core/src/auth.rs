@@ -385,6 +385,7 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
     let parsed: TokenBody = serde_json::from_slice(body).map_err(|e| Error::Auth {
         step: "reading the token server's answer".into(),
         reason: format!("it is not the expected JSON ({e})"),
+        status: None,
     })?;
     let access_token = parsed
         .access_token
@@ -393,6 +394,7 @@ pub fn parse_token_response(body: &[u8], now_ms: u64) -> Result<Token> {
         .ok_or_else(|| Error::Auth {
             step: "reading the token server's answer".into(),
             reason: "it holds neither `token` nor `access_token`".into(),
+            status: None,
         })?;
     // Without `expires_in`, a JWT's own `exp` (ACR's access tokens) says how long it lasts.
     if parsed.expires_in.is_none() {

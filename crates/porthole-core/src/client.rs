@@ -413,6 +413,7 @@ impl<T: Transport> RegistryClient<T> {
                             request.url.origin(),
                             self.inner.base.origin()
                         ),
+                        status: Some(401),
                     });
                 }
                 Ok(resp) if resp.status == 401 && !challenged => {
@@ -504,6 +505,7 @@ impl<T: Transport> RegistryClient<T> {
             None => Error::Auth {
                 step: step.to_string(),
                 reason,
+                status: None,
             },
         }
     }
@@ -530,6 +532,7 @@ impl<T: Transport> RegistryClient<T> {
                     "the registry answered 401 without a WWW-Authenticate challenge, so Porthole \
                      cannot tell how to log in.{hint}"
                 ),
+                status: Some(401),
             });
         }
         if let Some(bearer) = challenges.iter().find(|c| c.is_bearer()) {
@@ -554,11 +557,13 @@ impl<T: Transport> RegistryClient<T> {
         let realm = challenge.param("realm").ok_or_else(|| Error::Auth {
             step: "reading the registry's Bearer challenge".into(),
             reason: "it names no realm (token server)".into(),
+            status: Some(401),
         })?;
         let endpoint = TokenEndpoint {
             realm: url.join(realm).map_err(|e| Error::Auth {
                 step: "reading the registry's Bearer challenge".into(),
                 reason: format!("its realm is not a usable URL: {e}"),
+                status: Some(401),
             })?,
             service: challenge.param("service").unwrap_or_default().to_string(),
         };
@@ -732,6 +737,7 @@ impl<T: Transport> RegistryClient<T> {
                      and was issued for {aad_scope}",
                     if said.is_empty() { "" } else { ": " }
                 ),
+                status: Some(status),
             });
         }
         let refresh = acr::parse_exchange_response(&body, now)?;
@@ -771,6 +777,7 @@ impl<T: Transport> RegistryClient<T> {
                 reason: format!(
                     "the token server refused the credentials ({status}); check the username and password"
                 ),
+                status: Some(status),
             }),
             status => {
                 let (_, excerpt) = parse_error_body(body);
@@ -780,6 +787,7 @@ impl<T: Transport> RegistryClient<T> {
                         "the token server answered ({status}){}",
                         excerpt.map(|e| format!(": {e}")).unwrap_or_default()
                     ),
+                    status: Some(status),
                 })
             }
         }
@@ -813,6 +821,7 @@ impl<T: Transport> RegistryClient<T> {
             return Error::Auth {
                 step: op.to_string(),
                 reason: insufficient_scope_reason(anonymous, scope.as_deref()),
+                status: Some(401),
             };
         }
         Error::Registry {

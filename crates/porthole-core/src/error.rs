@@ -46,6 +46,9 @@ pub enum Error {
         step: String,
         /// What went wrong and how to fix it. Never contains a credential.
         reason: String,
+        /// The HTTP status of the answer that refused (the registry's 401, the token server's
+        /// 401 or 403), when an answer did: callers that branch on 401/403 see it.
+        status: Option<u16>,
     },
 
     /// The request never got an HTTP answer.
@@ -207,6 +210,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Registry { status, .. } => Some(*status),
+            Self::Auth { status, .. } => *status,
             Self::Retried { last, .. } => last.status(),
             _ => None,
         }

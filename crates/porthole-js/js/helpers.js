@@ -118,6 +118,10 @@ export function bytesToBlob(bytes) {
 // it reads as empty, so it is refused here with what happened instead of sent as nothing.
 export function bytesOf(value, what) {
   const view = ArrayBuffer.isView(value);
+  // `new Uint8Array("text")` is an empty array, not the text's bytes: refuse what is no object.
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(`${what} must be bytes (an ArrayBuffer or a typed array), not ${value === null ? "null" : typeof value}`);
+  }
   const buffer = view ? value.buffer : value;
   try {
     new Uint8Array(buffer, 0, 0);
@@ -138,7 +142,8 @@ export async function readWhole(value, limit, what) {
   const chunks = [];
   let length = 0;
   for await (const chunk of stream) {
-    const bytes = bytesOf(chunk, what);
+    // A text stream (a Node stream read with an encoding) gives strings: their UTF-8 bytes.
+    const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : bytesOf(chunk, what);
     length += bytes.byteLength;
     if (length > limit) {
       await stream.cancel().catch(() => {});

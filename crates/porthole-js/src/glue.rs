@@ -105,6 +105,11 @@ pub(crate) fn type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
 }
 
+/// A JS `RangeError` (a number out of its range) with this message.
+pub(crate) fn range_error(message: &str) -> JsValue {
+    js_sys::RangeError::new(message).into()
+}
+
 /// A property of a JS object, `undefined` if absent or unreadable.
 pub(crate) fn get(object: &JsValue, key: &str) -> JsValue {
     if !object.is_object() {

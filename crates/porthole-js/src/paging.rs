@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
 use crate::error::IntoJs;
-use crate::glue::{paged_iterator, string_arg, to_js};
+use crate::glue::{paged_iterator, range_error, string_arg, to_js};
 use crate::transport::{with_signal, JsTransport};
 use crate::types::{ArtifactManifestProperties, ArtifactTagProperties, OciDescriptor};
 
@@ -145,20 +145,26 @@ impl Pager {
     ) -> Promise {
         // A token that is not a string (a number from the caller's settings) is refused with
         // a TypeError: wasm-bindgen's own string conversion would trap instead.
+        // An empty token starts from the beginning, as core-paging treats a falsy one.
         let continuation_token =
             if continuation_token.is_undefined() || continuation_token.is_null() {
                 None
             } else {
                 match string_arg(&continuation_token, "continuationToken") {
-                    Ok(token) => Some(token),
+                    Ok(token) => Some(token).filter(|t| !t.is_empty()),
                     Err(error) => return Promise::reject(&error),
                 }
             };
+        // A size the listing cannot use is refused, not replaced by the default in silence.
+        if let Some(n) = max_page_size.filter(|n| !(n.is_finite() && *n >= 1.0 && n.fract() == 0.0))
+        {
+            return Promise::reject(&range_error(&format!(
+                "maxPageSize must be a whole number, 1 or more, not {n}"
+            )));
+        }
         let listing = Rc::clone(&self.listing);
         let request = PageRequest {
-            page_size: max_page_size
-                .filter(|n| *n >= 1.0)
-                .map(|n| n.min(f64::from(u32::MAX)) as u32),
+            page_size: max_page_size.map(|n| n.min(f64::from(u32::MAX)) as u32),
             continuation_token,
         };
         wasm_bindgen_futures::future_to_promise(with_signal(self.signal.clone(), async move {

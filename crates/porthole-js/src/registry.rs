@@ -27,8 +27,19 @@ fn endpoint_url(endpoint: &str) -> Result<Url, JsValue> {
     } else {
         format!("https://{endpoint}")
     };
-    Url::parse(&full)
-        .map_err(|e| type_error(&format!("invalid registry endpoint {endpoint:?}: {e}")))
+    let url = Url::parse(&full)
+        .map_err(|e| type_error(&format!("invalid registry endpoint {endpoint:?}: {e}")))?;
+    // Every request goes to /v2/ (and /acr/, /oauth2/) at the host's root: a path here would be
+    // dropped without a word, and the requests would reach whatever the root serves.
+    if !matches!(url.path(), "" | "/") || url.query().is_some() {
+        return Err(type_error(&format!(
+            "invalid registry endpoint {endpoint:?}: give the registry's origin only (scheme, \
+             host and port, such as https://myregistry.azurecr.io); the registry API is at the \
+             root of its host, so a proxy in front of it must serve /v2/ (and /acr/, /oauth2/) \
+             there too"
+        )));
+    }
+    Ok(url)
 }
 
 /// A client from the constructor's arguments: `(endpoint, credential?, options?)` or
@@ -306,7 +317,7 @@ impl ContainerRepository {
         let parsed: ListOrderedOptions = opts(&options)?;
         let signal = signal_of(&opt_value(&options))?;
         Ok(paged(
-            Listing::Manifests(self.repository.clone(), parsed.order()),
+            Listing::Manifests(self.repository.clone(), parsed.order()?),
             signal,
         ))
     }
@@ -439,7 +450,7 @@ impl RegistryArtifact {
         let parsed: ListOrderedOptions = opts(&options)?;
         let signal = signal_of(&opt_value(&options))?;
         Ok(paged(
-            Listing::Tags(Rc::clone(&self.artifact), parsed.order()),
+            Listing::Tags(Rc::clone(&self.artifact), parsed.order()?),
             signal,
         ))
     }

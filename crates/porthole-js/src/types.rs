@@ -97,12 +97,17 @@ pub struct ListOrderedOptions {
 }
 
 impl ListOrderedOptions {
-    /// The order asked for.
-    pub fn order(&self) -> ArtifactOrder {
+    /// The order asked for; a `TypeError` for one the API does not know (which would
+    /// otherwise list in no order without a word).
+    pub fn order(&self) -> Result<ArtifactOrder, JsValue> {
         match self.order.as_deref() {
-            Some("LastUpdatedOnDescending") => ArtifactOrder::LastUpdatedOnDescending,
-            Some("LastUpdatedOnAscending") => ArtifactOrder::LastUpdatedOnAscending,
-            _ => ArtifactOrder::None,
+            Some("LastUpdatedOnDescending") => Ok(ArtifactOrder::LastUpdatedOnDescending),
+            Some("LastUpdatedOnAscending") => Ok(ArtifactOrder::LastUpdatedOnAscending),
+            None | Some("None") => Ok(ArtifactOrder::None),
+            Some(other) => Err(crate::glue::type_error(&format!(
+                "order must be \"LastUpdatedOnDescending\" or \"LastUpdatedOnAscending\", not \
+                 {other:?}"
+            ))),
         }
     }
 }

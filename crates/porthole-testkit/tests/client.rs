@@ -592,6 +592,8 @@ fn pull_only_user_is_refused_on_push_with_a_clear_error() {
 
     let err = block_on(reader.list_repositories()).unwrap_err();
     assert_eq!(err.code(), "AUTH_FAILED", "{err}");
+    // The registry's 401 stays readable, for callers that branch on the status.
+    assert_eq!(err.status(), Some(401), "{err}");
     let text = err.to_string();
     assert!(text.contains("registry:catalog:*"), "{text}");
     assert!(
