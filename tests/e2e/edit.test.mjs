@@ -949,6 +949,33 @@ test('a delete that partly failed: Delete again does only what is left', async (
   await page.context().close();
 });
 
+test('a tag moved since the preview stops the delete of its old manifest', async () => {
+  const repo = 'sandbox/moved';
+  const old = await pushManifest(repo, '{"moved":1}', ['moving']);
+  const other = await pushManifest(repo, '{"moved":2}', ['other']);
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/repo/${repo}`);
+  await page.getByLabel('Select moving', { exact: true }).check();
+  await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
+  await dialog.locator('li[data-digest]').first().waitFor({ timeout: 30_000 });
+  // Meanwhile a pipeline moves the tag onto another manifest.
+  const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json' };
+  const bytes = Buffer.from(await (await fetch(`${kit.anonymous}/v2/${repo}/manifests/${other}`, { headers: accept })).arrayBuffer());
+  const put = await fetch(`${kit.anonymous}/v2/${repo}/manifests/moving`, {
+    method: 'PUT', body: bytes, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(put.status, 201);
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.locator('.outcome .error-message').getByText(/tag moving now points at another manifest/).waitFor();
+  // The old manifest is still there, and so is the tag, on its new manifest.
+  const kept = await fetch(`${kit.anonymous}/v2/${repo}/manifests/${old}`, { method: 'HEAD', headers: accept });
+  assert.equal(kept.status, 200);
+  assert.deepEqual((await tagsOf(repo)).sort(), ['moving', 'other']);
+  noErrors();
+  await page.context().close();
+});
+
 test('ACR: lock a tag against deletes, the emulator refuses, unlock, delete', { skip: !kit.acr && 'no ACR emulator' }, async () => {
   const page = await newPage();
   await connectAcr(page, { keepSecret: true });

@@ -234,11 +234,37 @@ async fn untag(repo: &Repository<FetchTransport>, tag: &str) -> Result<Deleted, 
     gone_already(result).map_err(explained)
 }
 
+/// Deletes manifest `digest` once its tags (as the preview listed them) are seen to still
+/// point at it: a tag moved since the page read it would otherwise go with a manifest the user
+/// no longer meant, or stay while the table drops it.
 async fn delete_manifest(
     repo: &Repository<FetchTransport>,
     digest: &str,
+    tags: &[String],
 ) -> Result<Deleted, String> {
     let digest = Digest::parse(digest).map_err(|e| explain(&e))?;
+    for tag in tags {
+        let reference = Tag::parse(tag)
+            .map(TagOrDigest::Tag)
+            .map_err(|e| explain(&e))?;
+        match repo.head_manifest(&reference).await {
+            Ok(Some(now)) if now.digest != digest => {
+                return Err(format!(
+                    "not deleted: tag {tag} now points at another manifest ({}), so the preview \
+                     is out of date. Reload the page and preview again.",
+                    short_digest(now.digest.as_str())
+                ))
+            }
+            // Still here, or gone meanwhile: nothing moved onto another manifest.
+            Ok(_) => {}
+            Err(e) => {
+                return Err(format!(
+                    "not deleted: checking that tag {tag} still points at it failed: {}",
+                    explain(&e)
+                ))
+            }
+        }
+    }
     let result = repo.delete_manifest(&TagOrDigest::Digest(digest)).await;
     gone_already(result).map_err(|e| explain(&e))
 }
@@ -320,7 +346,7 @@ pub(crate) fn ConfirmDelete(
                     }),
                     Step::Manifest(digest, tag_list) => {
                         let label = format!("{} ({})", short_digest(digest), tag_list.join(", "));
-                        match delete_manifest(&repo, digest).await {
+                        match delete_manifest(&repo, digest, tag_list).await {
                             Ok(how) => {
                                 gone.extend(tag_list.iter().cloned());
                                 conn.forget_manifest(&repo_name, digest);
