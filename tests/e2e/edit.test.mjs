@@ -1271,6 +1271,30 @@ test('ACR: the manifest locks act on the manifest shown, even once its tag has m
   await page.context().close();
 });
 
+test('ACR: a tag moved onto an older image is dated by its move, not by the image', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  const auth = {
+    registry: kit.acr, realm: `${kit.acr}/oauth2/token`, service: new URL(kit.acr).host,
+    username: kit.acr_auth.admin.username, password: kit.acr_auth.admin.password,
+  };
+  const repo = `sandbox/retag-${Date.now()}`;
+  await pushImage(auth, repo, 'old', '{"n":"old"}');
+  await pushImage(auth, repo, 'new', '{"n":"new"}');
+  // The same bytes as `old`: the tag moves onto the older manifest.
+  await pushImage(auth, repo, 'prod', '{"n":"old"}');
+  const page = await newPage();
+  await connectAcr(page, { keepSecret: true });
+  const reg = new URL(page.url()).pathname.split('/')[2];
+  await page.goto(`${site.url}/r/${reg}/repo/${repo}`);
+  await page.locator('table.tags th').getByText('Updated').waitFor();
+  // Newest first by ACR's dates: the tag just moved leads, so "keep the newest" keeps it.
+  const first = page.locator('table.tags tbody tr').first();
+  await first.getByRole('link', { name: 'prod', exact: true }).waitFor();
+  const order = await page.locator('table.tags tbody tr td:nth-child(2)').allInnerTexts();
+  assert.deepEqual(order.map((t) => t.trim()), ['prod', 'new', 'old']);
+  noErrors();
+  await page.context().close();
+});
+
 test('ACR: the dates ACR lists stay when lookups land later, and a sort the user chose is kept', { skip: !kit.acr && 'no ACR emulator' }, async () => {
   const page = await newPage();
   await connectAcr(page, { keepSecret: true });

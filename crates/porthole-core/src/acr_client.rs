@@ -162,6 +162,37 @@ impl<T: Transport> Repository<T> {
             )
             .await
     }
+
+    /// One page of every tag of the repository with its own properties (its digest, and when
+    /// the tag itself was created and last moved), in the order asked (ACR).
+    pub async fn list_tag_properties_page(
+        &self,
+        order: ArtifactOrder,
+        page: &PageRequest,
+    ) -> Result<Page<TagProperties>> {
+        let op = format!("listing the tags of {} with their properties", self.name);
+        let base = self.base().clone();
+        let name = self.name.clone();
+        let listed = self
+            .client
+            .list_page(
+                &op,
+                &[acr::metadata_scope(Method::Get, &self.name)],
+                page,
+                |n, _| acr::list_tags(&base, &name, n, order, None),
+                ListKind::acr(acr::parse_tag_list),
+            )
+            .await;
+        self.answered_as_acr(listed)
+    }
+
+    /// Every tag of the repository with its own properties, in the order asked (ACR). A tag's
+    /// dates are its own: a tag moved onto an older manifest is recent, the manifest is not.
+    pub async fn list_tag_properties(&self, order: ArtifactOrder) -> Result<Vec<TagProperties>> {
+        self.client
+            .collect_pages(|page| async move { self.list_tag_properties_page(order, &page).await })
+            .await
+    }
 }
 
 /// One artifact (a manifest) of a repository, by tag or digest. A tag is resolved to its digest

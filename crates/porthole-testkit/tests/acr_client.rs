@@ -280,6 +280,28 @@ fn tag_delete_and_unknown_tag() {
 }
 
 #[test]
+fn every_tag_of_a_repository_with_its_own_dates() {
+    let emu = AcrEmulator::start().unwrap();
+    let c = owner(&emu);
+    let repo = c.repository(repo_name("tags/dated"));
+    let old = push_image(&repo, "old", 11);
+    push_image(&repo, "new", 12);
+    // `prod` moves onto the older manifest: the tag is the newest thing here, its manifest not.
+    block_on(repo.put_manifest(&tag("prod"), &old.manifest)).unwrap();
+    let tags = block_on(repo.list_tag_properties(ArtifactOrder::LastUpdatedOnDescending)).unwrap();
+    let names: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["prod", "new", "old"]);
+    assert_eq!(tags[0].digest, old.digest().as_str());
+    let manifest = block_on(repo.artifact(tag("old")).get_manifest_properties()).unwrap();
+    assert!(
+        tags[0].last_updated_on > manifest.last_updated_on,
+        "{} is not after {}",
+        tags[0].last_updated_on,
+        manifest.last_updated_on
+    );
+}
+
+#[test]
 fn refresh_tokens_are_renewed_transparently_mid_listing() {
     let emu = AcrEmulator::builder()
         .refresh_token_lifetime(Duration::from_secs(2))

@@ -1,7 +1,7 @@
 //! `/r/<reg>/repo/<name>`: a repository's tags with digest, size, platforms and dates, sortable
 //! by name or date across all pages, filterable, rendered a page at a time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -123,6 +123,17 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                     .list_manifest_properties(ArtifactOrder::LastUpdatedOnDescending)
                     .await
                 {
+                    // A tag's own date: one moved onto an older manifest is recent, which the
+                    // manifest's date would not say (and "keep the newest" would drop it).
+                    let tag_dates: HashMap<String, String> = repo
+                        .list_tag_properties(ArtifactOrder::None)
+                        .await
+                        .map(|tags| {
+                            tags.into_iter()
+                                .map(|t| (t.name, t.last_updated_on))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     let rows: Vec<(String, TagMeta)> = manifests
                         .into_iter()
                         .flat_map(|m| {
@@ -148,6 +159,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                             } else {
                                 "image"
                             };
+                            let tag_dates = &tag_dates;
                             m.tags
                                 .iter()
                                 .map(move |t| {
@@ -159,7 +171,12 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                             size_platform: None,
                                             platforms: platform.clone(),
                                             created: Some(m.created_on.clone()),
-                                            updated: Some(m.last_updated_on.clone()),
+                                            updated: Some(
+                                                tag_dates
+                                                    .get(t)
+                                                    .unwrap_or(&m.last_updated_on)
+                                                    .clone(),
+                                            ),
                                             kind,
                                             error: None,
                                         },
