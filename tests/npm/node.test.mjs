@@ -417,7 +417,7 @@ describe("manifests, tags and listings", () => {
     const { digest } = await pushImage(content, "gone", pseudoRandom(700, 4));
     await content.deleteManifest(digest);
     await assert.rejects(content.getManifest(digest), (e) => {
-      assert.equal(e.name, "RegistryError");
+      assert.equal(e.name, "RestError");
       assert.equal(e.statusCode, 404);
       assert.equal(e.code, "MANIFEST_UNKNOWN");
       assert.equal(e.details[0].code, "MANIFEST_UNKNOWN");
@@ -486,18 +486,18 @@ describe("credentials", () => {
   test("a static { token } is sent as it is", async () => {
     const content = new ContainerRegistryContentClient(R.token, uniqueRepo("static"), { token: "not-a-token" });
     await assert.rejects(content.blobExists(sha256(new Uint8Array())), (e) => {
-      assert.equal(e.name, "RegistryError");
+      assert.equal(e.name, "RestError");
       assert.equal(e.statusCode, 401);
       return true;
     });
   });
 
-  test("a wrong password is a RegistryError with the registry's status", async () => {
+  test("a wrong password is a RestError with the registry's status", async () => {
     const wrong = { username: "alice", password: "hunter2-not-it" };
     const basic = new ContainerRegistryContentClient(R.basic, uniqueRepo("wrong"), wrong);
     await assert.rejects(basic.uploadBlob(new Uint8Array([1])), (e) => {
       assert.ok(e instanceof Error);
-      assert.equal(e.name, "RegistryError");
+      assert.equal(e.name, "RestError");
       assert.equal(e.statusCode, 401);
       assert.equal(e.code, "UNAUTHORIZED");
       assert.ok(Array.isArray(e.details));
@@ -506,7 +506,7 @@ describe("credentials", () => {
     });
     const token = new ContainerRegistryContentClient(R.token, uniqueRepo("wrong"), wrong);
     await assert.rejects(token.uploadBlob(new Uint8Array([1])), (e) => {
-      assert.equal(e.name, "RegistryError");
+      assert.equal(e.name, "RestError");
       assert.equal(e.code, "AUTH_FAILED");
       // The token server's refusal keeps its status, for code that branches on 401/403.
       assert.equal(e.statusCode, 401);
@@ -558,7 +558,7 @@ describe("errors", () => {
     const client = new ContainerRegistryClient(R.anonymous);
     assert.throws(() => client.getRepository("Not A Name!"), (e) => {
       assert.ok(e instanceof Error);
-      assert.equal(e.name, "RegistryError");
+      assert.equal(e.name, "RestError");
       assert.equal(e.code, "INVALID_INPUT");
       assert.match(e.message, /repository name/);
       return true;
@@ -650,10 +650,10 @@ describe("errors", () => {
 
   test("a bad digest rejects with INVALID_INPUT", async () => {
     const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("digest"));
-    await assert.rejects(content.downloadBlobContent("sha256:nothex"), { name: "RegistryError", code: "INVALID_INPUT" });
+    await assert.rejects(content.downloadBlobContent("sha256:nothex"), { name: "RestError", code: "INVALID_INPUT" });
   });
 
-  test("a missing blob is a 404 RegistryError", async () => {
+  test("a missing blob is a 404 RestError", async () => {
     const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("missing"));
     await assert.rejects(content.downloadBlob(sha256(new Uint8Array([42]))), (e) => {
       assert.equal(e.statusCode, 404);
@@ -902,7 +902,7 @@ describe("Azure Container Registry (the kit's emulator)", { skip: R.acr ? false 
     const reader = new ContainerRegistryContentClient(R.acr, owner.repositoryName, aad("reader"), { tokenKind: "aad" });
     assert.equal(sha256(await reader.downloadBlobContent(digest)), digest);
     await assert.rejects(reader.uploadBlob(new Uint8Array([1])), (e) => {
-      assert.equal(e.name, "RegistryError");
+      assert.equal(e.name, "RestError");
       // The registry refuses the push scope: 401, as the Azure SDK reports it.
       assert.equal(e.statusCode, 401, `${e.code} ${e.statusCode}: ${e.message}`);
       return true;

@@ -79,7 +79,7 @@ function oneAtATime(step) {
 export function errorName(code) {
   if (code === "DIGEST_MISMATCH") return "DigestMismatchError";
   if (code === "ABORTED") return "AbortError";
-  return "RegistryError";
+  return "RestError";
 }
 
 /**

@@ -3,7 +3,9 @@
 //! Every rejection is a real `Error` (so `instanceof Error` and stack traces work) with:
 //! - `name`: `"DigestMismatchError"` when content did not hash to its digest (as
 //!   `@azure/container-registry` names it), `"AbortError"` when the call's `abortSignal` fired
-//!   (as `fetch` names it), `"RegistryError"` otherwise;
+//!   (as `fetch` names it), `"RestError"` otherwise (as Azure's errors are named, so that
+//!   `isRestError` of `@azure/core-rest-pipeline`, which also accepts an error by that name,
+//!   holds for them);
 //! - `code`: the registry's first OCI code (`NAME_UNKNOWN`, `DENIED`, …) or Porthole's kind
 //!   (`INVALID_INPUT`, `UNAUTHORIZED`, `NETWORK_ERROR`, `BLOCKED_BY_BROWSER`, `BODY_ERROR`, …);
 //! - `statusCode`: the HTTP status when the registry answered (Azure's `RestError` naming);
@@ -32,11 +34,11 @@ export type OciErrorCode =
  * a call given arguments of the wrong kind (a number for a string, an `onProgress` that is not a
  * function, a detached buffer, a bad options bag): that throws or rejects with a plain
  * `TypeError` (no `code`, no `details`), as JS APIs do. A malformed digest, tag or repository
- * name is a `RegistryError` with code `INVALID_INPUT`.
+ * name is a `RestError` with code `INVALID_INPUT`.
  */
-export interface RegistryError extends Error {
-  /** `"DigestMismatchError"`, `"AbortError"` or `"RegistryError"`. */
-  name: "RegistryError" | "DigestMismatchError" | "AbortError";
+export interface RestError extends Error {
+  /** `"DigestMismatchError"`, `"AbortError"` or `"RestError"`. */
+  name: "RestError" | "DigestMismatchError" | "AbortError";
   /** The registry's first OCI code, else Porthole's kind of failure; unknown codes are kept. */
   code: OciErrorCode | PortholeErrorCode | (string & {});
   /** The HTTP status, when the registry answered. */

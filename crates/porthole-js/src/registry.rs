@@ -111,12 +111,12 @@ pub(crate) fn opt_value(options: &Option<Object>) -> JsValue {
     options.clone().map_or(JsValue::UNDEFINED, Into::into)
 }
 
-/// Parses a repository name; the error is a `RegistryError` with code `INVALID_INPUT`.
+/// Parses a repository name; the error is a `RestError` with code `INVALID_INPUT`.
 pub(crate) fn repository_name(name: &JsValue) -> Result<RepositoryName, JsValue> {
     RepositoryName::parse(&string_arg(name, "repositoryName")?).js()
 }
 
-/// A tag-or-digest argument (named `name` in its error); a malformed one is a `RegistryError`
+/// A tag-or-digest argument (named `name` in its error); a malformed one is a `RestError`
 /// with code `INVALID_INPUT`.
 pub(crate) fn reference(value: &JsValue, name: &str) -> Result<TagOrDigest, JsValue> {
     TagOrDigest::parse(&string_arg(value, name)?).js()

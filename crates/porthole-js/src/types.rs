@@ -465,7 +465,7 @@ impl ArtifactTagProperties {
     }
 }
 
-/// One entry of the registry's OCI error envelope, as `details` of a `RegistryError`.
+/// One entry of the registry's OCI error envelope, as `details` of a `RestError`.
 #[derive(Debug, Clone, Serialize, Tsify)]
 pub struct OciErrorDetail {
     /// The registry's code (`NAME_UNKNOWN`, `DENIED`, …).

@@ -10,7 +10,7 @@ import init, {
   type DownloadBlobResult,
   type GetManifestResult,
   type OciDescriptor,
-  type RegistryError,
+  type RestError,
   type TokenCredential,
   type TransferProgressEvent,
   type UploadBlobResult,
@@ -119,8 +119,8 @@ export async function everything(file: File): Promise<void> {
   try {
     await content.getManifest("missing");
   } catch (e) {
-    const error = e as RegistryError;
-    const kind: "RegistryError" | "DigestMismatchError" | "AbortError" = error.name;
+    const error = e as RestError;
+    const kind: "RestError" | "DigestMismatchError" | "AbortError" = error.name;
     const code: string = error.code;
     const status: number | undefined = error.statusCode;
     const first: string | undefined = error.details[0]?.code;
