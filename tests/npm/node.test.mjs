@@ -714,6 +714,33 @@ describe("aborts", () => {
     });
   });
 
+  test("an AbortSignalLike (not a native AbortSignal, as @azure/abort-controller 1.x makes) aborts too", async () => {
+    // The shape Azure's options take: `aborted` and `addEventListener`.
+    class LikeSignal {
+      aborted = false;
+      #listeners = [];
+      addEventListener(_type, listener) { this.#listeners.push(listener); }
+      removeEventListener(_type, listener) { this.#listeners = this.#listeners.filter((l) => l !== listener); }
+      abort() { this.aborted = true; for (const l of this.#listeners) l(); }
+    }
+    const content = new ContainerRegistryContentClient(R.anonymous, uniqueRepo("abort-like"));
+    const done = new LikeSignal();
+    done.abort();
+    await assert.rejects(content.blobExists(sha256(new Uint8Array()), { abortSignal: done }), { name: "AbortError" });
+    const later = new LikeSignal();
+    await assert.rejects(
+      content.uploadBlob(pseudoRandom(4 * MiB, 15), {
+        chunkSizeInBytes: MiB,
+        abortSignal: later,
+        onProgress: (p) => { if (p.loadedBytes >= MiB) later.abort(); },
+      }),
+      { name: "AbortError", code: "ABORTED" },
+    );
+    // Not a signal at all: a TypeError saying what is accepted.
+    await assert.rejects(content.blobExists(sha256(new Uint8Array()), { abortSignal: {} }),
+      (e) => e instanceof TypeError && /AbortSignalLike/.test(e.message));
+  });
+
   for (const [kind, url, credential] of [["anonymous", R.anonymous], ["token-auth", R.token, ALICE]]) {
     test(`aborting mid-upload cancels the registry's upload session (${kind})`, async () => {
       // On the token registry the DELETE needs a token of its own (delete scope), which must be

@@ -75,6 +75,23 @@ function oneAtATime(step) {
   };
 }
 
+/**
+ * A native AbortSignal that follows `value`, an AbortSignalLike (an object with `aborted` and
+ * `addEventListener`, such as the signals of @azure/abort-controller 1.x that Azure samples
+ * use); `value` itself when it is a native signal or anything else (refused by the caller).
+ */
+export function nativeAbortSignal(value) {
+  if (value instanceof AbortSignal) return value;
+  if (value == null || typeof value.aborted !== "boolean" || typeof value.addEventListener !== "function") {
+    return value;
+  }
+  const controller = new AbortController();
+  const abort = () => controller.abort(value.reason ?? new DOMException("The operation was aborted.", "AbortError"));
+  if (value.aborted) abort();
+  else value.addEventListener("abort", abort, { once: true });
+  return controller.signal;
+}
+
 /** The error name for a Porthole error code. */
 export function errorName(code) {
   if (code === "DIGEST_MISMATCH") return "DigestMismatchError";

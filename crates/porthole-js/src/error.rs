@@ -19,6 +19,14 @@ use crate::types::OciErrorDetail;
 
 #[wasm_bindgen(typescript_custom_section)]
 const REGISTRY_ERROR: &str = r#"
+/** What `abortSignal` options take, as Azure's do: a native `AbortSignal`, or any object with
+ *  `aborted` and `addEventListener` (the signals of `@azure/abort-controller` 1.x). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: any;
+  addEventListener(type: "abort", listener: (this: AbortSignalLike, ev: any) => any, options?: any): void;
+  removeEventListener(type: "abort", listener: (this: AbortSignalLike, ev: any) => any, options?: any): void;
+}
 /** Porthole's kinds of failure, beside the registry's own OCI codes. */
 export type PortholeErrorCode =
   | "INVALID_INPUT" | "AUTH_FAILED" | "ABORTED" | "BLOCKED_BY_BROWSER" | "TIMEOUT"

@@ -19,6 +19,11 @@ extern "C" {
     #[wasm_bindgen(js_name = errorName)]
     pub(crate) fn error_name(code: &str) -> String;
 
+    /// A native `AbortSignal` for an `AbortSignalLike` (Azure's `@azure/abort-controller`
+    /// signals); the value itself for anything else.
+    #[wasm_bindgen(js_name = nativeAbortSignal)]
+    pub(crate) fn native_abort_signal(value: &JsValue) -> JsValue;
+
     /// A `ReadableStream` over an async iterable of byte chunks (a Node `Readable`), or `null`
     /// for anything else.
     #[wasm_bindgen(js_name = streamOfIterable, catch)]

@@ -68,10 +68,15 @@ pub(crate) fn signal_of(options: &JsValue) -> Result<Option<AbortSignal>, JsValu
     if signal.is_undefined() || signal.is_null() {
         return Ok(None);
     }
-    signal
+    crate::glue::native_abort_signal(&signal)
         .dyn_into::<AbortSignal>()
         .map(Some)
-        .map_err(|_| type_error("abortSignal must be an AbortSignal"))
+        .map_err(|_| {
+            type_error(
+                "abortSignal must be an AbortSignal (or an AbortSignalLike: `aborted` and \
+                 `addEventListener`)",
+            )
+        })
 }
 
 /// Runs a call: its options bag's `abortSignal` applies to every request it sends.

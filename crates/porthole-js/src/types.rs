@@ -42,7 +42,7 @@ pub struct ContainerRegistryClientOptions {
 #[serde(rename_all = "camelCase")]
 pub struct OperationOptions {
     /// Stops the call: its requests are aborted and its promise rejects with an `AbortError`.
-    #[tsify(optional, type = "AbortSignal")]
+    #[tsify(optional, type = "AbortSignalLike")]
     pub abort_signal: Option<IgnoredAny>,
 }
 
@@ -51,7 +51,7 @@ pub struct OperationOptions {
 #[serde(rename_all = "camelCase")]
 pub struct UpdatePropertiesOptions {
     /// Stops the call.
-    #[tsify(optional, type = "AbortSignal")]
+    #[tsify(optional, type = "AbortSignalLike")]
     pub abort_signal: Option<IgnoredAny>,
     /// Whether it may be deleted.
     #[tsify(optional)]
@@ -88,7 +88,7 @@ impl UpdatePropertiesOptions {
 #[serde(rename_all = "camelCase")]
 pub struct ListOrderedOptions {
     /// Stops the listing (every page of it).
-    #[tsify(optional, type = "AbortSignal")]
+    #[tsify(optional, type = "AbortSignalLike")]
     pub abort_signal: Option<IgnoredAny>,
     /// The order: `"LastUpdatedOnDescending"` or `"LastUpdatedOnAscending"`; the registry's own
     /// when absent.
@@ -117,7 +117,7 @@ impl ListOrderedOptions {
 #[serde(rename_all = "camelCase")]
 pub struct ListReferrersOptions {
     /// Stops the listing.
-    #[tsify(optional, type = "AbortSignal")]
+    #[tsify(optional, type = "AbortSignalLike")]
     pub abort_signal: Option<IgnoredAny>,
     /// Only referrers of this artifact type (e.g. `application/vnd.dev.sigstore.bundle+json`).
     #[tsify(optional)]
@@ -130,7 +130,7 @@ pub struct ListReferrersOptions {
 #[serde(rename_all = "camelCase")]
 pub struct UploadBlobOptions {
     /// Stops the upload; the registry's upload session is cancelled.
-    #[tsify(optional, type = "AbortSignal")]
+    #[tsify(optional, type = "AbortSignalLike")]
     pub abort_signal: Option<IgnoredAny>,
     /// Called as the registry confirms bytes (after each chunk, and at the end).
     #[tsify(optional, type = "(progress: TransferProgressEvent) => void")]
@@ -147,7 +147,7 @@ pub struct UploadBlobOptions {
 #[serde(rename_all = "camelCase")]
 pub struct SetManifestOptions {
     /// Stops the call.
-    #[tsify(optional, type = "AbortSignal")]
+    #[tsify(optional, type = "AbortSignalLike")]
     pub abort_signal: Option<IgnoredAny>,
     /// The manifest's media type (`Content-Type`); else the manifest's own `mediaType` field.
     #[tsify(optional, type = "KnownManifestMediaType | string")]
