@@ -198,8 +198,8 @@ test('a picked folder uploads every file in it by its path, three at a time; can
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(sessions.length, 3, 'no fourth upload while three are held');
 
-  // A waiting file is cancelled without ever starting.
-  await row('notes.txt').getByRole('button', { name: 'Cancel' }).click();
+  // A waiting file is cancelled without ever starting (each row's buttons name their file).
+  await row('notes.txt').getByRole('button', { name: 'Cancel the upload of site/notes.txt', exact: true }).click();
   assert.equal(await state('notes.txt'), 'cancelled');
   // A sending one is cancelled: its place goes to the next in line at once.
   await row('css/main.css').getByRole('button', { name: 'Cancel' }).click();
@@ -224,7 +224,7 @@ test('a picked folder uploads every file in it by its path, three at a time; can
   const push = form.getByRole('button', { name: 'Push as artifact' });
   assert.ok(await push.isDisabled(), 'no push while files are still uploading');
   await form.getByText('2 files are not uploaded yet').waitFor();
-  await row('notes.txt').getByRole('button', { name: 'Retry' }).click();
+  await row('notes.txt').getByRole('button', { name: 'Retry the upload of site/notes.txt', exact: true }).click();
   await row('notes.txt').locator('[data-state="done"]').waitFor({ timeout: 30_000 });
   release();
   for (const [file, bytes] of Object.entries(files)) {
@@ -850,10 +850,13 @@ test('keep the newest: tags without a date (artifacts) are kept, and the preview
   await page.getByRole('button', { name: 'Preview deletion' }).click();
   const dialog = page.getByRole('dialog', { name: 'Confirm deletion' });
   await dialog.getByText('Keep the newest 1 of 4 tags').waitFor({ timeout: 30_000 });
+  // The preview takes the focus, and gives it back on Cancel.
+  await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Confirm deletion');
   assert.equal(await dialog.locator('li[data-digest]').count(), 1);
   await dialog.locator('li[data-digest]').getByText('tags: old').waitFor();
   await dialog.getByText('Kept, their date is not known (an artifact, a config without a build date, or a placeholder date from a reproducible build, such as 1970 or 1980): chart-a, chart-b.').waitFor();
   await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await page.waitForFunction(() => document.activeElement?.textContent?.trim() === 'Preview deletion');
   assert.equal((await tagsOf(repo)).length, 4);
   noErrors();
   await page.context().close();

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use porthole_browser::FetchTransport;
 use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
+use wasm_bindgen::JsCast;
 
 use crate::meta::TagMeta;
 use crate::pure::split_newest;
@@ -298,6 +299,27 @@ pub(crate) fn ConfirmDelete(
 ) -> impl IntoView {
     // Set by Stop while deleting: the run ends before its next delete.
     let stopping = RwSignal::new(false);
+    // The preview takes the focus when it opens (a keyboard user is taken to what to confirm)
+    // and gives it back to what had it when it closes.
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    let opener = StoredValue::new_local(None::<web_sys::HtmlElement>);
+    Effect::new(move |_| {
+        let Some(div) = dialog.get() else { return };
+        if opener.with_value(Option::is_none) {
+            let before = document().active_element();
+            opener.set_value(before.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()));
+        }
+        let _ = div.focus();
+    });
+    Effect::new(move |_| {
+        if plan.with(Option::is_some) {
+            return;
+        }
+        let before = opener.try_update_value(Option::take).flatten();
+        if let Some(element) = before.filter(|e| e.is_connected()) {
+            let _ = element.focus();
+        }
+    });
     let progress = RwSignal::new((0usize, 0usize));
     let outcome = RwSignal::new(Vec::<(bool, String)>::new());
     let conn = StoredValue::new_local(conn);
@@ -415,7 +437,7 @@ pub(crate) fn ConfirmDelete(
                         .collect_view();
                     let notes = p.notes.iter().map(|n| view! { <li class="muted">{n.clone()}</li> }).collect_view();
                     view! {
-                        <div class="confirm" role="dialog" aria-label="Confirm deletion">
+                        <div class="confirm" role="dialog" aria-label="Confirm deletion" tabindex="-1" node_ref=dialog>
                             <h2>{p.title.clone()}</h2>
                             <p>
                                 {if nothing {

@@ -369,6 +369,11 @@ fn JobRow(job: Job, queue: Queue, jobs: RwSignal<Vec<Job>, LocalStorage>) -> imp
     let cancel_job = job.clone();
     let retry_job = job.clone();
     let (remove_id, remove_name) = (job.id, job.name.clone());
+    // Each button names its file: a list of "Cancel" buttons says nothing to a screen reader.
+    let (cancel_label, retry_label) = (
+        format!("Cancel the upload of {}", job.name),
+        format!("Retry the upload of {}", job.name),
+    );
     let percent = move || match size {
         0 if matches!(status.get(), Status::Done(_)) => 100.0,
         0 => 0.0,
@@ -408,6 +413,7 @@ fn JobRow(job: Job, queue: Queue, jobs: RwSignal<Vec<Job>, LocalStorage>) -> imp
                     <button
                         class="btn small"
                         type="button"
+                        aria-label=cancel_label.clone()
                         on:click={
                             let job = cancel_job.clone();
                             move |_| {
@@ -423,6 +429,7 @@ fn JobRow(job: Job, queue: Queue, jobs: RwSignal<Vec<Job>, LocalStorage>) -> imp
                     <button
                         class="btn small"
                         type="button"
+                        aria-label=retry_label.clone()
                         on:click={
                             let job = retry_job.clone();
                             move |_| queue.enqueue(&job)
