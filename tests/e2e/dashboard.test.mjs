@@ -265,6 +265,9 @@ test('ACR emulator: AAD token, ACR metadata and locks', { skip: !kit.acr && 'the
   await page.getByRole('link', { name: 'library/alpine' }).click();
   await page.getByRole('columnheader', { name: 'Updated' }).waitFor();
   await page.locator('table.tags').getByText('linux/amd64').first().waitFor();
+  // ACR sizes an index as all its images together; the row says so (elsewhere: one platform's).
+  const indexRow = page.locator('table.tags tr', { has: page.getByRole('link', { name: '3.20', exact: true }) });
+  await indexRow.locator('.size-of').getByText('(all platforms)').waitFor();
   await shot(page, 'acr-repository');
   // The secret was not kept (no box ticked): after a reload the page asks for it again...
   await page.reload();

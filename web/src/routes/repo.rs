@@ -168,7 +168,11 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                                         TagMeta {
                                             digest: m.digest.clone(),
                                             size: m.size_in_bytes,
-                                            size_platform: None,
+                                            // ACR's size of an index is every image's in it,
+                                            // where the other registries' rows show one
+                                            // platform's: the row says which it is.
+                                            size_platform: (kind == "index")
+                                                .then(|| "all platforms".to_owned()),
                                             platforms: platform.clone(),
                                             created: Some(m.created_on.clone()),
                                             updated: Some(
