@@ -904,7 +904,7 @@ test('a tag list that failed part way offers no delete preview', async () => {
   });
   await page.goto(`${site.url}/r/here/repo/${repo}`);
   await page.getByText('listing failed (injected)').first().waitFor();
-  await page.getByText('2 tags').first().waitFor();
+  await page.getByRole('status').filter({ hasText: '2 tags listed (the list is incomplete' }).waitFor();
   await page.getByLabel('How many of the newest tags to keep').fill('1');
   await page.getByRole('button', { name: 'Preview deletion' }).click();
   await page.getByTestId('plan-refused').waitFor({ timeout: 30_000 });

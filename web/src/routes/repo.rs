@@ -444,22 +444,30 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             ] />
             <div class="page-head">
                 <h1 class="repo-name">{name.clone()}</h1>
-                <p class="muted count" role="status" aria-live="polite">
+                <p class="muted count">
+                    // Announced when it changes; the dates' progress beside it is not (it
+                    // moves every few hundred milliseconds).
+                    <span role="status" aria-live="polite">
+                        {move || {
+                            let total = tags.with(Vec::len);
+                            let shown = ordered.with(Vec::len);
+                            let more = match (done.get(), error.with(Option::is_some)) {
+                                (false, _) => " (more loading…)",
+                                (true, true) => " listed (the list is incomplete: see below)",
+                                (true, false) => "",
+                            };
+                            if shown == total {
+                                format!("{total} tags{more}")
+                            } else {
+                                format!("{shown} of {total} tags{more}")
+                            }
+                        }}
+                    </span>
                     {move || {
                         let total = tags.with(Vec::len);
-                        let shown = ordered.with(Vec::len);
-                        let more = if done.get() { "" } else { " (more loading…)" };
                         let known = meta.with(|m| m.len());
-                        let dates = if sort.get().by_date() && !acr.get() && known < total {
-                            format!(" · dates {} of {total}", finished.get().min(total))
-                        } else {
-                            String::new()
-                        };
-                        if shown == total {
-                            format!("{total} tags{more}{dates}")
-                        } else {
-                            format!("{shown} of {total} tags{more}{dates}")
-                        }
+                        (sort.get().by_date() && !acr.get() && known < total)
+                            .then(|| format!(" · dates {} of {total}", finished.get().min(total)))
                     }}
                 </p>
             </div>
