@@ -218,6 +218,19 @@ fn classify_rejection(
             _ => true,
         };
     let server = server.unwrap_or_else(|| request.url.origin().to_string());
+    if cross_origin && answered_before(request) {
+        // The browser gives a broken connection the same TypeError as a CORS refusal; this
+        // server has let this page read its answers to such requests, so CORS is not what
+        // failed (the caller may retry, or resume an upload).
+        return TransportError::new(
+            TransportErrorKind::Network,
+            format!(
+                "{target} failed ({said}): the connection broke or the server did not answer \
+                 ({server} has answered this page's requests of this kind before, so the \
+                 browser's CORS checks are not the likely cause)"
+            ),
+        );
+    }
     if cross_origin {
         let page = page.unwrap_or_else(|| "an opaque origin".into());
         let https_to_http =
@@ -267,6 +280,7 @@ impl Transport for FetchTransport {
                 return Err(classify_rejection(&request, &error, signal.as_ref()));
             }
         };
+        remember_answered(&request);
         let headers = headers_of(&response);
         let announced = content_length(&headers);
         Ok(Response {
@@ -306,10 +320,40 @@ impl Transport for FetchTransport {
 
 thread_local! {
     static SCOPED_SIGNAL: RefCell<Option<AbortSignal>> = const { RefCell::new(None) };
+    /// The kinds of request (origin, method, header names) whose answers this page has read:
+    /// CORS lets it, so a later rejected request of the same kind is a network failure, not a
+    /// block. The header names count, since they decide the preflight: a GET that passed
+    /// without `Authorization` says nothing of one with it.
+    static ANSWERED: RefCell<std::collections::HashSet<String>> =
+        RefCell::new(std::collections::HashSet::new());
 }
 
 fn scoped_signal() -> Option<AbortSignal> {
     SCOPED_SIGNAL.with(|s| s.borrow().clone())
+}
+
+/// What makes two requests alike for CORS: the server's origin, the method and the header
+/// names sent.
+fn request_kind(request: &Request<Blob>) -> Option<String> {
+    let origin = js::origin_of(request.url.as_str())?;
+    let mut names: Vec<String> = request
+        .headers
+        .iter()
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.dedup();
+    Some(format!("{origin} {} {}", request.method, names.join(",")))
+}
+
+fn remember_answered(request: &Request<Blob>) {
+    if let Some(kind) = request_kind(request) {
+        ANSWERED.with(|answered| answered.borrow_mut().insert(kind));
+    }
+}
+
+fn answered_before(request: &Request<Blob>) -> bool {
+    request_kind(request).is_some_and(|kind| ANSWERED.with(|a| a.borrow().contains(&kind)))
 }
 
 /// An operation's future with its own abort signal ([`with_abort_signal`]).

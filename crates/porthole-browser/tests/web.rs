@@ -1133,6 +1133,39 @@ async fn a_direct_call_to_an_auth_registry_is_blocked_by_cors() {
 }
 
 #[wasm_bindgen_test]
+async fn a_dropped_connection_to_a_server_that_answered_before_is_a_network_failure() {
+    // The browser rejects a dropped connection with the TypeError it gives a CORS block. The
+    // basic registry's front has answered this page's plain GETs (CORS allows them), so one
+    // it closes without an answer (nginx's 444) is a network failure, which may be retried.
+    let front = Url::parse(&field(&registries(), &["basic_front"])).unwrap();
+    let transport = FetchTransport::new();
+    let answered = transport
+        .send(Request::new(Method::Get, front.with_path("/v2/")))
+        .await
+        .unwrap();
+    assert_eq!(answered.status, 401);
+    let dropped = transport
+        .send(Request::new(
+            Method::Get,
+            front.with_path("/porthole-test/dropped"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(dropped.kind, TransportErrorKind::Network, "{dropped}");
+    assert!(dropped.message.contains("not the likely cause"), "{dropped}");
+    // A request of another kind (another header, so another preflight) is still a possible
+    // block: nothing says CORS lets it.
+    let other_kind = transport
+        .send(
+            Request::new(Method::Get, front.with_path("/porthole-test/dropped"))
+                .header("X-Porthole-Probe", "1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(other_kind.kind, TransportErrorKind::Blocked, "{other_kind}");
+}
+
+#[wasm_bindgen_test]
 async fn cross_origin_headers_are_marked_filtered_and_same_origin_are_not() {
     let transport = FetchTransport::new();
     let ping = Url::parse(&anonymous_url()).unwrap().with_path("/v2/");

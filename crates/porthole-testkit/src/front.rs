@@ -110,7 +110,12 @@ http {{
     proxy_http_version 1.1;
     proxy_read_timeout 600s;
     proxy_send_timeout 600s;
-{token_location}    location / {{
+{token_location}    # Closes the connection without an answer, as a broken network does: browser tests
+    # tell a dropped connection from a CORS block with it.
+    location = /porthole-test/dropped {{
+      return 444;
+    }}
+    location / {{
       if ($request_method = OPTIONS) {{
         add_header Access-Control-Allow-Origin "*" always;
         add_header Access-Control-Allow-Methods "{methods}" always;
