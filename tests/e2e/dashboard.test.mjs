@@ -559,6 +559,36 @@ test('deploy/nginx.conf serves the site and proxies the registry on one origin',
   });
 });
 
+test('deploy/nginx.conf follows a registry\'s blob redirects to its storage', { skip: !kit.acr && 'the test kit has no ACR emulator' }, async () => {
+  // The emulator stands for any registry whose blobs are in object storage (distribution with
+  // S3): its blob reads answer 307 to a storage origin that the page must not have to reach.
+  const acr = new URL(kit.acr);
+  await withNginx('deploy/nginx.conf', [['proxy_pass http://127.0.0.1:5000;', `proxy_pass http://${acr.host};`]], async (base) => {
+    const page = await newPage();
+    const elsewhere = [];
+    const blobReads = [];
+    // Token requests go to the registry's own token server (the emulator allows this page).
+    page.on('request', (r) => { if (![base, acr.origin].includes(new URL(r.url()).origin)) elsewhere.push(r.url()); });
+    page.on('response', (r) => { if (r.url().includes('/blobs/sha256:')) blobReads.push(r.status()); });
+    await connect(page, { origin: base, url: base, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
+    await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'apps/web' }).click();
+    await page.getByRole('link', { name: '1.0.0' }).click();
+    await page.getByText('APP_ENV=production').waitFor();
+    const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      first.getByRole('button', { name: /^Download/ }).click(),
+    ]);
+    const hash = crypto.createHash('sha256').update(fs.readFileSync(await download.path())).digest('hex');
+    assert.equal(`sha256:${hash}`, await first.locator('td.mono').first().getAttribute('title'));
+    assert.deepEqual(elsewhere, [], 'the page went to the storage host');
+    assert.ok(blobReads.length >= 2 && blobReads.every((s) => s === 200), `blob reads: ${blobReads}`);
+    noErrors();
+    await page.context().close();
+  });
+});
+
 test('deploy/nginx-acr.conf: ACR on the page\'s origin, its token server and blob storage included', { skip: !kit.acr && 'the test kit has no ACR emulator' }, async () => {
   // The emulator's challenges name its own origin as the token server, and its blob reads
   // redirect to a storage origin of their own, as ACR's do: the page must reach neither.
