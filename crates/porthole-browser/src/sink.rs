@@ -237,8 +237,18 @@ fn deliver(
             body.keep_scratch(&bytes);
             result
         }
-        // A byte stream copies into a pending BYOB view itself (and queues any rest).
-        JsChunk::Owned(bytes) => controller.enqueue_with_js_u8_array(&bytes),
+        // A byte stream copies into a pending BYOB view itself (and queues any rest). Enqueuing
+        // transfers the chunk's whole buffer: a view on part of one (a producer's shared
+        // buffer) is copied first, or the producer's next views would read as empty.
+        JsChunk::Owned(bytes) => {
+            let whole =
+                bytes.byte_offset() == 0 && bytes.byte_length() == bytes.buffer().byte_length();
+            if whole {
+                controller.enqueue_with_js_u8_array(&bytes)
+            } else {
+                controller.enqueue_with_js_u8_array(&bytes.slice(0, bytes.length()))
+            }
+        }
     }
 }
 

@@ -41,6 +41,19 @@ export function plain_stream(bytes) {
   const copy = bytes.slice();
   return new ReadableStream({ start(c) { c.enqueue(copy); c.close(); } });
 }
+// A default stream of views into one shared copy of `bytes`, `piece` bytes each (as a producer
+// that reuses one buffer enqueues them).
+export function stream_of_views(bytes, piece) {
+  const shared = bytes.slice();
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= shared.length) return c.close();
+      c.enqueue(shared.subarray(at, Math.min(at + piece, shared.length)));
+      at += piece;
+    },
+  });
+}
 export function refuse_byte_streams() {
   original = globalThis.ReadableStream;
   globalThis.ReadableStream = class extends original {

@@ -714,6 +714,8 @@ async fn a_resume_answered_with_everything_skips_what_it_had() {
 extern "C" {
     /// A default (not byte) stream of a copy of `bytes`, in one chunk.
     fn plain_stream(bytes: &Uint8Array) -> ReadableStream;
+    /// A default stream of `piece`-byte views into one shared copy of `bytes`.
+    fn stream_of_views(bytes: &Uint8Array, piece: u32) -> ReadableStream;
     /// Makes `new ReadableStream({ type: "bytes" })` throw, as in an engine without byte streams.
     fn refuse_byte_streams();
     fn restore_byte_streams();
@@ -762,6 +764,15 @@ async fn bodies_and_engines_without_byte_streams_still_verify() {
     );
     let error = stream_error(&stream).await;
     assert_eq!(js_prop(&error, "code").as_deref(), Some("DIGEST_MISMATCH"));
+    // Chunks that are views into one buffer of their producer: each is handed on whole (the
+    // stream must not take the producer's buffer from under its next views).
+    let views = web_sys::Response::new_with_opt_readable_stream(Some(&stream_of_views(
+        &Uint8Array::from(&bytes[..]),
+        64 * 1024,
+    )))
+    .unwrap();
+    let stream = verified_stream(FetchBody::of_response(&views), digest.clone(), "c");
+    assert!(read_stream(&stream).await.unwrap() == bytes);
 
     // An engine that refuses `type: "bytes"` gets a default stream of the same verified bytes.
     let got = {
@@ -1152,7 +1163,10 @@ async fn a_dropped_connection_to_a_server_that_answered_before_is_a_network_fail
         .await
         .unwrap_err();
     assert_eq!(dropped.kind, TransportErrorKind::Network, "{dropped}");
-    assert!(dropped.message.contains("not the likely cause"), "{dropped}");
+    assert!(
+        dropped.message.contains("not the likely cause"),
+        "{dropped}"
+    );
     // A request of another kind (another header, so another preflight) is still a possible
     // block: nothing says CORS lets it.
     let other_kind = transport
