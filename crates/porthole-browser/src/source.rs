@@ -41,6 +41,9 @@ pub struct BlobFileSource {
 pub const WEBCRYPTO_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The size of the reused read buffer; a slice larger than this takes several reads.
+/// The most one [`BlobSource::read`] takes into wasm memory (the core reads 8 MiB slices).
+const MAX_READ_BYTES: usize = 1024 * 1024 * 1024;
+
 const SCRATCH_BYTES: u32 = 8 * 1024 * 1024;
 
 impl BlobFileSource {
@@ -178,8 +181,22 @@ impl BlobSource<Blob> for BlobFileSource {
 
     async fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, TransportError> {
         let slice = self.slice(start, end)?;
+        // Read into wasm memory whole: a range past what it can hold is refused, not cut short
+        // (wasm32's usize is 32 bits) or left to abort the module on allocation.
+        let len = usize::try_from(end - start)
+            .ok()
+            .filter(|&len| len <= MAX_READ_BYTES)
+            .ok_or_else(|| {
+                TransportError::new(
+                    TransportErrorKind::Body,
+                    format!(
+                        "range {start}..{end} is too large to read into memory at once (at most \
+                         {MAX_READ_BYTES} bytes); read it in slices"
+                    ),
+                )
+            })?;
         let bytes = match ReadableStreamByobReader::new(&slice.stream()) {
-            Ok(reader) => self.read_byob(&reader, (end - start) as usize).await,
+            Ok(reader) => self.read_byob(&reader, len).await,
             // No byte stream here (older engines): one ArrayBuffer per slice instead.
             Err(_) => read_array_buffer(&slice).await,
         }
