@@ -456,8 +456,11 @@ pub fn verified_stream_with_errors(
 }
 
 /// Downloads a blob as a verified `ReadableStream` (see [`verified_stream`]): the request is sent
-/// at once, the body is read as the consumer pulls, and the stream errors instead of closing if
-/// the bytes do not hash to `digest`. A body whose connection breaks is resumed with a `Range`
+/// on the consumer's first read (a byte stream asks for nothing before it; an error such as a
+/// 404 shows there), the body is read as the consumer pulls, and the stream errors instead of
+/// closing if the bytes do not hash to `digest`. Its requests run outside any
+/// [`with_abort_signal`](crate::with_abort_signal) scope: a download to stop with a signal is
+/// opened first and streamed with [`resumable_blob_stream`]. A body whose connection breaks is resumed with a `Range`
 /// request from the byte it reached, within the client's retry policy
 /// ([`Repository::resume_blob`]). A registry error (404, 401, ...) or a network failure that
 /// retries cannot mend errors the stream, with the same message the client would give.
