@@ -190,6 +190,20 @@ test('image: layers, config, referrers, pull command, verified download', async 
   await page.context().close();
 });
 
+test('a blob read that fails on the page\'s own origin names object storage redirects as a cause', async () => {
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/manifest/apps/web:1.0.0`);
+  const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
+  await first.waitFor();
+  // As the browser fails a redirect to a storage host that does not allow the page.
+  await page.route('**/v2/apps/web/blobs/**', (route) => route.abort('failed'));
+  await first.getByRole('button', { name: /^Download/ }).click();
+  await first.getByText(/redirected this read to a storage host that does not allow this page/).waitFor({ timeout: 60_000 });
+  assert.match(await first.innerText(), /deploy\/nginx\.conf/);
+  noErrors();
+  await page.context().close();
+});
+
 test('1,100 tags: all pages listed, sorted by date across all of them', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/ci/builds`);

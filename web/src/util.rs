@@ -101,7 +101,8 @@ struct CancelOnDrop(Option<web_sys::ReadableStreamDefaultReader>);
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some(reader) = self.0.take() {
-            let _ = reader.cancel();
+            // A stream that errored rejects its cancel with that error: already reported.
+            porthole_browser::ignore_rejection(&reader.cancel());
         }
     }
 }

@@ -250,9 +250,21 @@ fn classify_rejection(
             ),
         )
     } else {
+        // A blob read on this origin may have been redirected to object storage on another
+        // host, which the browser then blocks like any other origin (its redirect is not
+        // visible to the page).
+        let redirect_hint = if request.method == Method::Get
+            && request.url.path().contains("/blobs/")
+        {
+            "; or, if the registry keeps its blobs in object storage (S3, Azure), it redirected \
+             this read to a storage host that does not allow this page (CORS): have the proxy \
+             follow such redirects itself, as deploy/nginx.conf does"
+        } else {
+            ""
+        };
         TransportError::new(
             TransportErrorKind::Network,
-            format!("{target} failed ({said}): the server did not answer"),
+            format!("{target} failed ({said}): the server did not answer{redirect_hint}"),
         )
     }
 }
@@ -704,8 +716,8 @@ impl Drop for FetchBody {
     fn drop(&mut self) {
         // Stop downloading what nobody will read. The promise's outcome does not matter.
         match self.reader.take() {
-            Some(Reader::Byob(reader)) => drop(reader.cancel()),
-            Some(Reader::Default(reader)) => drop(reader.cancel()),
+            Some(Reader::Byob(reader)) => js::ignore_rejection(&reader.cancel()),
+            Some(Reader::Default(reader)) => js::ignore_rejection(&reader.cancel()),
             Some(Reader::Unreadable(_)) | None => {}
         }
     }

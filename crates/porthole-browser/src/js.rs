@@ -21,6 +21,20 @@ extern "C" {
     fn global_clear_timeout(timer: &JsValue);
 }
 
+#[wasm_bindgen(inline_js = "export function ignore_rejection(p) { p.catch(() => {}); }")]
+extern "C" {
+    /// Marks a promise's rejection as handled.
+    #[wasm_bindgen(js_name = ignore_rejection)]
+    fn ignore_rejection_js(promise: &Promise);
+}
+
+/// Lets `promise` reject without an "uncaught (in promise)" error: for the promise of a
+/// `cancel()` whose outcome does not matter (a stream that has errored rejects its cancel with
+/// that error, which would otherwise surface as the page's error a second time).
+pub fn ignore_rejection(promise: &Promise) {
+    ignore_rejection_js(promise);
+}
+
 /// `stream.getReader(options)`, catching what it throws: `{ mode: "byob" }` throws a
 /// `TypeError` on a stream that is not a byte stream, and web-sys's binding does not catch.
 pub(crate) fn try_get_reader(stream: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {

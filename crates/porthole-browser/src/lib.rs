@@ -32,7 +32,7 @@ mod stream_source;
 #[cfg(target_arch = "wasm32")]
 pub use fetch::{with_abort_signal, FetchBody, FetchTransport, WithAbortSignal};
 #[cfg(target_arch = "wasm32")]
-pub use js::error_to_js;
+pub use js::{error_to_js, ignore_rejection};
 #[cfg(target_arch = "wasm32")]
 pub use sink::{
     download_blob_to_stream, download_blob_to_uint8array, resumable_blob_stream, verified_stream,

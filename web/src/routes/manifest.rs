@@ -631,7 +631,7 @@ fn DownloadButton(
     let cancel = move || {
         cancelled.set(true);
         if let Some(r) = reader.get_value() {
-            let _ = r.cancel();
+            porthole_browser::ignore_rejection(&r.cancel());
         }
     };
     view! {
