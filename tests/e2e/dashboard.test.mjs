@@ -573,32 +573,46 @@ test('deploy/nginx.conf serves the site and proxies the registry on one origin',
   });
 });
 
+/**
+ * Connects the page to the ACR emulator behind `base` (an nginx of deploy/), opens the seeded
+ * image, checks its config shows and a layer downloads verified; fails if the page sent any
+ * request to an origin not in `allowed`, or if a blob read was not answered 200 through them.
+ */
+async function browseAcrImageThrough(base, allowed) {
+  const page = await newPage();
+  const elsewhere = [];
+  const blobReads = [];
+  page.on('request', (r) => { if (!allowed.includes(new URL(r.url()).origin)) elsewhere.push(r.url()); });
+  page.on('response', (r) => { if (r.url().includes('/blobs/sha256:')) blobReads.push(r.status()); });
+  await connect(page, { origin: base, url: base, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
+  await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
+  await page.getByRole('link', { name: 'apps/web' }).click();
+  await page.getByRole('link', { name: '1.0.0' }).click();
+  // The config (a blob read) is shown...
+  await page.getByText('APP_ENV=production').waitFor();
+  // ...and a layer downloads, verified.
+  const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
+  const layerDigest = await first.locator('td.mono').first().getAttribute('title');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    first.getByRole('button', { name: /^Download/ }).click(),
+  ]);
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(await download.path())).digest('hex');
+  assert.equal(`sha256:${hash}`, layerDigest);
+  await first.getByText(/verified, 3\.0 MiB/).waitFor();
+  assert.deepEqual(elsewhere, [], 'the page left the origins it may use');
+  assert.ok(blobReads.length >= 2 && blobReads.every((s) => s === 200), `blob reads: ${blobReads}`);
+  noErrors();
+  return page;
+}
+
 test('deploy/nginx.conf follows a registry\'s blob redirects to its storage', { skip: !kit.acr && 'the test kit has no ACR emulator' }, async () => {
   // The emulator stands for any registry whose blobs are in object storage (distribution with
   // S3): its blob reads answer 307 to a storage origin that the page must not have to reach.
+  // Token requests go to the registry's own token server (the emulator allows this page).
   const acr = new URL(kit.acr);
   await withNginx('deploy/nginx.conf', [['proxy_pass http://127.0.0.1:5000;', `proxy_pass http://${acr.host};`]], async (base) => {
-    const page = await newPage();
-    const elsewhere = [];
-    const blobReads = [];
-    // Token requests go to the registry's own token server (the emulator allows this page).
-    page.on('request', (r) => { if (![base, acr.origin].includes(new URL(r.url()).origin)) elsewhere.push(r.url()); });
-    page.on('response', (r) => { if (r.url().includes('/blobs/sha256:')) blobReads.push(r.status()); });
-    await connect(page, { origin: base, url: base, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
-    await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
-    await page.getByRole('link', { name: 'apps/web' }).click();
-    await page.getByRole('link', { name: '1.0.0' }).click();
-    await page.getByText('APP_ENV=production').waitFor();
-    const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      first.getByRole('button', { name: /^Download/ }).click(),
-    ]);
-    const hash = crypto.createHash('sha256').update(fs.readFileSync(await download.path())).digest('hex');
-    assert.equal(`sha256:${hash}`, await first.locator('td.mono').first().getAttribute('title'));
-    assert.deepEqual(elsewhere, [], 'the page went to the storage host');
-    assert.ok(blobReads.length >= 2 && blobReads.every((s) => s === 200), `blob reads: ${blobReads}`);
-    noErrors();
+    const page = await browseAcrImageThrough(base, [base, acr.origin]);
     await page.context().close();
   });
 });
@@ -609,31 +623,8 @@ test('deploy/nginx-acr.conf: ACR on the page\'s origin, its token server and blo
   const acr = new URL(kit.acr).host;
   const replacements = [['https://myregistry.azurecr.io', `http://${acr}`], ['myregistry.azurecr.io', acr]];
   await withNginx('deploy/nginx-acr.conf', replacements, async (base) => {
-    const page = await newPage();
-    const elsewhere = [];
-    const blobReads = [];
-    page.on('request', (r) => { if (new URL(r.url()).origin !== base) elsewhere.push(r.url()); });
-    page.on('response', (r) => { if (r.url().includes('/blobs/sha256:')) blobReads.push(r.status()); });
-    await connect(page, { origin: base, url: base, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
-    await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
-    await page.getByRole('link', { name: 'apps/web' }).click();
-    await page.getByRole('link', { name: '1.0.0' }).click();
-    // The config (a blob read) is shown...
-    await page.getByText('APP_ENV=production').waitFor();
-    // ...and a layer downloads, verified, through the same origin.
-    const first = page.getByRole('table', { name: 'Layers' }).locator('tbody tr').first();
-    const layerDigest = await first.locator('td.mono').first().getAttribute('title');
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      first.getByRole('button', { name: /^Download/ }).click(),
-    ]);
-    const hash = crypto.createHash('sha256').update(fs.readFileSync(await download.path())).digest('hex');
-    assert.equal(`sha256:${hash}`, layerDigest);
-    await first.getByText(/verified, 3\.0 MiB/).waitFor();
-    assert.deepEqual(elsewhere, [], 'the page left its origin');
-    assert.ok(blobReads.length >= 2 && blobReads.every((s) => s === 200), `blob reads: ${blobReads}`);
+    const page = await browseAcrImageThrough(base, [base]);
     await shot(page, 'nginx-acr-manifest');
-    noErrors();
     await page.context().close();
   });
 });
