@@ -490,20 +490,20 @@ pub(crate) fn ConfirmDelete(
                     }
                 })
         }}
-        <Show when=move || outcome.with(|o| !o.is_empty())>
-            <ul class="outcome" role="status" aria-live="polite">
-                {move || {
-                    outcome
-                        .get()
-                        .into_iter()
-                        .map(|(ok, line)| {
-                            view! {
-                                <li class=if ok { "result-ok" } else { "error-message" }>{line}</li>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </ul>
-        </Show>
+        // Always in the page, empty until a run ends: a live region inserted together with its
+        // text is often not announced.
+        <ul class="outcome" role="status" aria-live="polite">
+            {move || {
+                outcome
+                    .get()
+                    .into_iter()
+                    .map(|(ok, line)| {
+                        view! {
+                            <li class=if ok { "result-ok" } else { "error-message" }>{line}</li>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </ul>
     }
 }
