@@ -59,6 +59,9 @@ pub(crate) fn run(root: &Path, quick: bool) -> ExitCode {
             "porthole-testkit",
             "-p",
             "xtask",
+            // The dashboard's pure helpers (natively, Leptos is wasm-only there).
+            "-p",
+            "porthole-dashboard",
         ])
     });
     crate::fuzz::print_reliability_figures(root);
