@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -295,8 +295,10 @@ impl FaultProxy {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (stop, shared) = (stop.clone(), shared.clone());
-            std::thread::spawn(move || accept_loop(&listener, &stop, &shared, &route))
+            let shared = shared.clone();
+            crate::server::spawn_accept_loop(listener, stop.clone(), move |stream| {
+                let _ = serve(stream, &shared, &route);
+            })
         };
         Ok(Self {
             addr,
@@ -373,24 +375,6 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         crate::server::stop_accept_loop(&self.stop, self.addr, self.thread.take());
-    }
-}
-
-fn accept_loop(
-    listener: &TcpListener,
-    stop: &AtomicBool,
-    shared: &Arc<Mutex<Shared>>,
-    route: &Arc<Route>,
-) {
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let (shared, route) = (shared.clone(), route.clone());
-        std::thread::spawn(move || {
-            let _ = serve(stream, &shared, &route);
-        });
     }
 }
 

@@ -137,8 +137,10 @@ impl HttpServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let thread = {
-            let (stop, requests) = (stop.clone(), requests.clone());
-            std::thread::spawn(move || accept_loop(&listener, &stop, &requests, &handler))
+            let requests = requests.clone();
+            spawn_accept_loop(listener, stop.clone(), move |stream| {
+                let _ = serve_connection(stream, &requests, &*handler);
+            })
         };
         Ok(Self {
             addr,
@@ -184,22 +186,24 @@ pub(crate) fn stop_accept_loop(
     }
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    stop: &AtomicBool,
-    requests: &Arc<Mutex<Vec<ServerRequest>>>,
-    handler: &Arc<Handler>,
-) {
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
+/// Accepts connections on `listener` until `stop` is set (see [`stop_accept_loop`]), and
+/// serves each on a thread of its own: the loop every server of the kit runs.
+pub(crate) fn spawn_accept_loop(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    serve: impl Fn(TcpStream) + Send + Sync + 'static,
+) -> JoinHandle<()> {
+    let serve = Arc::new(serve);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(stream));
         }
-        let Ok(stream) = stream else { continue };
-        let (requests, handler) = (requests.clone(), handler.clone());
-        std::thread::spawn(move || {
-            let _ = serve_connection(stream, &requests, &*handler);
-        });
-    }
+    })
 }
 
 /// Answers one request and closes the connection (every answer says `Connection: close`).

@@ -192,8 +192,10 @@ impl AcrBuilder {
         });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (stop, shared) = (stop.clone(), shared.clone());
-            std::thread::spawn(move || accept_loop(&listener, &stop, &shared))
+            let shared = shared.clone();
+            crate::server::spawn_accept_loop(listener, stop.clone(), move |stream| {
+                let _ = serve_connection(stream, &shared);
+            })
         };
         Ok(AcrEmulator {
             addr,
@@ -367,19 +369,6 @@ impl AcrEmulator {
 impl Drop for AcrEmulator {
     fn drop(&mut self) {
         crate::server::stop_accept_loop(&self.stop, self.addr, self.thread.take());
-    }
-}
-
-fn accept_loop(listener: &TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = shared.clone();
-        std::thread::spawn(move || {
-            let _ = serve_connection(stream, &shared);
-        });
     }
 }
 

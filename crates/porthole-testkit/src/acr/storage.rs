@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -114,18 +114,9 @@ impl Storage {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (stop, signer) = (stop.clone(), signer.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (signer, root) = (signer.clone(), data_dir.clone());
-                    std::thread::spawn(move || {
-                        let _ = serve_connection(stream, &signer, &root);
-                    });
-                }
+            let signer = signer.clone();
+            crate::server::spawn_accept_loop(listener, stop.clone(), move |stream| {
+                let _ = serve_connection(stream, &signer, &data_dir);
             })
         };
         Ok(Self {
