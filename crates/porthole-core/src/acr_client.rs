@@ -92,6 +92,21 @@ impl<T: Transport> Repository<T> {
         self.client.read_json_body(&mut resp, op).await
     }
 
+    /// One page of an `/acr/v1` listing of this repository: the first asks `build(n)`, the next
+    /// follow ACR's `Link`.
+    async fn metadata_page<I>(
+        &self,
+        op: &str,
+        page: &PageRequest,
+        build: impl Fn(Option<u32>) -> Request<T::NativeBody>,
+        parse: fn(&[u8]) -> Result<Vec<I>>,
+    ) -> Result<Page<I>> {
+        let scopes = [acr::metadata_scope(Method::Get, &self.name)];
+        self.client
+            .list_page(op, &scopes, page, |n, _| build(n), ListKind::acr(parse))
+            .await
+    }
+
     /// The repository's properties (ACR).
     pub async fn get_properties(&self) -> Result<RepositoryProperties> {
         let op = format!("reading the properties of {}", self.name);
@@ -127,17 +142,9 @@ impl<T: Transport> Repository<T> {
         page: &PageRequest,
     ) -> Result<Page<ManifestProperties>> {
         let op = format!("listing the manifests of {}", self.name);
-        let base = self.base().clone();
-        let name = self.name.clone();
+        let build = |n| acr::list_manifests(self.base(), &self.name, n, order);
         let listed = self
-            .client
-            .list_page(
-                &op,
-                &[acr::metadata_scope(Method::Get, &self.name)],
-                page,
-                |n, _| acr::list_manifests(&base, &name, n, order),
-                ListKind::acr(acr::parse_manifest_list),
-            )
+            .metadata_page(&op, page, build, acr::parse_manifest_list)
             .await;
         self.answered_as_acr(listed)
     }
@@ -171,17 +178,9 @@ impl<T: Transport> Repository<T> {
         page: &PageRequest,
     ) -> Result<Page<TagProperties>> {
         let op = format!("listing the tags of {} with their properties", self.name);
-        let base = self.base().clone();
-        let name = self.name.clone();
+        let build = |n| acr::list_tags(self.base(), &self.name, n, order, None);
         let listed = self
-            .client
-            .list_page(
-                &op,
-                &[acr::metadata_scope(Method::Get, &self.name)],
-                page,
-                |n, _| acr::list_tags(&base, &name, n, order, None),
-                ListKind::acr(acr::parse_tag_list),
-            )
+            .metadata_page(&op, page, build, acr::parse_tag_list)
             .await;
         self.answered_as_acr(listed)
     }
@@ -317,19 +316,11 @@ impl<T: Transport> Artifact<T> {
         page: &PageRequest,
     ) -> Result<Page<TagProperties>> {
         let digest = self.digest().await?;
-        let name = self.repository.name().clone();
-        let op = format!("listing the tags of {name}@{digest}");
-        let base = self.repository.base().clone();
-        let mut page = self
-            .repository
-            .client()
-            .list_page(
-                &op,
-                &[acr::metadata_scope(Method::Get, &name)],
-                page,
-                |n, _| acr::list_tags(&base, &name, n, order, Some(&digest)),
-                ListKind::acr(acr::parse_tag_list),
-            )
+        let repo = &self.repository;
+        let op = format!("listing the tags of {}@{digest}", repo.name());
+        let build = |n| acr::list_tags(repo.base(), repo.name(), n, order, Some(&digest));
+        let mut page = repo
+            .metadata_page(&op, page, build, acr::parse_tag_list)
             .await?;
         // The next pages come from ACR's `Link`, whose recordings show no `digest=`: should it
         // drop the filter, the other manifests' tags are left out here.
