@@ -11,7 +11,7 @@ use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
 use wasm_bindgen::JsCast;
 
 use crate::meta::TagMeta;
-use crate::pure::split_newest;
+use crate::pure::{split_newest, NewestSplit};
 use crate::state::Conn;
 use crate::util::short_digest;
 
@@ -125,38 +125,24 @@ pub(crate) fn plan_digest(meta: &HashMap<String, TagMeta>, digest: &str) -> Plan
     plan
 }
 
-/// What keeping the newest `n` tags means for each tag, by date (updated, else created).
-#[derive(Debug, Default, PartialEq)]
-pub(crate) struct KeepNewest {
-    /// The older tags, to delete.
-    pub(crate) drop: Vec<String>,
-    /// The newest `n`, the tags tied with the `n`th, and the tags without a date.
-    pub(crate) keep: HashSet<String>,
-    /// Kept beyond `n`: they have the same date as the `n`th newest.
-    pub(crate) tied: Vec<String>,
-    /// Tags with no date known (an artifact, a config without a build date, a failed lookup,
-    /// a placeholder date): kept, since nothing says they are old.
-    pub(crate) undated: Vec<String>,
-}
-
-/// The tags to delete to keep the newest `n`; `None` while some tags are not looked up yet.
+/// What keeping the newest `n` tags means for each tag, by date (updated, else created);
+/// `None` while some tags are not looked up yet.
 pub(crate) fn all_but_newest(
     tags: &[String],
     meta: &HashMap<String, TagMeta>,
     n: usize,
-) -> Option<KeepNewest> {
+) -> Option<NewestSplit> {
     let dated = tags
         .iter()
         .map(|t| Some((t.clone(), meta.get(t)?.date_millis())))
         .collect::<Option<Vec<_>>>()?;
-    let split = split_newest(dated, n);
-    let keep = split.keep.iter().chain(&split.undated).cloned().collect();
-    Some(KeepNewest {
-        drop: split.drop,
-        keep,
-        tied: split.tied,
-        undated: split.undated,
-    })
+    Some(split_newest(dated, n))
+}
+
+/// Every tag a keep-newest run must leave: the kept and the undated (a manifest one of them
+/// shares is left alone).
+pub(crate) fn survivors(split: &NewestSplit) -> HashSet<String> {
+    split.keep.iter().chain(&split.undated).cloned().collect()
 }
 
 /// The preview's note on tags kept because they share the date of the `n`th newest.

@@ -11,7 +11,8 @@ use porthole_core::acr::ArtifactOrder;
 use porthole_core::PageRequest;
 
 use crate::components::delete::{
-    all_but_newest, plan_digest, plan_manifests, tied_note, undated_note, ConfirmDelete, Plan,
+    all_but_newest, plan_digest, plan_manifests, survivors, tied_note, undated_note, ConfirmDelete,
+    Plan,
 };
 use crate::components::upload::UploadPanel;
 use crate::components::{ErrorView, Loading, Skeleton};
@@ -291,7 +292,14 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     // Why a preview was refused: the listing failed part way, and a manifest delete planned on
     // part of the tags would take tags the preview does not show with it.
     let plan_refused = RwSignal::new(false);
-    let listing_incomplete = move || error.with_untracked(Option::is_some);
+    // Whether the preview about to be made must be refused (and says so, once it is).
+    let refused_as_incomplete = move || {
+        let incomplete = error.with_untracked(Option::is_some);
+        if incomplete {
+            plan_refused.set(true);
+        }
+        incomplete
+    };
     let conn_acr = StoredValue::new_local(conn.clone());
     // Selected tags waiting for every tag's manifest to be known (to list all tags of each).
     let selected_pending = RwSignal::new(None::<Vec<String>>);
@@ -302,9 +310,8 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         if !done.get() {
             return;
         }
-        if listing_incomplete() {
+        if refused_as_incomplete() {
             keep_pending.set(None);
-            plan_refused.set(true);
             return;
         }
         let all = tags.get();
@@ -312,7 +319,8 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         if let Some(kept) = ready {
             keep_pending.set(None);
             let title = format!("Keep the newest {n} of {} tags", all.len());
-            let mut p = meta.with(|m| plan_manifests(m, &kept.drop, &kept.keep, title));
+            let keep = survivors(&kept);
+            let mut p = meta.with(|m| plan_manifests(m, &kept.drop, &keep, title));
             p.notes.extend(tied_note(&kept.tied));
             p.notes.extend(undated_note(&kept.undated));
             plan.set(Some(p));
@@ -334,8 +342,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             return;
         }
         selected_pending.set(None);
-        if listing_incomplete() {
-            plan_refused.set(true);
+        if refused_as_incomplete() {
             return;
         }
         let title = format!("Delete the manifests of {} selected tag(s)", chosen.len());
@@ -376,8 +383,7 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
             return;
         }
         digest_pending.set(None);
-        if listing_incomplete() {
-            plan_refused.set(true);
+        if refused_as_incomplete() {
             return;
         }
         plan.set(Some(meta.with(|m| plan_digest(m, &digest))));
