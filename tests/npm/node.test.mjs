@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -712,6 +713,37 @@ describe("aborts", () => {
       });
       assert.equal(log.length, 0);
     });
+  });
+
+  test("a call whose AbortSignal.timeout() runs out rejects with a TimeoutError, not retried, also mid-stream", async () => {
+    // A registry that never answers a HEAD, and stalls a GET after its first bytes.
+    const server = http.createServer((request, response) => {
+      if (request.method !== "GET") return;
+      response.writeHead(200, { "content-length": String(MiB), "content-type": "application/octet-stream" });
+      response.write(new Uint8Array(1000));
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const content = new ContainerRegistryContentClient(`http://127.0.0.1:${server.address().port}`, "any/repo");
+    const digest = sha256(new Uint8Array(MiB));
+    try {
+      await recordingFetches(async (log) => {
+        await assert.rejects(content.blobExists(digest, { abortSignal: AbortSignal.timeout(300) }), (e) => {
+          assert.equal(e.name, "TimeoutError", e.message);
+          assert.equal(e.code, "TIMEOUT");
+          assert.match(e.message, /timed out \(AbortSignal\.timeout\)/);
+          return true;
+        });
+        assert.equal(log.length, 1, "the caller's deadline is not retried");
+        const { content: stream } = await content.downloadBlob(digest, { abortSignal: AbortSignal.timeout(500) });
+        await assert.rejects(readAll(stream), { name: "TimeoutError", code: "TIMEOUT" });
+        assert.equal(log.length, 2, "nor resumed");
+      });
+      // A plain abort keeps its name.
+      await assert.rejects(content.blobExists(digest, { abortSignal: AbortSignal.abort() }), { name: "AbortError" });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   test("an AbortSignalLike (not a native AbortSignal, as @azure/abort-controller 1.x makes) aborts too", async () => {

@@ -261,7 +261,12 @@ fn credentials_or_other(saved: &SavedRegistry, error: &Error, status: u16) -> Di
 
 fn other(error: &Error) -> Diagnosis {
     let kind = match error {
-        Error::Transport { source, .. } if source.kind == TransportErrorKind::Network => {
+        Error::Transport { source, .. }
+            if matches!(
+                source.kind,
+                TransportErrorKind::Network | TransportErrorKind::Timeout
+            ) =>
+        {
             "unreachable"
         }
         _ => "other",

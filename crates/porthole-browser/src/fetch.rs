@@ -1,9 +1,11 @@
 //! [`FetchTransport`]: the core's [`Transport`] over the browser's global `fetch`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use porthole_core::headers::content_length;
@@ -39,9 +41,42 @@ const BROWSER_OWNED_HEADERS: [&str; 4] = ["content-length", "host", "connection"
 /// [`FetchTransport::set_abort_signal`]. A transport without one of its own uses the signal of
 /// the operation being polled ([`with_abort_signal`]), so that one client, with one token cache,
 /// serves concurrent operations that each stop on their own signal.
+///
+/// A connection that stalls without closing (a network change, a proxy that drops it silently)
+/// would hang a transfer for as long as the operating system keeps it: [`StallLimits`] end
+/// such waits with [`TransportErrorKind::Timeout`], which the client retries and a download
+/// resumes after.
 #[derive(Debug, Clone, Default)]
 pub struct FetchTransport {
     signal: Rc<RefCell<Option<AbortSignal>>>,
+    limits: Rc<Cell<StallLimits>>,
+}
+
+/// How long a [`FetchTransport`] waits on a silent connection before it gives up on it
+/// ([`TransportErrorKind::Timeout`], retried like a broken connection). `0` waits for ever.
+///
+/// Only waits that cannot be long for a healthy registry are bounded: the answer to a `GET` or
+/// `HEAD` (no body to send; a registry answers them at once, and streams the content after),
+/// and each read of an answer's body (the time to the next bytes, not to the end). The answer
+/// to an upload is not: the browser reports no progress of a request body, so a slow link
+/// sending a 64 MiB chunk looks the same as a stalled one, and a registry may take minutes to
+/// commit a large blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallLimits {
+    /// Milliseconds to wait for the status and headers of a `GET` or `HEAD` (default 120 s).
+    pub answer_ms: u64,
+    /// Milliseconds to wait for the next bytes of an answer's body while it is being read
+    /// (default 60 s). Time the reader spends away (a consumer that pauses) does not count.
+    pub body_idle_ms: u64,
+}
+
+impl Default for StallLimits {
+    fn default() -> Self {
+        Self {
+            answer_ms: 120_000,
+            body_idle_ms: 60_000,
+        }
+    }
 }
 
 impl FetchTransport {
@@ -62,6 +97,17 @@ impl FetchTransport {
     /// per user operation.
     pub fn set_abort_signal(&self, signal: Option<AbortSignal>) {
         *self.signal.borrow_mut() = signal;
+    }
+
+    /// Sets the limits on silent connections for the requests started from now on (clones
+    /// share them).
+    pub fn set_stall_limits(&self, limits: StallLimits) {
+        self.limits.set(limits);
+    }
+
+    /// The limits on silent connections ([`StallLimits`]).
+    pub fn stall_limits(&self) -> StallLimits {
+        self.limits.get()
     }
 
     /// The signal the requests started now go with: the transport's own, else the one of the
@@ -153,15 +199,64 @@ fn invalid_request(what: &str, error: &JsValue) -> TransportError {
     )
 }
 
-fn aborted(during: &str) -> TransportError {
+/// The error for a request the caller's `signal` stopped: `Deadline` when the signal ran out of
+/// time (an `AbortSignal.timeout()`, whose reason is a `TimeoutError`), else `Aborted`.
+pub(crate) fn stopped_by(signal: Option<&AbortSignal>, during: &str) -> TransportError {
+    if signal.is_some_and(ran_out_of_time) {
+        return TransportError::new(
+            TransportErrorKind::Deadline,
+            format!("the call's AbortSignal timed out (AbortSignal.timeout) {during}"),
+        );
+    }
     TransportError::new(
         TransportErrorKind::Aborted,
         format!("the request was aborted (AbortSignal) {during}"),
     )
 }
 
+/// Whether `signal` fired because its time ran out rather than on an `abort()`.
+fn ran_out_of_time(signal: &AbortSignal) -> bool {
+    signal.aborted() && js::describe(&signal.reason()).0 == "TimeoutError"
+}
+
 fn is_abort(error: &JsValue, signal: Option<&AbortSignal>) -> bool {
-    signal.is_some_and(AbortSignal::aborted) || js::describe(error).0 == "AbortError"
+    signal.is_some_and(AbortSignal::aborted)
+        || matches!(
+            js::describe(error).0.as_str(),
+            "AbortError" | "TimeoutError"
+        )
+}
+
+/// `future`'s output, or `None` when `millis` pass first (the future is then dropped); `0` waits
+/// for ever.
+async fn within<F: Future>(millis: u64, future: F) -> Option<F::Output> {
+    if millis == 0 {
+        return Some(future.await);
+    }
+    let mut future = pin!(future);
+    let mut timer = pin!(js::sleep(millis, None));
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// The error for a `GET` or `HEAD` whose answer did not come within the limit.
+fn no_answer(request: &Request<Blob>, millis: u64) -> TransportError {
+    TransportError::new(
+        TransportErrorKind::Timeout,
+        format!(
+            "{} {}{} got no answer within {} s: the connection may have stalled without \
+             closing (a network change, or a proxy that dropped it silently); it is tried again",
+            request.method,
+            request.url.origin(),
+            request.url.path(),
+            millis.div_ceil(1000)
+        ),
+    )
 }
 
 /// When `fetch` rejects a request whose body is a `Blob` (a slice of a file the user picked),
@@ -195,7 +290,7 @@ fn classify_rejection(
     signal: Option<&AbortSignal>,
 ) -> TransportError {
     if is_abort(error, signal) {
-        return aborted("before the registry answered");
+        return stopped_by(signal, "before the registry answered");
     }
     let (name, message) = js::describe(error);
     let said = if name.is_empty() {
@@ -281,7 +376,16 @@ impl Transport for FetchTransport {
         let mut unanswered = AbortOnDrop::new();
         let fetch_signal = unanswered.signal_with(signal.as_ref());
         let init = self.build_init(&request, fetch_signal.as_ref())?;
-        let answer = JsFuture::from(js::global_fetch(request.url.as_str(), &init)).await;
+        let limits = self.stall_limits();
+        let answer_ms = match request.method {
+            Method::Get | Method::Head => limits.answer_ms,
+            _ => 0,
+        };
+        let fetching = JsFuture::from(js::global_fetch(request.url.as_str(), &init));
+        // On `None`, `unanswered` aborts the request as it is dropped.
+        let Some(answer) = within(answer_ms, fetching).await else {
+            return Err(no_answer(&request, answer_ms));
+        };
         let forwarding = unanswered.disarm();
         let response: web_sys::Response = match answer {
             Ok(value) => value.unchecked_into(),
@@ -300,7 +404,8 @@ impl Transport for FetchTransport {
             headers,
             url: Url::parse(&response.url()).ok(),
             headers_filtered: response.type_() == ResponseType::Cors,
-            body: FetchBody::new(response.body(), announced, signal, forwarding),
+            body: FetchBody::new(response.body(), announced, signal, forwarding)
+                .idle_limit(limits.body_idle_ms),
         })
     }
 
@@ -310,7 +415,9 @@ impl Transport for FetchTransport {
 
     fn aborted(&self) -> Option<TransportError> {
         let signal = self.signal_for_now()?;
-        signal.aborted().then(|| aborted("before it was sent"))
+        signal
+            .aborted()
+            .then(|| stopped_by(Some(&signal), "before it was sent"))
     }
 
     /// Waits between retries; an abort of the transport's signal ends the wait at once (the
@@ -510,6 +617,8 @@ pub struct FetchBody {
     /// The answer's `Content-Length`.
     announced: Option<u64>,
     signal: Option<AbortSignal>,
+    /// [`StallLimits::body_idle_ms`] (`0`: none).
+    idle_ms: u64,
     /// What passes the caller's abort on to the request, where the engine lacks
     /// `AbortSignal.any`: kept while the body may be read.
     _forwarding: Option<Forwarding>,
@@ -609,8 +718,15 @@ impl FetchBody {
             scratch: None,
             announced,
             signal,
+            idle_ms: StallLimits::default().body_idle_ms,
             _forwarding: forwarding,
         }
+    }
+
+    /// The same body, whose reads give up after `millis` without bytes (`0`: never).
+    fn idle_limit(mut self, millis: u64) -> Self {
+        self.idle_ms = millis;
+        self
     }
 
     /// Reads the next non-empty chunk, at most `limit` bytes when it lands in the scratch
@@ -645,9 +761,10 @@ impl FetchBody {
                     reader.read_with_array_buffer_view(&view)
                 }
             };
-            let result = match JsFuture::from(read).await {
-                Ok(result) => result,
-                Err(error) => return Err(self.broken(&error)),
+            let result = match within(self.idle_ms, JsFuture::from(read)).await {
+                Some(Ok(result)) => result,
+                Some(Err(error)) => return Err(self.broken(&error)),
+                None => return Err(self.stalled()),
             };
             let done = Reflect::get(&result, &JsValue::from_str("done"))
                 .ok()
@@ -684,11 +801,30 @@ impl FetchBody {
         self.scratch = Some(chunk.buffer());
     }
 
+    /// The error for a read that got no bytes within the idle limit; the body is cancelled
+    /// (which ends the request) and finished after it.
+    fn stalled(&mut self) -> TransportError {
+        match self.reader.take() {
+            Some(Reader::Byob(reader)) => js::ignore_rejection(&reader.cancel()),
+            Some(Reader::Default(reader)) => js::ignore_rejection(&reader.cancel()),
+            _ => {}
+        }
+        TransportError::new(
+            TransportErrorKind::Timeout,
+            format!(
+                "the answer stopped arriving: no bytes came for {} s (the connection may have \
+                 stalled without closing, after a network change or through a proxy that \
+                 dropped it silently)",
+                self.idle_ms.div_ceil(1000)
+            ),
+        )
+    }
+
     /// The error for a failed read; the body is finished after it.
     fn broken(&mut self, error: &JsValue) -> TransportError {
         self.reader = None;
         if is_abort(error, self.signal.as_ref()) {
-            return aborted("while the answer was being read");
+            return stopped_by(self.signal.as_ref(), "while the answer was being read");
         }
         let (_, message) = js::describe(error);
         TransportError::new(

@@ -30,7 +30,7 @@ mod source;
 mod stream_source;
 
 #[cfg(target_arch = "wasm32")]
-pub use fetch::{with_abort_signal, FetchBody, FetchTransport, WithAbortSignal};
+pub use fetch::{with_abort_signal, FetchBody, FetchTransport, StallLimits, WithAbortSignal};
 #[cfg(target_arch = "wasm32")]
 pub use js::{error_to_js, ignore_rejection};
 #[cfg(target_arch = "wasm32")]

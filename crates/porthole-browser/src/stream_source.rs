@@ -7,6 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader};
 
+use crate::fetch::stopped_by;
 use crate::js;
 
 #[wasm_bindgen(inline_js = "
@@ -81,9 +82,9 @@ impl ReadableStreamSource {
     /// `reader.read()`; after an abort, whatever the read gave, the abort.
     async fn read_unless_aborted(&mut self) -> Result<JsValue, TransportError> {
         let aborted = || {
-            TransportError::new(
-                TransportErrorKind::Aborted,
-                "the upload was aborted (AbortSignal) while it waited for the stream",
+            stopped_by(
+                self.signal.as_ref(),
+                "while the upload waited for the stream",
             )
         };
         if self.aborted() {

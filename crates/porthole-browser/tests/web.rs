@@ -5,13 +5,13 @@
 //! sets both.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Reflect, Uint8Array};
 use porthole_browser::{
     download_blob_to_stream, download_blob_to_uint8array, verified_stream, BlobFileSource,
-    FetchBody, FetchTransport, ReadableStreamSource,
+    FetchBody, FetchTransport, ReadableStreamSource, StallLimits,
 };
 use porthole_core::{
     api, BlobSource, Body, BodyStream, ClientOptions, Credential, Descriptor, Digest, Error,
@@ -264,6 +264,100 @@ async fn pushes_a_multi_mib_blob_in_chunks_from_a_blob() {
 
 // Each spy wraps the prototype's `digest`, so one left installed by a failed test only counts
 // into a stale counter; the lying one lies once and removes itself.
+/// What a [`RecordingTransport`] saw of one request: its method, whether it asked for a range,
+/// and its status or the kind of its failure.
+type Sent = (Method, bool, Result<u16, TransportErrorKind>);
+
+/// A `FetchTransport` that records every request it sends ([`Sent`]).
+struct RecordingTransport {
+    inner: FetchTransport,
+    sent: Rc<RefCell<Vec<Sent>>>,
+}
+
+impl Transport for RecordingTransport {
+    over_inner_fetch!();
+
+    async fn send(&self, request: Request<Blob>) -> Result<Response<FetchBody>, TransportError> {
+        let method = request.method;
+        let ranged = request.headers.get("range").is_some();
+        let answer = self.inner.send(request).await;
+        let outcome = answer.as_ref().map(|r| r.status).map_err(|e| e.kind);
+        self.sent.borrow_mut().push((method, ranged, outcome));
+        answer
+    }
+}
+
+/// A client of the kit's fault proxy whose transport gives a silent connection one second, and
+/// the record of what it sends.
+fn impatient_client_of_faults() -> (RegistryClient<RecordingTransport>, Rc<RefCell<Vec<Sent>>>) {
+    let inner = FetchTransport::new();
+    inner.set_stall_limits(StallLimits {
+        answer_ms: 1_000,
+        body_idle_ms: 1_000,
+    });
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let transport = RecordingTransport {
+        inner,
+        sent: sent.clone(),
+    };
+    let url = field(&registries(), &["anonymous_broken_bodies"]);
+    let client = RegistryClient::new(transport, Url::parse(&url).unwrap(), Credential::Anonymous);
+    (client, sent)
+}
+
+/// Through the kit's fault proxy, GET 1, 3, ... of a `stalled-body` repository send half the
+/// body and then nothing for 20 s, without closing: the read gives up after the idle limit and
+/// the download resumes from where it stopped.
+#[wasm_bindgen_test]
+async fn a_download_whose_connection_stalls_is_resumed_after_the_idle_limit() {
+    let name = unique_repo("stalled-body");
+    let url = field(&registries(), &["anonymous_broken_bodies"]);
+    let bytes = pseudo_random(3 * MIB + 7, 41);
+    let digest = push_bytes(
+        &client_for(&url, Credential::Anonymous).repository(name.clone()),
+        &bytes,
+    )
+    .await;
+    let (client, sent) = impatient_client_of_faults();
+    let started = js_sys::Date::now();
+    let got = read_stream_byob(
+        &download_blob_to_stream(&client.repository(name), &digest),
+        65_536,
+    )
+    .await
+    .unwrap();
+    let seconds = (js_sys::Date::now() - started) / 1000.0;
+    assert!(got == bytes, "bytes differ");
+    let gets: Vec<Sent> = sent.borrow().clone();
+    assert_eq!(
+        gets,
+        [(Method::Get, false, Ok(200)), (Method::Get, true, Ok(206))],
+        "one stalled GET, then one resume with a Range"
+    );
+    // The proxy resets the stalled connection after 20 s, which would also lead to a resume:
+    // the idle limit (1 s) must have ended the wait long before.
+    assert!(seconds < 15.0, "the stall was waited out: {seconds} s");
+}
+
+/// Through the kit's fault proxy, HEAD 1, 3, ... of a `slow-answer` repository are answered
+/// after 20 s: the wait gives up after the answer limit and the HEAD is tried again.
+#[wasm_bindgen_test]
+async fn a_read_with_no_answer_is_tried_again_after_the_answer_limit() {
+    let (client, sent) = impatient_client_of_faults();
+    let repo = client.repository(unique_repo("slow-answer"));
+    let absent = Digest::sha256_of(b"never pushed");
+    assert_eq!(repo.blob_exists(&absent).await.unwrap(), None);
+    let heads: Vec<Sent> = sent.borrow().clone();
+    assert_eq!(
+        heads,
+        [
+            (Method::Head, false, Err(TransportErrorKind::Timeout)),
+            (Method::Head, false, Ok(404)),
+        ],
+        "one HEAD given up on, then one answered"
+    );
+}
+
 #[wasm_bindgen(module = "/tests/web.js")]
 extern "C" {
     /// Counts the calls to `crypto.subtle.digest` until `restore` (or the next counter).

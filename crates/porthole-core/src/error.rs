@@ -253,7 +253,7 @@ impl Error {
             Self::Transport { source, .. } => match source.kind {
                 TransportErrorKind::Aborted => "ABORTED",
                 TransportErrorKind::Blocked => "BLOCKED_BY_BROWSER",
-                TransportErrorKind::Timeout => "TIMEOUT",
+                TransportErrorKind::Timeout | TransportErrorKind::Deadline => "TIMEOUT",
                 // The bytes to send (a file changed since it was picked, a stream that failed)
                 // or an answer's body (read already): trying the network again will not help.
                 TransportErrorKind::Body => "BODY_ERROR",
@@ -598,5 +598,12 @@ mod tests {
         );
         assert_eq!(lost.code(), "NETWORK_ERROR");
         assert!(lost.is_retryable());
+        // The caller's own deadline is a timeout to report, but an abort: never retried.
+        let deadline = Error::transport(
+            "uploading",
+            TransportError::new(TransportErrorKind::Deadline, "AbortSignal.timeout"),
+        );
+        assert_eq!(deadline.code(), "TIMEOUT");
+        assert!(!deadline.is_retryable());
     }
 }

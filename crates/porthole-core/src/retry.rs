@@ -196,6 +196,7 @@ mod tests {
         assert!(!lost.is_retryable(Method::Post));
         assert!(!lost.is_retryable(Method::Patch));
         assert!(!Failure::Transport(TransportErrorKind::Aborted).is_retryable(Method::Get));
+        assert!(!Failure::Transport(TransportErrorKind::Deadline).is_retryable(Method::Get));
         assert!(!Failure::Status(502, None).is_retryable(Method::Post));
         assert!(Failure::Status(503, None).is_retryable(Method::Post));
         assert!(Failure::Status(500, None).is_retryable(Method::Get));

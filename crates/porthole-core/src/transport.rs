@@ -353,6 +353,9 @@ pub enum TransportErrorKind {
     Blocked,
     /// The caller aborted the request (an `AbortSignal`).
     Aborted,
+    /// The caller's own deadline passed (an `AbortSignal.timeout()`): an abort, so never
+    /// retried, but one the caller set a time for (`fetch` names it a `TimeoutError`).
+    Deadline,
     /// The request took longer than allowed.
     Timeout,
     /// The body could not be read or sent (for example a file that changed while uploading).
@@ -365,6 +368,7 @@ impl fmt::Display for TransportErrorKind {
             Self::Network => "network error",
             Self::Blocked => "request blocked by the browser",
             Self::Aborted => "aborted",
+            Self::Deadline => "the caller's deadline passed",
             Self::Timeout => "timed out",
             Self::Body => "body error",
         })

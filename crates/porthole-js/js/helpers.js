@@ -96,6 +96,7 @@ export function nativeAbortSignal(value) {
 export function errorName(code) {
   if (code === "DIGEST_MISMATCH") return "DigestMismatchError";
   if (code === "ABORTED") return "AbortError";
+  if (code === "TIMEOUT") return "TimeoutError";
   return "RestError";
 }
 

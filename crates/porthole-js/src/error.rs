@@ -3,7 +3,8 @@
 //! Every rejection is a real `Error` (so `instanceof Error` and stack traces work) with:
 //! - `name`: `"DigestMismatchError"` when content did not hash to its digest (as
 //!   `@azure/container-registry` names it), `"AbortError"` when the call's `abortSignal` fired
-//!   (as `fetch` names it), `"RestError"` otherwise (as Azure's errors are named, so that
+//!   and `"TimeoutError"` when it ran out of time (`AbortSignal.timeout()`) or the registry
+//!   stopped answering (as `fetch` names them), `"RestError"` otherwise (as Azure's errors are named, so that
 //!   `isRestError` of `@azure/core-rest-pipeline`, which also accepts an error by that name,
 //!   holds for them);
 //! - `code`: the registry's first OCI code (`NAME_UNKNOWN`, `DENIED`, …) or Porthole's kind
@@ -45,8 +46,9 @@ export type OciErrorCode =
  * name is a `RestError` with code `INVALID_INPUT`.
  */
 export interface RestError extends Error {
-  /** `"DigestMismatchError"`, `"AbortError"` or `"RestError"`. */
-  name: "RestError" | "DigestMismatchError" | "AbortError";
+  /** `"DigestMismatchError"`, `"AbortError"`, `"TimeoutError"` (code `TIMEOUT`: the call's
+   *  `AbortSignal.timeout()` ran out, or the registry stopped answering) or `"RestError"`. */
+  name: "RestError" | "DigestMismatchError" | "AbortError" | "TimeoutError";
   /** The registry's first OCI code, else Porthole's kind of failure; unknown codes are kept. */
   code: OciErrorCode | PortholeErrorCode | (string & {});
   /** The HTTP status, when the registry answered. */

@@ -120,7 +120,7 @@ export async function everything(file: File): Promise<void> {
     await content.getManifest("missing");
   } catch (e) {
     const error = e as RestError;
-    const kind: "RestError" | "DigestMismatchError" | "AbortError" = error.name;
+    const kind: "RestError" | "DigestMismatchError" | "AbortError" | "TimeoutError" = error.name;
     const code: string = error.code;
     const status: number | undefined = error.statusCode;
     const first: string | undefined = error.details[0]?.code;

@@ -56,6 +56,10 @@ pub enum Fault {
     /// length), then resets the connection. An answer without a body is lost whole: the
     /// registry acted but the client never hears of it.
     ResetInResponseBody,
+    /// Forwards the request, sends the answer's head and half its body (announcing the whole
+    /// length), then holds the connection open without a byte for this long before resetting
+    /// it: a connection that stalled without closing, as a network change can leave one.
+    StallInResponseBody(Duration),
     /// Forwards the request, sends a 2xx answer with a body chunked (no `Content-Length`) and
     /// whole, then closes the connection instead of sending the last, empty chunk: every byte
     /// arrives, only the body's end is lost, and the client cannot tell from a length.
@@ -93,6 +97,7 @@ impl Fault {
             Self::TooManyRequests { .. } => "429",
             Self::ResetInRequestBody => "reset-in-request-body",
             Self::ResetInResponseBody => "reset-in-response-body",
+            Self::StallInResponseBody(_) => "stalled-response-body",
             Self::CloseBeforeLastChunk => "close-before-last-chunk",
             Self::Delay(_) => "delay",
             Self::TruncateBody => "truncated-body",
@@ -517,13 +522,16 @@ fn serve(client: TcpStream, shared: &Mutex<Shared>, route: &Route) -> io::Result
             write_chunked_without_end(&client, &answer)?;
             return client.shutdown(std::net::Shutdown::Both);
         }
-        Some(Fault::ResetInResponseBody) => {
-            record(Some("reset-in-response-body"), None);
+        Some(fault @ (Fault::ResetInResponseBody | Fault::StallInResponseBody(_))) => {
+            record(Some(fault.kind()), None);
             if !answer.body.is_empty() {
                 let full = answer.body.len() as u64;
                 answer.body.truncate(answer.body.len() / 2);
                 answer.announced_len = Some(full);
                 write_answer(&client, &answer)?;
+            }
+            if let Fault::StallInResponseBody(silence) = fault {
+                std::thread::sleep(*silence);
             }
             reset(&client);
             return Ok(());

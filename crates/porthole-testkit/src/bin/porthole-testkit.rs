@@ -87,6 +87,19 @@ fn serve(watch_stdin: bool) -> Result<(), KitError> {
                 .path_contains("lost-range")
                 .every(2)
                 .first(2),
+            // Stalled connections: GET 1, 3, ... of `stalled-body` repositories stop halfway
+            // through the body without closing; HEAD 1, 3, ... of `slow-answer` repositories
+            // are answered only after 20 s.
+            Rule::new(Fault::StallInResponseBody(Duration::from_secs(20)))
+                .method("GET")
+                .path_contains("stalled-body")
+                .every(2)
+                .first(1),
+            Rule::new(Fault::Delay(Duration::from_secs(20)))
+                .method("HEAD")
+                .path_contains("slow-answer")
+                .every(2)
+                .first(1),
         ],
     )?;
     let basic = Registry::start(AuthMode::Basic)?;
