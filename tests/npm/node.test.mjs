@@ -416,6 +416,16 @@ describe("manifests, tags and listings", () => {
 
   test("deletes a manifest by digest, and an artifact by tag", async () => {
     const { digest } = await pushImage(content, "gone", pseudoRandom(700, 4));
+    // A tag is refused before any request: a DELETE by tag removes only the tag on OCI 1.1
+    // registries, not the manifest the call is named for.
+    await recordingFetches(async (log) => {
+      await assert.rejects(content.deleteManifest("gone"), (e) => {
+        assert.equal(e.code, "INVALID_INPUT", e.message);
+        assert.match(e.message, /takes the manifest's digest, not a tag/);
+        return true;
+      });
+      assert.equal(log.length, 0);
+    });
     await content.deleteManifest(digest);
     await assert.rejects(content.getManifest(digest), (e) => {
       assert.equal(e.name, "RestError");

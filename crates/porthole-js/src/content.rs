@@ -4,7 +4,7 @@
 
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
 use porthole_browser::{resumable_blob_stream, BlobFileSource, ReadableStreamSource};
-use porthole_core::{Digest, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
+use porthole_core::{Digest, Error, Manifest, Repository, Tag, TagOrDigest, UploadOptions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -389,7 +389,9 @@ impl ContainerRegistryContentClient {
         })
     }
 
-    /// Deletes a manifest by digest.
+    /// Deletes a manifest by digest. A tag is refused (`INVALID_INPUT`): on registries of OCI
+    /// 1.1 a `DELETE` by tag removes only the tag, and elsewhere it is refused, so deleting
+    /// "the manifest `latest`" would quietly do something else.
     #[wasm_bindgen(js_name = deleteManifest, unchecked_return_type = "Promise<void>")]
     pub fn delete_manifest(
         &self,
@@ -399,7 +401,19 @@ impl ContainerRegistryContentClient {
         >,
     ) -> Promise {
         let repository = self.repository.clone();
-        let reference = reference(&digest_text, "digest");
+        let reference = reference(&digest_text, "digest").and_then(|r| match r {
+            TagOrDigest::Digest(_) => Ok(r),
+            TagOrDigest::Tag(tag) => Err(to_js_error(&Error::InvalidInput {
+                what: "digest",
+                value: tag.to_string(),
+                reason: format!(
+                    "deleteManifest takes the manifest's digest, not a tag: take the digest from \
+                     getManifest(\"{tag}\") (or getManifestProperties) and delete that, which \
+                     removes every tag of the manifest; to remove only this tag, use \
+                     deleteTag(\"{tag}\") of the artifact on ACR"
+                ),
+            })),
+        });
         spawn(&opt_value(&options), async move {
             repository.delete_manifest(&reference?).await.js()?;
             Ok(JsValue::UNDEFINED)
