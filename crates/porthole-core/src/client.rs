@@ -33,7 +33,8 @@ use crate::url::Url;
 /// How much of an error body is read to explain the error.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Page sizes tried in turn when the caller sets none: big pages are several times faster, and
-/// distribution refuses more than 1,000 with `PAGINATION_NUMBER_INVALID`.
+/// registries cap `n` (distribution refuses more than 1,000 with `PAGINATION_NUMBER_INVALID`,
+/// AWS ECR with `UNSUPPORTED`).
 const PAGE_SIZE_LADDER: [u32; 3] = [10_000, 1_000, 100];
 /// Slice size when hashing a monolithic upload before sending it.
 const HASH_SLICE: u64 = 8 * 1024 * 1024;
@@ -282,7 +283,8 @@ impl<T: Transport> RegistryClient<T> {
 
     /// Fetches one page of a listing: from the continuation token, else with the caller's page
     /// size, else with the biggest page size the registry accepts (`laddered`: only for `/v2/`
-    /// listings, where distribution refuses big pages with `PAGINATION_NUMBER_INVALID`).
+    /// listings). A `400` to a page size the client chose itself steps down to the next size,
+    /// whatever its code: registries refuse big pages with codes of their own.
     pub(crate) async fn list_page<I>(
         &self,
         op: &str,
@@ -315,12 +317,10 @@ impl<T: Transport> RegistryClient<T> {
             let url = request.url.clone();
             let resp = self.send(op, scopes, request).await?;
             if resp.status == 400 && laddered {
-                let err = self.error_from(resp, op).await;
-                if err.has_code(&OciErrorCode::PaginationNumberInvalid) {
-                    self.step_down_page_size();
-                    continue;
-                }
-                return Err(err);
+                // The last step sends no `n`, so a 400 to it is reported as it is.
+                drop(self.error_from(resp, op).await);
+                self.step_down_page_size();
+                continue;
             }
             let mut resp = self.expect(resp, op, &[200]).await?;
             let body = self.read_json_body(&mut resp, op).await?;

@@ -153,11 +153,16 @@ fn registry_message(
             msg.push_str(&format!(" ({})", body.trim()));
         }
     }
-    if let Some(hint) = status_hint(status, errors) {
+    if let Some(hint) = status_hint(status, operation, errors) {
         msg.push_str(" — ");
         msg.push_str(hint);
     }
     msg
+}
+
+/// Whether an operation's description (the core's own wording) names a delete.
+fn is_delete(operation: &str) -> bool {
+    operation.to_ascii_lowercase().contains("delet")
 }
 
 fn status_reason(status: u16) -> Option<&'static str> {
@@ -179,10 +184,13 @@ fn status_reason(status: u16) -> Option<&'static str> {
     })
 }
 
-fn status_hint(status: u16, errors: &[OciError]) -> Option<&'static str> {
+fn status_hint(status: u16, operation: &str, errors: &[OciError]) -> Option<&'static str> {
     let has = |code: &OciErrorCode| errors.iter().any(|e| &e.code == code);
-    if has(&OciErrorCode::Unsupported) || status == 405 {
+    if (has(&OciErrorCode::Unsupported) || status == 405) && is_delete(operation) {
         return Some("the registry does not allow this operation (deletes are often disabled; distribution needs storage.delete.enabled: true)");
+    }
+    if has(&OciErrorCode::Unsupported) || status == 405 {
+        return Some("the registry does not support or allow this operation");
     }
     if has(&OciErrorCode::NameUnknown) {
         return Some("the repository does not exist, or you may not see it");
@@ -541,6 +549,21 @@ mod tests {
         assert!(text.contains("storage.delete.enabled"), "{text}");
         assert_eq!(e.code(), "UNSUPPORTED");
         assert!(!e.is_retryable());
+        // Not a delete (AWS ECR refusing a page size): no advice about deletes.
+        let listing = Error::Registry {
+            operation: "listing tags of app".into(),
+            status: 400,
+            errors: vec![OciError {
+                code: OciErrorCode::Unsupported,
+                message: "Member must have value less than or equal to 1000".into(),
+                detail: serde_json::Value::Null,
+            }],
+            body_excerpt: None,
+            retry_after: None,
+        };
+        let text = listing.to_string();
+        assert!(text.contains("does not support or allow"), "{text}");
+        assert!(!text.contains("delete"), "{text}");
 
         for (code, status, advice) in [
             (

@@ -17,7 +17,9 @@ use porthole_core::{
     UploadProgress, Url,
 };
 use porthole_testkit::users::{Grant, User, ALICE, ALICE_PASSWORD, READER, READER_PASSWORD};
-use porthole_testkit::{AuthMode, NativeBodyStream, NativeTransport, Registry};
+use porthole_testkit::{
+    AuthMode, Fault as ProxyFault, FaultProxy, NativeBodyStream, NativeTransport, Registry, Rule,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -63,6 +65,38 @@ fn catalog_pages_follow_continuation_tokens_and_big_pages_fall_back() {
         let all = block_on(env.client.list_repositories()).unwrap();
         assert_eq!(all, expected);
     });
+}
+
+/// AWS ECR refuses `n` over 1,000 with `400 UNSUPPORTED`, not distribution's
+/// `PAGINATION_NUMBER_INVALID`: a `400` to a page size the client chose steps it down all the
+/// same (here the fault proxy refuses `n=10000` with a code of its own).
+#[test]
+fn a_page_size_refused_with_another_code_is_stepped_down() {
+    let registry = Registry::start(AuthMode::Anonymous).unwrap();
+    let proxy = FaultProxy::start(
+        &registry.url(),
+        vec![Rule::new(ProxyFault::Status(400))
+            .method("GET")
+            .path_contains("n=10000")],
+    )
+    .unwrap();
+    let client = RegistryClient::new(
+        NativeTransport::new(),
+        Url::parse(&proxy.url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(repo_name("capped/app"));
+    let image = push_image(&repo, "v1", 3);
+    block_on(repo.put_manifest(&tag("v2"), &image.manifest)).unwrap();
+    let mut tags = block_on(repo.list_tags()).unwrap();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2"]);
+    assert_eq!(
+        block_on(client.list_repositories()).unwrap(),
+        ["capped/app"]
+    );
+    // Both listings asked n=10000 first (the client remembers the step, so only once).
+    assert_eq!(proxy.injected_total(), 1, "{:?}", proxy.events());
 }
 
 #[test]
