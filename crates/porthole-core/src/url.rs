@@ -59,7 +59,18 @@ impl Url {
         if tail.chars().any(|c| c.is_whitespace()) {
             return Err(err("it contains spaces"));
         }
-        let host = authority.to_ascii_lowercase();
+        let mut host = authority.to_ascii_lowercase();
+        // The scheme's default port is dropped, as browsers do, so that `https://h:443` (a
+        // `Location` built from a proxy's `Host: $host:$server_port`) is the origin `https://h`.
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        if let Some(bare) = host.strip_suffix(default_port) {
+            host.truncate(bare.len());
+        } else if host.ends_with(':') {
+            host.pop();
+        }
+        if host.is_empty() {
+            return Err(err("it has no host"));
+        }
         let text = format!("{scheme}://{host}{tail}");
         Ok(Self {
             path_start: scheme.len() + 3 + host.len(),
@@ -276,6 +287,34 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("http://127.0.0.1:5000/v2/app/blobs/uploads/").unwrap()
+    }
+
+    #[test]
+    fn the_default_port_is_the_same_origin() {
+        let plain = Url::parse("https://reg.example/v2/").unwrap();
+        let explicit = Url::parse("https://reg.example:443/v2/").unwrap();
+        assert_eq!(explicit.as_str(), "https://reg.example/v2/");
+        assert!(plain.same_origin(&explicit));
+        // A Location built from a proxy's `Host: $host:$server_port`.
+        let location = plain
+            .join("https://reg.example:443/v2/app/blobs/uploads/u?_state=x")
+            .unwrap();
+        assert!(location.same_origin(&plain), "{location}");
+        assert_eq!(location.path(), "/v2/app/blobs/uploads/u");
+        assert!(Url::parse("http://h:80/")
+            .unwrap()
+            .same_origin(&Url::parse("http://h").unwrap()));
+        assert!(Url::parse("http://h:/")
+            .unwrap()
+            .same_origin(&Url::parse("http://h").unwrap()));
+        // Another scheme's default port is a port like any.
+        assert_eq!(Url::parse("https://h:80/").unwrap().authority(), "h:80");
+        assert_eq!(Url::parse("http://h:443/").unwrap().authority(), "h:443");
+        assert_eq!(
+            Url::parse("https://[::1]:443/").unwrap().authority(),
+            "[::1]"
+        );
+        assert!(Url::parse("https://:443/").is_err());
     }
 
     #[test]
