@@ -252,6 +252,13 @@ pub fn parse_upload_range(value: &str) -> Result<u64> {
     end.checked_add(1).ok_or_else(bad)
 }
 
+/// Whether an upload status `Range` is `0-0` (with or without the `bytes=` unit), which
+/// registries also send for a session that holds nothing.
+pub fn is_empty_session_range(value: &str) -> bool {
+    let v = value.trim();
+    v.strip_prefix("bytes=").unwrap_or(v).trim() == "0-0"
+}
+
 /// The `Content-Length` a response announced, if present and a number.
 pub fn content_length(headers: &Headers) -> Option<u64> {
     headers.get("content-length")?.trim().parse().ok()

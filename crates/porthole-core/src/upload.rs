@@ -413,8 +413,9 @@ impl BlobUpload {
             )));
         }
         let held = match headers.get("range") {
-            // distribution says 0-0 for an empty session; nothing confirmed means nothing held.
-            Some(r) if r.trim() == "0-0" && self.confirmed == 0 => 0,
+            // distribution says 0-0 (Quay bytes=0-0) for an empty session; nothing confirmed
+            // means nothing held.
+            Some(r) if headers::is_empty_session_range(r) && self.confirmed == 0 => 0,
             Some(r) => headers::parse_upload_range(r)?,
             None if self.confirmed == 0 => 0,
             // Not "0 bytes held": unknown. A cross-origin page cannot read a Range the registry
@@ -953,6 +954,15 @@ mod tests {
         up.hash_next(&data).unwrap();
         let rehash = up
             .handle_status(204, &headers(&[("Range", "0-0")]), &url("/u"))
+            .unwrap();
+        assert_eq!(rehash, None);
+        assert_eq!(up.next_chunk(), Some(0..10));
+        // Quay writes the same with a unit.
+        let range = up.next_chunk().unwrap();
+        up.chunk_request::<NoNativeBody>(range.clone(), Body::Bytes(data.to_vec()))
+            .unwrap();
+        let rehash = up
+            .handle_status(204, &headers(&[("Range", "bytes=0-0")]), &url("/u"))
             .unwrap();
         assert_eq!(rehash, None);
         assert_eq!(up.next_chunk(), Some(0..10));
