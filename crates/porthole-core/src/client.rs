@@ -673,6 +673,22 @@ impl<T: Transport> RegistryClient<T> {
     /// refresh token (it expired early or was revoked), it is exchanged again once.
     async fn acr_access_token(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Token> {
         let step = token_step(endpoint, scopes);
+        // An AAD token opens every registry the identity may use, so it goes to this registry
+        // only (as the Azure SDKs send it), never to a token server a challenge names elsewhere.
+        if !endpoint.realm.same_origin(&self.inner.base) {
+            return Err(Error::Auth {
+                step,
+                reason: format!(
+                    "the registry's challenge names a token server on another origin ({}) than \
+                     the registry ({}), and an Azure AD token is only sent to the registry \
+                     itself; if the registry is behind a proxy, have the proxy rewrite the \
+                     challenge's realm to its own origin (as deploy/nginx-acr.conf does)",
+                    endpoint.realm.origin(),
+                    self.inner.base.origin()
+                ),
+                status: Some(401),
+            });
+        }
         let client_id = self.inner.options.client_id.as_str();
         let mut force_exchange = false;
         loop {

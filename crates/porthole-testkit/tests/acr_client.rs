@@ -12,7 +12,7 @@ use porthole_core::acr::{ArtifactOrder, ChangeableAttributes};
 use porthole_core::auth::{Secret, TokenFuture, TokenProvider};
 use porthole_core::{Credential, Digest, PageRequest, RegistryClient, Tag, TagOrDigest, Url};
 use porthole_testkit::acr::{ADMIN_PASSWORD, ADMIN_USER, OWNER, READER};
-use porthole_testkit::{AcrEmulator, NativeTransport};
+use porthole_testkit::{AcrEmulator, HttpServer, NativeTransport, ServerResponse};
 
 use common::{push_image, repo_name, tag};
 
@@ -36,6 +36,32 @@ fn aad_credential(emu: &AcrEmulator, identity: &str) -> (Credential, Rc<std::cel
         tenant: None,
     };
     (credential, calls)
+}
+
+/// A server whose challenge names the emulator's token server, on another origin: the AAD token
+/// is not sent there (nor asked for).
+#[test]
+fn an_aad_token_never_goes_to_a_token_server_on_another_origin() {
+    let emu = AcrEmulator::start().unwrap();
+    let realm = format!("{}/oauth2/token", emu.url());
+    let decoy = HttpServer::start(move |_| {
+        ServerResponse::new(401).header(
+            "WWW-Authenticate",
+            format!("Bearer realm=\"{realm}\",service=\"decoy\""),
+        )
+    })
+    .unwrap();
+    let (credential, calls) = aad_credential(&emu, OWNER);
+    let client = RegistryClient::new(
+        NativeTransport::new(),
+        Url::parse(&decoy.url()).unwrap(),
+        credential,
+    );
+    let error = block_on(client.ping()).unwrap_err();
+    let text = error.to_string();
+    assert_eq!(error.code(), "AUTH_FAILED", "{text}");
+    assert!(text.contains("another origin"), "{text}");
+    assert_eq!(calls.get(), 0, "the AAD provider was asked");
 }
 
 fn client(emu: &AcrEmulator, credential: Credential) -> RegistryClient<NativeTransport> {
