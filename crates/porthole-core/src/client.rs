@@ -392,6 +392,7 @@ impl<T: Transport> RegistryClient<T> {
         // another server (the spec allows it), and following it is no redirect, so the browser
         // would not drop the `Authorization` header for us.
         let foreign = !request.url.same_origin(&self.inner.base);
+        let mut scopes = scopes.to_vec();
         loop {
             attempts += 1;
             if let Some(aborted) = transport.aborted() {
@@ -399,7 +400,7 @@ impl<T: Transport> RegistryClient<T> {
             }
             let mut attempt = request.clone();
             if !foreign {
-                self.authorize(&mut attempt, scopes).await?;
+                self.authorize(&mut attempt, &scopes).await?;
             }
             let outcome = transport.send(attempt).await;
             let failure = match &outcome {
@@ -418,7 +419,11 @@ impl<T: Transport> RegistryClient<T> {
                 }
                 Ok(resp) if resp.status == 401 && !challenged => {
                     challenged = true;
-                    if self.answer_challenge(resp, &request.url, scopes, op)? {
+                    if self.answer_challenge(resp, &request.url, &scopes, op)? {
+                        // The registry says what the request needs: a token server may know
+                        // no action the client asked for (Quay has no `delete`; deletes need
+                        // `pull,push` there), so the retry asks for both.
+                        scopes = merge_scopes(scopes.into_iter().chain(challenge_scopes(resp)));
                         attempts -= 1; // Answering a challenge is not a failed attempt.
                         continue;
                     }
@@ -1973,6 +1978,16 @@ impl Manifest {
         };
         d
     }
+}
+
+/// The scopes a `401`'s Bearer challenge names (its `scope` parameter).
+fn challenge_scopes<S>(resp: &Response<S>) -> Vec<Scope> {
+    parse_www_authenticate(resp.headers.get_all("www-authenticate"))
+        .iter()
+        .filter(|c| c.is_bearer())
+        .flat_map(Challenge::scopes)
+        .filter_map(|s| Scope::parse(&s))
+        .collect()
 }
 
 #[cfg(test)]

@@ -99,6 +99,49 @@ fn a_page_size_refused_with_another_code_is_stepped_down() {
     assert_eq!(proxy.injected_total(), 1, "{:?}", proxy.events());
 }
 
+/// Quay's token server drops actions it does not know (`delete`) and its DELETE needs
+/// `pull,push`: the challenge's scope says so, and the retry's token asks for it too.
+#[test]
+fn the_scope_a_challenge_names_is_asked_for_on_the_retry() {
+    let server = porthole_testkit::HttpServer::start(|req| {
+        if req.path() == "/token" {
+            return porthole_testkit::ServerResponse::json(
+                200,
+                &serde_json::json!({"token": "granted"}),
+            );
+        }
+        if req.header("authorization") == Some("Bearer granted") {
+            return porthole_testkit::ServerResponse::new(202);
+        }
+        porthole_testkit::ServerResponse::new(401).header(
+            "WWW-Authenticate",
+            "Bearer realm=\"/token\",service=\"quay\",scope=\"repository:team/app:pull,push\"",
+        )
+    })
+    .unwrap();
+    let client = RegistryClient::new(
+        NativeTransport::new(),
+        Url::parse(&server.url()).unwrap(),
+        Credential::Anonymous,
+    );
+    let repo = client.repository(repo_name("team/app"));
+    let digest = Digest::sha256_of(b"some manifest");
+    block_on(repo.delete_manifest(&by_digest(&digest))).unwrap();
+    let asked: Vec<Vec<(String, String)>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/token")
+        .map(|r| r.query())
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let scopes: Vec<&str> = asked[0]
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(scopes, ["repository:team/app:delete,pull,push"]);
+}
+
 #[test]
 fn tags_are_listed() {
     each_mode(|env| {
