@@ -796,7 +796,9 @@ impl<T: Transport> RegistryClient<T> {
             401 | 403 => Err(Error::Auth {
                 step,
                 reason: format!(
-                    "the token server refused the credentials ({status}); check the username and password"
+                    "the token server refused {} ({status}); {}",
+                    self.credential_kind(),
+                    refused_advice(&self.inner.credential)
                 ),
                 status: Some(status),
             }),
@@ -811,6 +813,17 @@ impl<T: Transport> RegistryClient<T> {
                     status: Some(status),
                 })
             }
+        }
+    }
+
+    /// What the client logs in with, as a token server's refusal names it.
+    fn credential_kind(&self) -> &'static str {
+        match &self.inner.credential {
+            Credential::Anonymous => "anonymous access",
+            Credential::Basic { .. } => "the credentials",
+            Credential::RefreshToken(_) => "the refresh token",
+            Credential::AadToken { .. } => "the Azure AD identity's token",
+            Credential::Bearer(_) | Credential::TokenProvider(_) => "the token",
         }
     }
 
@@ -1977,6 +1990,27 @@ impl Manifest {
             crate::manifest::ManifestKind::Other(_) => Default::default(),
         };
         d
+    }
+}
+
+/// What to do when a token server refuses `credential`.
+fn refused_advice(credential: &Credential) -> &'static str {
+    match credential {
+        Credential::Anonymous => {
+            "this registry (or this repository) needs you to sign in: give a username and \
+             password or a token"
+        }
+        Credential::Basic { .. } => "check the username and password",
+        Credential::RefreshToken(_) => {
+            "the refresh token may have expired or been revoked: sign in again for a new one"
+        }
+        Credential::AadToken { .. } => {
+            "the identity may lack a role on this registry (AcrPull to read, AcrPush to push, \
+             AcrDelete to delete), or its token is for another tenant or cloud"
+        }
+        Credential::Bearer(_) | Credential::TokenProvider(_) => {
+            "the token may have expired or be for another registry: get a new one"
+        }
     }
 }
 

@@ -146,6 +146,20 @@ fn sample_list_tags_with_anonymous_access() {
     assert!(err.to_string().contains("anonymous access"), "{err}");
 }
 
+/// Without anonymous pull, ACR's token server refuses an anonymous client: the error says to
+/// sign in, not to check a username and password that were never given.
+#[test]
+fn anonymous_access_refused_by_the_token_server_says_to_sign_in() {
+    let emu = AcrEmulator::start().unwrap();
+    let anonymous = client(&emu, Credential::Anonymous);
+    let err = block_on(anonymous.repository(repo_name("library/hello")).list_tags()).unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.code(), "AUTH_FAILED", "{text}");
+    assert!(text.contains("refused anonymous access"), "{text}");
+    assert!(text.contains("sign in"), "{text}");
+    assert!(!text.contains("check the username"), "{text}");
+}
+
 #[test]
 fn sample_set_artifact_properties_and_locks_are_enforced() {
     let emu = AcrEmulator::start().unwrap();
