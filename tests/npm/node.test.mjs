@@ -473,26 +473,29 @@ describe("credentials", () => {
     }
   });
 
-  test("a getToken credential with tokenKind 'registry' is asked for the registry's scopes", async () => {
-    const asked = [];
-    const credential = {
-      async getToken(scopes) {
-        asked.push(scopes);
-        const url = new URL(R.token_realm);
-        url.searchParams.set("service", R.service);
-        for (const scope of scopes) url.searchParams.append("scope", scope);
-        const basic = Buffer.from(`alice:${R.users.alice.password}`).toString("base64");
-        const answer = await fetch(url, { headers: { Authorization: `Basic ${basic}` } });
-        const body = await answer.json();
-        return { token: body.token ?? body.access_token, expiresOnTimestamp: Date.now() + 60_000 };
-      },
-    };
-    const repo = uniqueRepo("provider");
-    const content = new ContainerRegistryContentClient(R.token, repo, credential, { tokenKind: "registry" });
-    const { digest } = await content.uploadBlob(pseudoRandom(3000, 12));
-    assert.equal(await content.blobExists(digest), true);
-    assert.ok(asked.some((s) => s.includes(`repository:${repo}:pull,push`)), JSON.stringify(asked));
-  });
+  for (const options of [{ tokenKind: "registry" }, {}]) {
+    test(`a getToken credential with ${JSON.stringify(options)} on a registry's own token server is asked for its scopes`, async () => {
+      const asked = [];
+      const credential = {
+        async getToken(scopes) {
+          asked.push(scopes);
+          const url = new URL(R.token_realm);
+          url.searchParams.set("service", R.service);
+          for (const scope of scopes) url.searchParams.append("scope", scope);
+          const basic = Buffer.from(`alice:${R.users.alice.password}`).toString("base64");
+          const answer = await fetch(url, { headers: { Authorization: `Basic ${basic}` } });
+          const body = await answer.json();
+          return { token: body.token ?? body.access_token, expiresOnTimestamp: Date.now() + 60_000 };
+        },
+      };
+      const repo = uniqueRepo("provider");
+      // Without tokenKind, the registry's challenge decides: its realm is not ACR's.
+      const content = new ContainerRegistryContentClient(R.token, repo, credential, options);
+      const { digest } = await content.uploadBlob(pseudoRandom(3000, 12));
+      assert.equal(await content.blobExists(digest), true);
+      assert.ok(asked.some((s) => s.includes(`repository:${repo}:pull,push`)), JSON.stringify(asked));
+    });
+  }
 
   test("a static { token } is sent as it is", async () => {
     const content = new ContainerRegistryContentClient(R.token, uniqueRepo("static"), { token: "not-a-token" });
@@ -908,6 +911,16 @@ describe("Azure Container Registry (the kit's emulator)", { skip: R.acr ? false 
       this.asked.push(scopes);
       return { token: R.acr_auth.aad_tokens[who], expiresOnTimestamp: Date.now() + 3_600_000 };
     },
+  });
+
+  test("without tokenKind, a getToken credential is taken for AAD when the challenge is ACR's", async () => {
+    // The emulator's host (127.0.0.1) does not say ACR, as a same-origin proxy's would not:
+    // its challenge names /oauth2/token on its own origin.
+    const credential = aad("owner");
+    const content = new ContainerRegistryContentClient(R.acr, uniqueRepo("acr-guess"), credential);
+    const { digest } = await content.uploadBlob(pseudoRandom(2500, 23));
+    assert.equal(await content.blobExists(digest), true);
+    assert.deepEqual(credential.asked, [["https://containerregistry.azure.net/.default"]]);
   });
 
   test("an AAD credential pushes, reads and changes properties, lists in order, deletes", async () => {

@@ -93,6 +93,13 @@ pub enum Credential {
         /// The AAD tenant, sent with the exchange when known.
         tenant: Option<String>,
     },
+    /// A callback whose kind of token the registry's first Bearer challenge decides (a
+    /// `getToken` credential of the npm package without `tokenKind`, in front of a registry
+    /// whose host does not say): when the challenge's realm is the registry's own
+    /// `/oauth2/token` (ACR, or a proxy in front of ACR such as `deploy/nginx-acr.conf`), it
+    /// becomes [`Self::AadToken`]; else [`Self::TokenProvider`]. Nothing is sent before that
+    /// challenge.
+    AadOrRegistryToken(TokenProvider),
 }
 
 impl fmt::Debug for Credential {
@@ -114,6 +121,7 @@ impl fmt::Debug for Credential {
                 .field("audience", audience)
                 .field("tenant", tenant)
                 .finish_non_exhaustive(),
+            Self::AadOrRegistryToken(_) => f.write_str("AadOrRegistryToken"),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::acr::{self, RefreshToken};
 use crate::api;
 use crate::auth::{
     self, insufficient_scope_reason, merge_scopes, Credential, Grant, Scope, Secret, Token,
-    TokenCache, TokenEndpoint,
+    TokenCache, TokenEndpoint, TokenProvider,
 };
 use crate::digest::{Digest, Hasher};
 use crate::error::{parse_error_body, Error, OciErrorCode, Result};
@@ -75,7 +75,9 @@ struct AuthState {
 struct Inner<T> {
     transport: T,
     base: Url,
-    credential: Credential,
+    /// What the client signs in with; an [`Credential::AadOrRegistryToken`] is replaced by
+    /// what the first challenge decides.
+    credential: RefCell<Credential>,
     options: ClientOptions,
     auth: RefCell<AuthState>,
     /// Token fetches under way, by cache key (see [`InFlight`]).
@@ -103,7 +105,7 @@ impl<T> fmt::Debug for RegistryClient<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistryClient")
             .field("base", &self.inner.base)
-            .field("credential", &self.inner.credential)
+            .field("credential", &*self.inner.credential.borrow())
             .finish_non_exhaustive()
     }
 }
@@ -196,7 +198,7 @@ impl<T: Transport> RegistryClient<T> {
             inner: Rc::new(Inner {
                 transport,
                 base: base.with_path("/"),
-                credential,
+                credential: RefCell::new(credential),
                 options,
                 auth: RefCell::new(AuthState::default()),
                 token_fetches: RefCell::default(),
@@ -475,7 +477,7 @@ impl<T: Transport> RegistryClient<T> {
         request: &mut Request<T::NativeBody>,
         scopes: &[Scope],
     ) -> Result<()> {
-        let header = match &self.inner.credential {
+        let header = match &self.credential() {
             Credential::Bearer(token) => Some(format!("Bearer {}", token.expose())),
             Credential::TokenProvider(provider) => {
                 let names = scopes.iter().map(Scope::to_string).collect();
@@ -543,7 +545,7 @@ impl<T: Transport> RegistryClient<T> {
         if let Some(bearer) = challenges.iter().find(|c| c.is_bearer()) {
             return self.prepare_bearer(bearer, url, scopes);
         }
-        let can_basic = matches!(self.inner.credential, Credential::Basic { .. });
+        let can_basic = matches!(self.credential(), Credential::Basic { .. });
         let mut auth = self.inner.auth.borrow_mut();
         if challenges.iter().any(Challenge::is_basic) && can_basic && !auth.basic {
             auth.basic = true;
@@ -554,7 +556,7 @@ impl<T: Transport> RegistryClient<T> {
 
     fn prepare_bearer(&self, challenge: &Challenge, url: &Url, scopes: &[Scope]) -> Result<bool> {
         if matches!(
-            self.inner.credential,
+            self.credential(),
             Credential::Bearer(_) | Credential::TokenProvider(_)
         ) {
             return Ok(false); // The token we were given is all we have.
@@ -572,12 +574,40 @@ impl<T: Transport> RegistryClient<T> {
             })?,
             service: challenge.param("service").unwrap_or_default().to_string(),
         };
+        if let Credential::AadOrRegistryToken(provider) = self.credential() {
+            if !self.decide_token_kind(provider, &endpoint) {
+                return Ok(true); // Registry tokens: the retry asks the provider.
+            }
+        }
         let mut auth = self.inner.auth.borrow_mut();
         // The token we sent (if any) was refused (expired early, revoked, or short of a scope):
         // drop it, so the single retry `send` allows goes out with a fresh one.
         auth.cache.remove(&endpoint, scopes);
         auth.endpoint = Some(endpoint);
         Ok(true)
+    }
+
+    /// What the client signs in with now.
+    fn credential(&self) -> Credential {
+        self.inner.credential.borrow().clone()
+    }
+
+    /// Turns an [`Credential::AadOrRegistryToken`] into an AAD credential when the challenge's
+    /// token server is ACR's (`/oauth2/token` on the registry's own origin), else into a
+    /// registry token provider; returns whether it became AAD.
+    fn decide_token_kind(&self, provider: TokenProvider, endpoint: &TokenEndpoint) -> bool {
+        let acr = endpoint.realm.path() == "/oauth2/token"
+            && endpoint.realm.same_origin(&self.inner.base);
+        *self.inner.credential.borrow_mut() = if acr {
+            Credential::AadToken {
+                provider,
+                audience: None,
+                tenant: None,
+            }
+        } else {
+            Credential::TokenProvider(provider)
+        };
+        acr
     }
 
     async fn token_for(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Secret> {
@@ -618,12 +648,13 @@ impl<T: Transport> RegistryClient<T> {
     }
 
     async fn fetch_token(&self, endpoint: &TokenEndpoint, scopes: &[Scope]) -> Result<Token> {
-        if let Credential::AadToken { .. } = &self.inner.credential {
+        let credential = self.credential();
+        if let Credential::AadToken { .. } = &credential {
             return self.acr_access_token(endpoint, scopes).await;
         }
         let step = token_step(endpoint, scopes);
         let client_id = self.inner.options.client_id.as_str();
-        let refresh = match &self.inner.credential {
+        let refresh = match &credential {
             Credential::RefreshToken(t) => Some(t.clone()),
             _ => self
                 .inner
@@ -637,7 +668,7 @@ impl<T: Transport> RegistryClient<T> {
             let grant = Grant::RefreshToken(&refresh);
             let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
             let (status, body) = self.call_token_server(req, &step).await?;
-            let kept = !matches!(self.inner.credential, Credential::RefreshToken(_));
+            let kept = !matches!(credential, Credential::RefreshToken(_));
             if status == 200 || !kept {
                 return self.token_answer(status, &body, step);
             }
@@ -649,10 +680,9 @@ impl<T: Transport> RegistryClient<T> {
                 .cache
                 .forget_refresh_tokens(endpoint);
         }
-        if let (Credential::Basic { username, password }, true) = (
-            &self.inner.credential,
-            self.inner.options.oauth2_password_grant,
-        ) {
+        if let (Credential::Basic { username, password }, true) =
+            (&credential, self.inner.options.oauth2_password_grant)
+        {
             let grant = Grant::Password { username, password };
             let req = auth::token_post_request(endpoint, scopes, &grant, client_id);
             let (status, body) = self.call_token_server(req, &step).await?;
@@ -661,10 +691,10 @@ impl<T: Transport> RegistryClient<T> {
                 return self.token_answer(status, &body, step);
             }
         }
-        let req = auth::token_get_request(endpoint, scopes, self.inner.credential.basic_header());
+        let req = auth::token_get_request(endpoint, scopes, credential.basic_header());
         let (status, body) = self.call_token_server(req, &step).await?;
         let acr_realm = endpoint.realm.path() == "/oauth2/token";
-        if status != 200 && acr_realm && matches!(self.inner.credential, Credential::Anonymous) {
+        if status != 200 && acr_realm && matches!(credential, Credential::Anonymous) {
             // ACR's anonymous pull: a password grant with an empty refresh token.
             let req = acr::anonymous_token_request(endpoint, scopes);
             let (status, body) = self.call_token_server(req, &step).await?;
@@ -727,7 +757,7 @@ impl<T: Transport> RegistryClient<T> {
             provider,
             audience,
             tenant,
-        } = &self.inner.credential
+        } = &self.credential()
         else {
             return Err(Error::protocol(
                 "internal: no AAD credential for an ACR exchange",
@@ -798,7 +828,7 @@ impl<T: Transport> RegistryClient<T> {
                 reason: format!(
                     "the token server refused {} ({status}); {}",
                     self.credential_kind(),
-                    refused_advice(&self.inner.credential)
+                    refused_advice(&self.credential())
                 ),
                 status: Some(status),
             }),
@@ -818,12 +848,14 @@ impl<T: Transport> RegistryClient<T> {
 
     /// What the client logs in with, as a token server's refusal names it.
     fn credential_kind(&self) -> &'static str {
-        match &self.inner.credential {
+        match &self.credential() {
             Credential::Anonymous => "anonymous access",
             Credential::Basic { .. } => "the credentials",
             Credential::RefreshToken(_) => "the refresh token",
             Credential::AadToken { .. } => "the Azure AD identity's token",
-            Credential::Bearer(_) | Credential::TokenProvider(_) => "the token",
+            Credential::Bearer(_)
+            | Credential::TokenProvider(_)
+            | Credential::AadOrRegistryToken(_) => "the token",
         }
     }
 
@@ -851,7 +883,7 @@ impl<T: Transport> RegistryClient<T> {
             .find(|c| c.param("error") == Some("insufficient_scope"))
             .map(|c| c.param("scope").map(str::to_owned));
         if let (401, Some(scope)) = (resp.status, refused_scope) {
-            let anonymous = matches!(self.inner.credential, Credential::Anonymous);
+            let anonymous = matches!(self.credential(), Credential::Anonymous);
             return Error::Auth {
                 step: op.to_string(),
                 reason: insufficient_scope_reason(anonymous, scope.as_deref()),
@@ -2008,7 +2040,9 @@ fn refused_advice(credential: &Credential) -> &'static str {
             "the identity may lack a role on this registry (AcrPull to read, AcrPush to push, \
              AcrDelete to delete), or its token is for another tenant or cloud"
         }
-        Credential::Bearer(_) | Credential::TokenProvider(_) => {
+        Credential::Bearer(_)
+        | Credential::TokenProvider(_)
+        | Credential::AadOrRegistryToken(_) => {
             "the token may have expired or be for another registry: get a new one"
         }
     }

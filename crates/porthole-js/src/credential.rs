@@ -5,9 +5,11 @@
 //! - `{ token }`: a bearer token sent as it is;
 //! - anything with `getToken(scopes)` resolving to `{ token, expiresOnTimestamp }`: an Azure AD
 //!   credential exchanged at ACR ([`Credential::AadToken`]) or a registry token provider
-//!   ([`Credential::TokenProvider`]), as the client options' `tokenKind` says (by default AAD
-//!   for `*.azurecr.*` hosts or when an `audience` is set). Tokens are kept until two minutes
-//!   before `expiresOnTimestamp`, per list of scopes.
+//!   ([`Credential::TokenProvider`]), as the client options' `tokenKind` says; by default AAD
+//!   for `*.azurecr.*` hosts or when an `audience` is set, else as the registry's first
+//!   challenge says ([`Credential::AadOrRegistryToken`]: ACR's token server, or a proxy's in
+//!   front of it, is `/oauth2/token` on the registry's origin). Tokens are kept until two
+//!   minutes before `expiresOnTimestamp`, per list of scopes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,11 +42,12 @@ pub(crate) fn is_credential(value: &JsValue) -> bool {
         .any(|key| !get(value, key).is_undefined())
 }
 
-/// Whether a `getToken` credential gives Azure AD tokens for this registry.
-fn is_aad(base: &Url, options: &ContainerRegistryClientOptions) -> Result<bool, JsValue> {
+/// Whether a `getToken` credential gives Azure AD tokens for this registry; `None` when the
+/// registry's first challenge is to decide (the host does not say, and nothing was set).
+fn is_aad(base: &Url, options: &ContainerRegistryClientOptions) -> Result<Option<bool>, JsValue> {
     match options.token_kind.as_deref() {
-        Some("aad") => Ok(true),
-        Some("registry") => Ok(false),
+        Some("aad") => Ok(Some(true)),
+        Some("registry") => Ok(Some(false)),
         Some(other) => Err(type_error(&format!(
             "tokenKind must be \"aad\" or \"registry\", not {other:?}"
         ))),
@@ -54,7 +57,7 @@ fn is_aad(base: &Url, options: &ContainerRegistryClientOptions) -> Result<bool, 
             let acr = [".azurecr.io", ".azurecr.cn", ".azurecr.us", ".azurecr.de"]
                 .iter()
                 .any(|suffix| host.ends_with(suffix));
-            Ok(acr || options.audience.is_some())
+            Ok((acr || options.audience.is_some()).then_some(true))
         }
     }
 }
@@ -71,14 +74,14 @@ pub(crate) fn credential(
     let get_token = get(value, "getToken");
     if let Some(get_token) = get_token.dyn_ref::<Function>() {
         let provider = token_provider(value.clone(), get_token.clone());
-        return Ok(if is_aad(base, options)? {
-            Credential::AadToken {
+        return Ok(match is_aad(base, options)? {
+            Some(true) => Credential::AadToken {
                 provider,
                 audience: options.audience.clone(),
                 tenant: None,
-            }
-        } else {
-            Credential::TokenProvider(provider)
+            },
+            Some(false) => Credential::TokenProvider(provider),
+            None => Credential::AadOrRegistryToken(provider),
         });
     }
     if let (Some(username), Some(password)) = (

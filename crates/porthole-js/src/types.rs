@@ -28,7 +28,9 @@ pub struct ContainerRegistryClientOptions {
     /// exchanges at ACR for registry tokens (`@azure/identity` credentials); or `"registry"`,
     /// bearer tokens the registry takes as they are, asked for the registry's own scopes
     /// (`repository:app:pull`). Default: `"aad"` for `*.azurecr.io` (and the national clouds'
-    /// `azurecr` hosts) or when `audience` is set, `"registry"` otherwise.
+    /// `azurecr` hosts) or when `audience` is set; otherwise the registry's first challenge
+    /// decides: `"aad"` when its token server is `/oauth2/token` on the endpoint's origin (ACR,
+    /// or a same-origin proxy in front of it), `"registry"` for any other.
     #[tsify(optional, type = "\"aad\" | \"registry\"")]
     pub token_kind: Option<String>,
     /// Accepted for source compatibility with `@azure/container-registry`; Porthole speaks ACR's
