@@ -1223,6 +1223,7 @@ impl<T: Transport> Repository<T> {
         let mut url_req = api::referrers(self.base(), &self.name, subject, artifact_type);
         let mut found = Vec::new();
         let mut seen = BTreeSet::new();
+        let mut listed = BTreeSet::new();
         loop {
             let url = url_req.url.clone();
             // A `Link` back to a page already read ends the listing instead of looping.
@@ -1246,10 +1247,19 @@ impl<T: Transport> Repository<T> {
                 what: "the referrers list".into(),
                 reason: e.to_string(),
             })?;
-            found.extend(filter_artifacts(index.manifests, artifact_type, filtered));
+            // A page that lists nothing new (a registry that links page after page of the same
+            // referrers under ever new URLs) ends the listing too; a referrer listed twice is
+            // kept once.
+            let new: Vec<Descriptor> = index
+                .manifests
+                .into_iter()
+                .filter(|d| listed.insert(d.digest.clone()))
+                .collect();
+            let nothing_new = new.is_empty();
+            found.extend(filter_artifacts(new, artifact_type, filtered));
             match headers::parse_next_link(resp.headers.get_all("link"), &url)? {
-                Some(next) => url_req = Request::new(Method::Get, next),
-                None => return Ok(found),
+                Some(next) if !nothing_new => url_req = Request::new(Method::Get, next),
+                _ => return Ok(found),
             }
         }
     }

@@ -564,6 +564,70 @@ fn get_of_a_missing_manifest_is_manifest_unknown() {
 const SBOM: &str = "application/vnd.example.sbom";
 const SIGNATURE: &str = "application/vnd.example.signature";
 
+/// A referrers API whose `Link`s never end, as a buggy or hostile registry's might: page 1 lists
+/// A and B; every page after it lists B and C and links to a new URL, or (`self_link`) back to
+/// itself. The listing ends, and holds each referrer once.
+#[test]
+fn referrer_pages_that_link_on_forever_end() {
+    for self_link in [false, true] {
+        let descriptor = |n: u8| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": Digest::sha256_of(&[n]).as_str(),
+                "size": 100 + u64::from(n),
+                "artifactType": SBOM,
+            })
+        };
+        let server = porthole_testkit::HttpServer::start(move |req| {
+            let page: u32 = req
+                .query()
+                .iter()
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1);
+            let manifests = if page == 1 {
+                vec![descriptor(1), descriptor(2)]
+            } else {
+                vec![descriptor(2), descriptor(3)]
+            };
+            let next = if self_link && page > 1 {
+                page
+            } else {
+                page + 1
+            };
+            porthole_testkit::ServerResponse::json(
+                200,
+                &serde_json::json!({
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": manifests,
+                }),
+            )
+            .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+            .header(
+                "Link",
+                format!("<{}?page={next}>; rel=\"next\"", req.path()),
+            )
+        })
+        .unwrap();
+        let client = RegistryClient::new(
+            NativeTransport::new(),
+            Url::parse(&server.url()).unwrap(),
+            Credential::Anonymous,
+        );
+        let subject = Digest::sha256_of(b"subject");
+        let found = block_on(
+            client
+                .repository(repo_name("app"))
+                .referrers(&subject, None),
+        )
+        .unwrap();
+        let sizes: Vec<u64> = found.iter().map(|d| d.size).collect();
+        assert_eq!(sizes, [101, 102, 103], "self_link {self_link}");
+        assert!(server.requests().len() <= 4, "{}", server.requests().len());
+    }
+}
+
 /// Pushes an artifact of `artifact_type` whose subject is `subject`, by digest.
 fn push_artifact(
     repo: &porthole_core::Repository<NativeTransport>,
