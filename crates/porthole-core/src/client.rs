@@ -36,6 +36,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// registries cap `n` (distribution refuses more than 1,000 with `PAGINATION_NUMBER_INVALID`,
 /// AWS ECR with `UNSUPPORTED`).
 const PAGE_SIZE_LADDER: [u32; 3] = [10_000, 1_000, 100];
+/// Empty pages in a row after which a listing ends, though the registry links on.
+const MAX_EMPTY_PAGES_IN_A_ROW: usize = 1_000;
 /// Slice size when hashing a monolithic upload before sending it.
 const HASH_SLICE: u64 = 8 * 1024 * 1024;
 
@@ -263,19 +265,37 @@ impl<T: Transport> RegistryClient<T> {
 
     pub(crate) async fn collect_pages<I, F, Fut>(&self, mut fetch: F) -> Result<Vec<I>>
     where
+        I: PartialEq,
         F: FnMut(PageRequest) -> Fut,
         Fut: std::future::Future<Output = Result<Page<I>>>,
     {
-        let mut all = Vec::new();
+        let mut all: Vec<I> = Vec::new();
         let mut request = PageRequest::default();
-        // A registry whose pages link back to one already read (A → B → A) would otherwise be
-        // listed for ever.
+        // A registry whose pages link back to one already read (A → B → A), or on to ever new
+        // links with nothing or the same items again, would otherwise be listed for ever.
         let mut seen = BTreeSet::new();
+        let mut previous = 0;
+        // Empty pages may be legitimate (a page of other manifests' tags, filtered out here),
+        // but not without end.
+        let mut empty_in_a_row = 0;
         loop {
             let page = fetch(request.clone()).await?;
-            all.extend(page.items);
+            let repeated = previous > 0 && all[all.len() - previous..] == page.items[..];
+            empty_in_a_row = if page.items.is_empty() {
+                empty_in_a_row + 1
+            } else {
+                0
+            };
+            if !repeated {
+                previous = page.items.len();
+                all.extend(page.items);
+            }
             match page.continuation_token {
-                Some(token) if seen.insert(token.clone()) => {
+                Some(token)
+                    if !repeated
+                        && empty_in_a_row < MAX_EMPTY_PAGES_IN_A_ROW
+                        && seen.insert(token.clone()) =>
+                {
                     request.continuation_token = Some(token);
                 }
                 _ => return Ok(all),
@@ -2152,7 +2172,7 @@ mod tests {
     }
 
     #[test]
-    fn pages_that_link_back_to_one_already_read_end_the_listing() {
+    fn listings_that_link_on_for_ever_end() {
         let client = RegistryClient::new(
             Offline,
             Url::parse("https://reg.example").unwrap(),
@@ -2181,5 +2201,30 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(all, ["first", "b", "c"]);
+
+        // Ever new links, to the same page again or to empty pages: the listing ends.
+        for again in [vec!["x".to_string(), "y".to_string()], Vec::new()] {
+            let fetched = Cell::new(0);
+            let all = futures::executor::block_on(client.collect_pages(|_| {
+                fetched.set(fetched.get() + 1);
+                let n = fetched.get();
+                let items = if n == 1 {
+                    vec!["x".to_string(), "y".to_string()]
+                } else {
+                    again.clone()
+                };
+                async move {
+                    if n > MAX_EMPTY_PAGES_IN_A_ROW + 1 {
+                        return Err(Error::protocol("the listing went on for ever"));
+                    }
+                    Ok(Page {
+                        items,
+                        continuation_token: Some(format!("page-{n}")),
+                    })
+                }
+            }))
+            .unwrap();
+            assert_eq!(all, ["x", "y"]);
+        }
     }
 }
