@@ -399,7 +399,7 @@ describe("manifests, tags and listings", () => {
     assert.deepEqual([...first.value, ...second.value], all.slice(0, 4));
   });
 
-  test("byPage stops when the registry answers a page with the token it was asked past", async () => {
+  test("byPage stops when the registry answers a page with the token it was asked past, or links back or on for ever", async () => {
     // A registry that does not page, seen cross-origin (Link hidden): the client infers a next
     // page, and the registry sends the same page again. The package's pager helper is tested
     // with such a pager directly (Node sees Link, so the inference never happens here).
@@ -412,6 +412,25 @@ describe("manifests, tags and listings", () => {
     for await (const item of pagedIterator(pager)) seen.push(item);
     assert.deepEqual(seen, ["a", "b"]);
     assert.equal(calls, 2);
+
+    // Pages that link back to one already read (t1 → t2 → t1): each page once, then the end.
+    const looping = {
+      calls: 0,
+      async fetchPage(token) {
+        this.calls += 1;
+        const next = { undefined: ["1", "t1"], t1: ["2", "t2"], t2: ["3", "t1"] }[String(token)];
+        return { items: [next[0]], continuationToken: next[1] };
+      },
+    };
+    const items = [];
+    for await (const item of pagedIterator(looping)) items.push(item);
+    assert.deepEqual(items, ["1", "2", "3"]);
+    assert.equal(looping.calls, 3);
+    // Empty pages linking on without end: the item iteration gives up after 1,000 of them.
+    let empties = 0;
+    const hollow = { async fetchPage() { empties += 1; return { items: [], continuationToken: `p${empties}` }; } };
+    for await (const item of pagedIterator(hollow)) assert.fail(`no items: ${item}`);
+    assert.equal(empties, 1000);
   });
 
   test("deletes a manifest by digest, and an artifact by tag", async () => {

@@ -19,16 +19,22 @@ export function pagedIterator(pager) {
     let token = settings.continuationToken;
     const size = settings.maxPageSize;
     let done = false;
+    // Tokens already followed: a registry whose pages link back (A → B → A) would be listed for
+    // ever.
+    const followed = new Set(token === undefined ? [] : [token]);
     return {
       next: oneAtATime(async () => {
         if (done) return { done: true, value: undefined };
         const page = await pager.fetchPage(token, size);
-        // The same token again: the registry ignored it and sent the page it was asked past
-        // (a registry that does not page, when Link is hidden cross-origin): nothing new.
-        if (token !== undefined && page.continuationToken === token) {
+        // A token already followed: the same again is a registry that ignored it and sent the
+        // page it was asked past (one that does not page, when Link is hidden cross-origin);
+        // an older one, a loop. Either way nothing new is left.
+        if (page.continuationToken && followed.has(page.continuationToken)) {
           done = true;
-          return { done: true, value: undefined };
+          if (page.continuationToken === token) return { done: true, value: undefined };
+          page.continuationToken = undefined;
         }
+        if (page.continuationToken) followed.add(page.continuationToken);
         const items = page.items;
         items.continuationToken = page.continuationToken;
         done = !page.continuationToken;
@@ -46,11 +52,16 @@ export function pagedIterator(pager) {
   return {
     next: oneAtATime(async () => {
       pages ??= byPage();
+      // Empty pages may come between full ones (items filtered out page by page), but a
+      // registry that links on through empty pages without end ends the iteration.
+      let empty = 0;
       while (at >= buffer.length) {
+        if (empty >= 1000) return { done: true, value: undefined };
         const step = await pages.next();
         if (step.done) return step;
         buffer = step.value;
         at = 0;
+        empty = buffer.length === 0 ? empty + 1 : 0;
       }
       return { done: false, value: buffer[at++] };
     }),
