@@ -130,6 +130,54 @@ pub struct Page<I> {
     pub continuation_token: Option<String>,
 }
 
+/// Reads a listing's pages as they come and says when to stop, so that a registry linking on
+/// for ever cannot loop it: at a page without a continuation token, at a token followed before
+/// (pages linking back, A → B → A), at a page that repeats the one before it (ever new links to
+/// the same items), and after [`MAX_EMPTY_PAGES_IN_A_ROW`] empty pages (one empty page may be
+/// legitimate: an artifact's tags are filtered page by page).
+#[derive(Debug, Clone)]
+pub struct PageGuard<I> {
+    followed: BTreeSet<String>,
+    previous: Vec<I>,
+    empty_in_a_row: usize,
+}
+
+impl<I: PartialEq + Clone> Default for PageGuard<I> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<I: PartialEq + Clone> PageGuard<I> {
+    /// A guard for a listing read from its first page.
+    pub fn new() -> Self {
+        Self {
+            followed: BTreeSet::new(),
+            previous: Vec::new(),
+            empty_in_a_row: 0,
+        }
+    }
+
+    /// Takes the next page: its items to keep (none when it repeats the page before), and the
+    /// continuation token to follow, or `None` when the listing ends here.
+    pub fn take(&mut self, page: Page<I>) -> (Vec<I>, Option<String>) {
+        let repeated = !page.items.is_empty() && page.items == self.previous;
+        if repeated {
+            return (Vec::new(), None);
+        }
+        self.empty_in_a_row = if page.items.is_empty() {
+            self.empty_in_a_row + 1
+        } else {
+            0
+        };
+        self.previous.clone_from(&page.items);
+        let next = page.continuation_token.filter(|token| {
+            self.empty_in_a_row < MAX_EMPTY_PAGES_IN_A_ROW && self.followed.insert(token.clone())
+        });
+        (page.items, next)
+    }
+}
+
 /// How a listing is parsed and paged.
 pub(crate) struct ListKind<I> {
     /// Parses one page's body.
@@ -265,40 +313,19 @@ impl<T: Transport> RegistryClient<T> {
 
     pub(crate) async fn collect_pages<I, F, Fut>(&self, mut fetch: F) -> Result<Vec<I>>
     where
-        I: PartialEq,
+        I: PartialEq + Clone,
         F: FnMut(PageRequest) -> Fut,
         Fut: std::future::Future<Output = Result<Page<I>>>,
     {
         let mut all: Vec<I> = Vec::new();
         let mut request = PageRequest::default();
-        // A registry whose pages link back to one already read (A → B → A), or on to ever new
-        // links with nothing or the same items again, would otherwise be listed for ever.
-        let mut seen = BTreeSet::new();
-        let mut previous = 0;
-        // Empty pages may be legitimate (a page of other manifests' tags, filtered out here),
-        // but not without end.
-        let mut empty_in_a_row = 0;
+        let mut guard = PageGuard::new();
         loop {
-            let page = fetch(request.clone()).await?;
-            let repeated = previous > 0 && all[all.len() - previous..] == page.items[..];
-            empty_in_a_row = if page.items.is_empty() {
-                empty_in_a_row + 1
-            } else {
-                0
-            };
-            if !repeated {
-                previous = page.items.len();
-                all.extend(page.items);
-            }
-            match page.continuation_token {
-                Some(token)
-                    if !repeated
-                        && empty_in_a_row < MAX_EMPTY_PAGES_IN_A_ROW
-                        && seen.insert(token.clone()) =>
-                {
-                    request.continuation_token = Some(token);
-                }
-                _ => return Ok(all),
+            let (items, next) = guard.take(fetch(request.clone()).await?);
+            all.extend(items);
+            match next {
+                Some(token) => request.continuation_token = Some(token),
+                None => return Ok(all),
             }
         }
     }

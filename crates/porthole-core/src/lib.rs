@@ -29,7 +29,9 @@ pub mod url;
 
 pub use acr_client::Artifact;
 pub use auth::{Credential, Scope, Secret};
-pub use client::{ClientOptions, ManifestInfo, Page, PageRequest, RegistryClient, Repository};
+pub use client::{
+    ClientOptions, ManifestInfo, Page, PageGuard, PageRequest, RegistryClient, Repository,
+};
 pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use error::{Error, OciError, OciErrorCode, Result};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestKind, Platform};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use porthole_core::acr::ArtifactOrder;
-use porthole_core::PageRequest;
+use porthole_core::{PageGuard, PageRequest};
 
 use crate::components::delete::{
     all_but_newest, plan_digest, plan_manifests, survivors, tied_note, undated_note, ConfirmDelete,
@@ -85,6 +85,8 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
         let (reg, name) = (reg.clone(), name.clone());
         spawn_local(async move {
             let mut request = PageRequest::default();
+            // Ends the listing where a registry would link on for ever.
+            let mut guard = PageGuard::new();
             loop {
                 let page = repo.list_tags_page(&request).await;
                 if !alive.load(Ordering::Relaxed) {
@@ -97,12 +99,11 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                             // refuses the catalog leaves empty.
                             remember_repository(&reg, &name);
                         }
-                        tags.update(|t| t.extend(page.items));
-                        match page.continuation_token {
-                            Some(token) if request.continuation_token.as_ref() != Some(&token) => {
-                                request.continuation_token = Some(token);
-                            }
-                            _ => break,
+                        let (items, next) = guard.take(page);
+                        tags.update(|t| t.extend(items));
+                        match next {
+                            Some(token) => request.continuation_token = Some(token),
+                            None => break,
                         }
                     }
                     // A repository nothing was pushed to yet (the upload's target) has no tags.

@@ -11,7 +11,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use porthole_core::{Error, PageRequest};
+use porthole_core::{Error, PageGuard, PageRequest};
 
 use crate::components::{ErrorView, Loading};
 use crate::pure::{groups_to_draw, namespace_id, open_target};
@@ -79,6 +79,8 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
         spawn_local(async move {
             let mut request = PageRequest::default();
             let mut all: Vec<String> = Vec::new();
+            // Ends the listing where a registry would link on for ever.
+            let mut guard = PageGuard::new();
             loop {
                 let page = conn.client.list_repository_names_page(&request).await;
                 if !alive.load(Ordering::Relaxed) {
@@ -86,15 +88,14 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                 }
                 match page {
                     Ok(page) => {
-                        all.extend(page.items.iter().cloned());
+                        let (items, next) = guard.take(page);
+                        all.extend(items.iter().cloned());
                         if !refreshing {
-                            names.update(|n| n.extend(page.items));
+                            names.update(|n| n.extend(items));
                         }
-                        match page.continuation_token {
-                            Some(token) if request.continuation_token.as_ref() != Some(&token) => {
-                                request.continuation_token = Some(token);
-                            }
-                            _ => break,
+                        match next {
+                            Some(token) => request.continuation_token = Some(token),
+                            None => break,
                         }
                     }
                     Err(e) => {
