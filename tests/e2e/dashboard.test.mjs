@@ -573,18 +573,22 @@ test('deploy/nginx.conf serves the site and proxies the registry on one origin',
   });
 });
 
+/** Signing in to the emulator with an Entra ID token. */
+const ACR_AAD = { auth: 'ACR with an Entra ID token', secret: kit.acr_auth?.aad_tokens?.owner };
+
 /**
- * Connects the page to the ACR emulator behind `base` (an nginx of deploy/), opens the seeded
- * image, checks its config shows and a layer downloads verified; fails if the page sent any
- * request to an origin not in `allowed`, or if a blob read was not answered 200 through them.
+ * Connects the page to the ACR emulator behind `base` (an nginx of deploy/) with `signIn`, opens
+ * the seeded image, checks its config shows and a layer downloads verified; fails if the page
+ * sent any request to an origin not in `allowed`, or if a blob read was not answered 200 through
+ * them.
  */
-async function browseAcrImageThrough(base, allowed) {
+async function browseAcrImageThrough(base, allowed, signIn = ACR_AAD) {
   const page = await newPage();
   const elsewhere = [];
   const blobReads = [];
   page.on('request', (r) => { if (!allowed.includes(new URL(r.url()).origin)) elsewhere.push(r.url()); });
   page.on('response', (r) => { if (r.url().includes('/blobs/sha256:')) blobReads.push(r.status()); });
-  await connect(page, { origin: base, url: base, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner });
+  await connect(page, { origin: base, url: base, ...signIn });
   await page.getByRole('link', { name: 'apps/web' }).waitFor({ timeout: 30_000 });
   await page.getByRole('link', { name: 'apps/web' }).click();
   await page.getByRole('link', { name: '1.0.0' }).click();
@@ -609,10 +613,13 @@ async function browseAcrImageThrough(base, allowed) {
 test('deploy/nginx.conf follows a registry\'s blob redirects to its storage', { skip: !kit.acr && 'the test kit has no ACR emulator' }, async () => {
   // The emulator stands for any registry whose blobs are in object storage (distribution with
   // S3): its blob reads answer 307 to a storage origin that the page must not have to reach.
-  // Token requests go to the registry's own token server (the emulator allows this page).
+  // Token requests go to the registry's own token server (the emulator allows this page), with
+  // a username and password: an Entra ID token is never sent to a token server on another
+  // origin (nginx-acr.conf, below, keeps it on the page's).
   const acr = new URL(kit.acr);
+  const admin = { auth: 'username and password', username: kit.acr_auth.admin.username, secret: kit.acr_auth.admin.password };
   await withNginx('deploy/nginx.conf', [['proxy_pass http://127.0.0.1:5000;', `proxy_pass http://${acr.host};`]], async (base) => {
-    const page = await browseAcrImageThrough(base, [base, acr.origin]);
+    const page = await browseAcrImageThrough(base, [base, acr.origin], admin);
     await page.context().close();
   });
 });
