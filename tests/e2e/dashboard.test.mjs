@@ -91,6 +91,25 @@ test('repositories: listed at once, grouped, filtered, keyboard', async () => {
   await page.context().close();
 });
 
+test('repositories: a filter that swaps a name inside a group shows the rows it matches', async () => {
+  // The group keeps its length and its first name: a list keyed on those alone kept the old rows.
+  const run = Date.now();
+  const names = [`keyed${run}/api-v1`, `keyed${run}/api-v2`, `keyed${run}/web-v1`];
+  for (const name of names) await pushImage({ registry: kit.anonymous }, name, 'v1');
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here`);
+  await page.getByRole('status').filter({ hasText: /\d+ repositories$/ }).waitFor();
+  const rows = page.locator('a[data-row]', { hasText: `keyed${run}/` });
+  await page.locator('#filter').fill('-v1');
+  await page.getByRole('link', { name: names[2] }).waitFor();
+  assert.deepEqual(await rows.allTextContents(), [names[0], names[2]]);
+  await page.locator('#filter').fill(`keyed${run}/api`);
+  await page.getByRole('link', { name: names[1] }).waitFor();
+  assert.deepEqual(await rows.allTextContents(), [names[0], names[1]]);
+  noErrors();
+  await page.context().close();
+});
+
 test('index: one row per platform, attestations folded away', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/library/alpine`);

@@ -313,6 +313,16 @@ pub(crate) fn split_newest(tags: Vec<(String, Option<f64>)>, n: usize) -> Newest
     split
 }
 
+/// A key for a group of names that changes whenever any name in it does: a keyed list keeps a
+/// row's child while its key stays, so a key of the length and first name alone showed a stale
+/// group after a filter swapped a name in its middle.
+pub(crate) fn contents_key(names: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    names.hash(&mut hasher);
+    hasher.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,5 +517,13 @@ mod tests {
         // Keep none: every dated tag goes, ties or not.
         let split = split_newest(vec![tag("a", Some(base)), tag("b", Some(base))], 0);
         assert_eq!(split.drop, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_group_whose_middle_changed_has_another_key() {
+        let before = ["apps/api-v1", "apps/web-v1"].map(String::from);
+        let after = ["apps/api-v1", "apps/api-v2"].map(String::from);
+        assert_ne!(contents_key(&before), contents_key(&after));
+        assert_eq!(contents_key(&before), contents_key(&before.clone()));
     }
 }

@@ -14,7 +14,7 @@ use leptos_router::hooks::use_navigate;
 use porthole_core::{Error, PageGuard, PageRequest};
 
 use crate::components::{ErrorView, Loading};
-use crate::pure::{groups_to_draw, namespace_id, open_target};
+use crate::pure::{contents_key, groups_to_draw, namespace_id, open_target};
 use crate::routes::{manifest_href, repo_href, use_conn, Crumbs, NeedConnection};
 use crate::state::{recent_repositories, Conn};
 
@@ -233,7 +233,7 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
             <div class="groups">
                 <For
                     each=move || groups.with(|g| g[..drawn_groups.get().min(g.len())].to_vec())
-                    key=|(ns, list)| (ns.clone(), list.len(), list.first().cloned())
+                    key=|(ns, list)| (ns.clone(), contents_key(list))
                     children=move |(ns, list)| {
                         let ns_key = ns.clone();
                         let ns_toggle = ns.clone();
