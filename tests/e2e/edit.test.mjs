@@ -1212,7 +1212,7 @@ test('the browser\'s Back mid-upload asks first; staying keeps the page and the 
   await page.context().close();
 });
 
-test('ACR: a lock change the registry refuses puts the switch back', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+test('ACR: a lock change the registry refuses puts the switch back and says why, as a lock change', { skip: !kit.acr && 'no ACR emulator' }, async () => {
   const page = await newPage();
   await connectAcr(page, { keepSecret: true });
   const reg = new URL(page.url()).pathname.split('/')[2];
@@ -1226,9 +1226,26 @@ test('ACR: a lock change the registry refuses puts the switch back', { skip: !ki
   const canWrite = tagLocks.locator('input[data-lock="can write"]');
   await page.getByTestId('tag-locks').getByText('no locks').waitFor();
   await canWrite.click();
-  await tagLocks.getByText(/^Not saved: /).waitFor();
+  const refusal = tagLocks.getByText(/^Not saved: /);
+  await refusal.waitFor();
   assert.equal(await canWrite.isChecked(), true, 'the switch shows the saved state again');
   await page.getByTestId('tag-locks').getByText('no locks').waitFor();
+  // Explained as a lock change, not as a delete.
+  const denied = await refusal.textContent();
+  assert.match(denied, /may not change properties/, denied);
+  assert.doesNotMatch(denied, /delet/i, denied);
+  // A sign-in refused (an Entra ID token expired): the way out is the connect form.
+  await page.unroute('**/acr/v1/**');
+  await page.route('**/acr/v1/**', async (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    const body = JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'token expired' }] });
+    return route.fulfill({ status: 401, contentType: 'application/json', body });
+  });
+  await canWrite.click();
+  await tagLocks.getByText(/sign-in was refused or has expired/).waitFor();
+  const again = tagLocks.getByRole('link', { name: 'Enter your credentials again' });
+  assert.match(await again.getAttribute('href'), /^\/\?id=/);
+  assert.equal(await canWrite.isChecked(), true);
   noErrors();
   await page.context().close();
 });

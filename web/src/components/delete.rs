@@ -15,7 +15,7 @@ use crate::pure::{split_newest, NewestSplit};
 use crate::state::Conn;
 use crate::util::short_digest;
 
-/// An error from a delete (or a lock change), explained in words.
+/// An error from a delete, explained in words.
 pub(crate) fn explain(error: &Error) -> String {
     let code = error.code();
     let status = error.status();
@@ -34,7 +34,11 @@ pub(crate) fn explain(error: &Error) -> String {
             "The registry does not allow deletes: its operator has them disabled (for \
              distribution, storage.delete.enabled: true in its configuration)."
         }
-        (Some(401), _) | (Some(403), _) => {
+        (Some(401), _) | (_, "AUTH_FAILED") => {
+            "Your sign-in was refused or has expired (an Entra ID token lasts about an hour): \
+             connect again, then delete again."
+        }
+        (Some(403), _) => {
             "Your credentials do not allow deleting here (the token lacks the delete scope)."
         }
         (Some(404), _) => "It is already gone.",

@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use porthole_browser::FetchTransport;
 use porthole_core::acr::ChangeableAttributes;
-use porthole_core::{Repository, Tag, TagOrDigest};
+use porthole_core::{Error, Repository, Tag, TagOrDigest};
 
-use crate::components::delete::explain;
+use crate::components::reconnect_to_this_registry;
 
 /// What the locks belong to.
 #[derive(Debug, Clone)]
@@ -60,6 +60,44 @@ impl Field {
     }
 }
 
+/// An error from a lock change, in words, and whether signing in again is the way out.
+fn explain_lock(error: &Error) -> (String, bool) {
+    let refused = error.status() == Some(401) || error.code() == "AUTH_FAILED";
+    let why = if refused {
+        "your sign-in was refused or has expired (an Entra ID token lasts about an hour)"
+    } else {
+        match error.status() {
+            Some(403) => {
+                "your credentials may not change properties here (ACR's metadata_write right)"
+            }
+            Some(404) => "it no longer exists: it was deleted since this page loaded; reload it",
+            _ => "",
+        }
+    };
+    let text = if why.is_empty() {
+        error.to_string()
+    } else {
+        format!(
+            "{why} ({}{})",
+            error.code(),
+            error
+                .status()
+                .map(|s| format!(", HTTP {s}"))
+                .unwrap_or_default()
+        )
+    };
+    (text, refused)
+}
+
+/// What the last change of a lock came to.
+#[derive(Debug, Clone)]
+struct Outcome {
+    saved: bool,
+    text: String,
+    /// The connect form for this registry, when signing in again is the way out.
+    reconnect: Option<String>,
+}
+
 /// Four toggles for the locks of `target`, starting from `attrs` (updated with what the
 /// registry answers).
 #[component]
@@ -76,7 +114,8 @@ pub(crate) fn LockToggles(
     ready: Signal<bool>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
-    let message = RwSignal::new(None::<(bool, String)>);
+    let message = RwSignal::new(None::<Outcome>);
+    let reconnect = StoredValue::new(reconnect_to_this_registry());
     let repo = StoredValue::new_local(repo);
     let target = StoredValue::new(target);
     let save = move |field: Field, on: bool| {
@@ -106,19 +145,25 @@ pub(crate) fn LockToggles(
                 Ok(a) => {
                     let now = field.get(&a);
                     attrs.set(a);
-                    message.set(Some((
-                        true,
-                        format!(
+                    message.set(Some(Outcome {
+                        saved: true,
+                        text: format!(
                             "Saved: {} is now {}.",
                             field.label(),
                             if now { "on" } else { "off" }
                         ),
-                    )));
+                        reconnect: None,
+                    }));
                 }
                 Err(e) => {
                     // The switch the user flipped shows the saved state again.
                     attrs.update(|_| {});
-                    message.set(Some((false, format!("Not saved: {}", explain(&e)))));
+                    let (why, refused) = explain_lock(&e);
+                    message.set(Some(Outcome {
+                        saved: false,
+                        text: format!("Not saved: {why}"),
+                        reconnect: reconnect.get_value().filter(|_| refused),
+                    }));
                 }
             }
         });
@@ -159,10 +204,13 @@ pub(crate) fn LockToggles(
             {move || {
                 message
                     .get()
-                    .map(|(ok, text)| {
+                    .map(|Outcome { saved, text, reconnect }| {
                         view! {
-                            <span class=if ok { "result-ok" } else { "error-message" } role="status">
+                            <span class=if saved { "result-ok" } else { "error-message" } role="status">
                                 {text}
+                                {reconnect.map(|href| view! {
+                                    " " <a href=href>"Enter your credentials again"</a>
+                                })}
                             </span>
                         }
                     })

@@ -13,6 +13,16 @@ use porthole_core::Error;
 use crate::state::RegistryContext;
 use crate::util::copy_text;
 
+/// The connect form's address, filled in for the connected registry and coming back here.
+pub(crate) fn reconnect_to_this_registry() -> Option<String> {
+    let ctx = use_context::<RegistryContext>()?;
+    let id = ctx
+        .conn
+        .try_with_untracked(|c| c.as_ref().map(|c| c.saved.id.clone()))
+        .flatten()?;
+    Some(crate::routes::reconnect_href(&id))
+}
+
 /// An error from the registry or the client: its code, HTTP status and message, as text.
 #[component]
 pub(crate) fn ErrorView(
@@ -30,15 +40,8 @@ pub(crate) fn ErrorView(
     let refused = matches!(error.status(), Some(401 | 403))
         || matches!(code.as_str(), "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED");
     let reconnect = (refused && !no_reconnect)
-        .then(|| {
-            use_context::<RegistryContext>().and_then(|ctx| {
-                ctx.conn
-                    .try_with_untracked(|c| c.as_ref().map(|c| c.saved.id.clone()))
-                    .flatten()
-            })
-        })
-        .flatten()
-        .map(|id| crate::routes::reconnect_href(&id));
+        .then(reconnect_to_this_registry)
+        .flatten();
     let data_code = code.clone();
     view! {
         <div class="error" role="alert" data-code=data_code>
