@@ -116,6 +116,33 @@ test('a token server that does not allow the page is diagnosed as such', async (
   assert.deepEqual(errors, []);
 });
 
+test('an anonymous client of a token registry that refuses the preflight is diagnosed as such', async () => {
+  // The kit's token registry allows any origin but answers OPTIONS with 401 whenever auth is on
+  // (distribution#4458): the anonymous token it hands out travels in an Authorization header,
+  // which needs that preflight. No secret was given, and the diagnosis still tries it.
+  const { site, page, errors } = await sitePage();
+  const verdict = await connect(page, site.url, { url: kit.token, auth: 'anonymous' });
+  const text = await verdict.innerText();
+  assert.equal(await verdict.getAttribute('data-diagnosis'), 'preflight', text);
+  assert.match(text, /deploy\/nginx\.conf/);
+  assert.deepEqual(errors, []);
+});
+
+test('ACR seen without CORS is told to use deploy/nginx-acr.conf, not registry settings', { skip: !kit.acr && 'no ACR emulator' }, async () => {
+  // ACR allows no CORS: a proxy that strips the emulator's CORS headers stands for it.
+  const stripped = await startNoCors(kit.acr);
+  closers.push(stripped.close);
+  const { site, page, errors } = await sitePage();
+  const verdict = await connect(page, site.url, {
+    url: stripped.url, auth: 'ACR with an Entra ID token', secret: kit.acr_auth.aad_tokens.owner,
+  });
+  const text = await verdict.innerText();
+  assert.equal(await verdict.getAttribute('data-diagnosis'), 'cors', text);
+  assert.match(text, /deploy\/nginx-acr\.conf/);
+  assert.doesNotMatch(text, /config\.yml/);
+  assert.deepEqual(errors, []);
+});
+
 test('an https page calling a plain-http registry is diagnosed as mixed content', async () => {
   // Chromium lets an https page call http://127.0.0.1 and http://localhost (potentially
   // trustworthy), so the registry is reached by a name mapped to loopback.

@@ -35,6 +35,24 @@ fn proxy_fix() -> String {
         .into()
 }
 
+/// Whether the registry is an Azure Container Registry, by its host or the way of signing in.
+fn is_acr(saved: &SavedRegistry, base: &porthole_core::Url) -> bool {
+    let host = base.authority().split(':').next().unwrap_or_default();
+    saved.auth == AuthKind::AcrAad
+        || [".azurecr.io", ".azurecr.cn", ".azurecr.us"]
+            .iter()
+            .any(|suffix| host.to_ascii_lowercase().ends_with(suffix))
+}
+
+/// ACR allows no CORS at all, and its token realm and blob storage are other origins again.
+fn acr_proxy_fix() -> String {
+    "Azure Container Registry allows no CORS, so a page reaches it only through a proxy on its \
+     own origin, which must also rewrite the token server in ACR's challenges and follow blob \
+     redirects to ACR's storage: deploy/nginx-acr.conf in the Porthole repository does all \
+     three. Then connect to the proxy's address."
+        .into()
+}
+
 fn cors_settings(origin: &str) -> String {
     format!(
         "Or allow this page on the registry. For distribution (config.yml):\n\
@@ -112,7 +130,13 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
                     ),
                 };
             }
-            if with_secret
+            // Anonymous clients send an Authorization header too, once a Bearer challenge gave
+            // them the registry's anonymous token.
+            let sends_authorization = with_secret
+                || challenge
+                    .as_deref()
+                    .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("bearer"));
+            if sends_authorization
                 && target != origin
                 && probe(&ping, RequestMode::Cors, true).await.is_err()
             {
@@ -158,7 +182,11 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
                         "{target} answers, but not with Access-Control-Allow-Origin for this \
                          page ({origin}), so the browser hides every answer from it."
                     ),
-                    fix: format!("{} {}", proxy_fix(), cors_settings(&origin)),
+                    fix: if is_acr(saved, &base) {
+                        acr_proxy_fix()
+                    } else {
+                        format!("{} {}", proxy_fix(), cors_settings(&origin))
+                    },
                 }
             } else {
                 Diagnosis {
