@@ -107,13 +107,17 @@ pub(crate) fn is_image_config(d: &Descriptor) -> bool {
         && d.size <= MAX_CONFIG
 }
 
-fn platform_of(config: &Value) -> Option<String> {
-    let os = config.get("os")?.as_str()?;
-    let arch = config.get("architecture")?.as_str()?;
-    Some(match config.get("variant").and_then(Value::as_str) {
-        Some(v) => format!("{os}/{arch}/{v}"),
-        None => format!("{os}/{arch}"),
-    })
+/// An image config's platform, written as the core writes an index's platforms.
+pub(crate) fn platform_of(config: &Value) -> Option<String> {
+    let text = |key: &str| config.get(key).and_then(Value::as_str).map(str::to_owned);
+    let platform = porthole_core::Platform {
+        os: text("os")?,
+        architecture: text("architecture")?,
+        os_version: text("os.version"),
+        os_features: Vec::new(),
+        variant: text("variant"),
+    };
+    Some(platform.to_string())
 }
 
 async fn image_meta(

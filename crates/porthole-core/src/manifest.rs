@@ -91,11 +91,16 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+/// `os/architecture[/variant]`, then the OS version when there is one (`windows/amd64
+/// 10.0.20348.2340`): the Windows images of one index differ by it alone.
 impl std::fmt::Display for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.os, self.architecture)?;
         if let Some(v) = &self.variant {
             write!(f, "/{v}")?;
+        }
+        if let Some(version) = self.os_version.as_deref().filter(|v| !v.is_empty()) {
+            write!(f, " {version}")?;
         }
         Ok(())
     }
@@ -510,6 +515,26 @@ mod tests {
         assert_eq!(
             m.descriptor().artifact_type.unwrap().as_str(),
             "application/vnd.example"
+        );
+    }
+
+    #[test]
+    fn a_platform_names_its_os_version() {
+        let platform = |version: Option<&str>| Platform {
+            architecture: "amd64".into(),
+            os: "windows".into(),
+            os_version: version.map(str::to_owned),
+            os_features: Vec::new(),
+            variant: None,
+        };
+        assert_eq!(platform(None).to_string(), "windows/amd64");
+        assert_eq!(
+            platform(Some("10.0.20348.2340")).to_string(),
+            "windows/amd64 10.0.20348.2340"
+        );
+        assert_ne!(
+            platform(Some("10.0.17763.1")).to_string(),
+            platform(Some("10.0.20348.1")).to_string()
         );
     }
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::components::json_view::JsonView;
 use crate::components::locks::{LockTarget, LockToggles};
 use crate::components::{CopyButton, ErrorView, Loading};
-use crate::meta::{self, is_attestation, is_image_config};
+use crate::meta::{self, is_attestation, is_image_config, platform_of};
 use crate::routes::{
     manifest_href, param, repo_href, repos_href, split_reference, use_conn, Crumbs, NeedConnection,
 };
@@ -783,16 +783,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 /// Env, command, labels and history of an image config; all as text.
 fn config_view(config: &Value) -> impl IntoView {
     let inner = config.get("config").cloned().unwrap_or(Value::Null);
-    let platform = match (
-        config.get("os").and_then(Value::as_str),
-        config.get("architecture").and_then(Value::as_str),
-    ) {
-        (Some(os), Some(arch)) => match config.get("variant").and_then(Value::as_str) {
-            Some(v) => format!("{os}/{arch}/{v}"),
-            None => format!("{os}/{arch}"),
-        },
-        _ => "—".into(),
-    };
+    let platform = platform_of(config).unwrap_or_else(|| "—".into());
     let created = config
         .get("created")
         .and_then(Value::as_str)
