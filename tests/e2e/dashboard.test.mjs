@@ -110,6 +110,31 @@ test('repositories: a filter that swaps a name inside a group shows the rows it 
   await page.context().close();
 });
 
+test('a site built with a pull host names it in pull commands and opens references to it', async () => {
+  // `cargo xtask dist --pull-host` writes the meta tag; here the page's index.html is given it.
+  const page = await newPage();
+  await page.route('**/*', async (route) => {
+    if (route.request().resourceType() !== 'document') return route.continue();
+    const answer = await route.fetch();
+    const html = (await answer.text()).replace(
+      /(<meta name="porthole-pull-host" content=")[^"]*"/, '$1registry.example.com"');
+    await route.fulfill({ response: answer, body: html });
+  });
+  await page.goto(`${site.url}/r/here/manifest/apps/web:1.0.0`);
+  const digest = (await page.getByTestId('digest').innerText()).trim();
+  await page.getByText(`docker pull registry.example.com/apps/web@${digest}`).waitFor();
+  // Open by name takes the pull address, and the site's own address still.
+  await page.goto(`${site.url}/r/here`);
+  for (const host of ['registry.example.com', new URL(site.url).host]) {
+    await page.getByLabel('Open by name').fill(`${host}/apps/web:1.0.0`);
+    await page.getByLabel('Open by name').press('Enter');
+    await page.waitForURL(/\/manifest\/apps\/web:1\.0\.0$/);
+    await page.goBack();
+  }
+  noErrors();
+  await page.context().close();
+});
+
 test('index: one row per platform, attestations folded away', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/library/alpine`);

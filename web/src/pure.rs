@@ -217,16 +217,21 @@ pub(crate) fn push_recent(list: &mut Vec<String>, name: &str, cap: usize) {
 }
 
 /// What "open by name" opens for `typed`: a repository, and the tag or digest when one is given
-/// (`team/app`, `team/app:v1`, `team/app@sha256:…`, with or without this registry's `host` in
-/// front, as a pull command has it); or why it names nothing on this registry.
-pub(crate) fn open_target(host: &str, typed: &str) -> Result<(String, Option<String>), String> {
+/// (`team/app`, `team/app:v1`, `team/app@sha256:…`, with or without one of this registry's
+/// `hosts` in front, as a pull command has it: its pull address first, then the address the
+/// page reaches it at); or why it names nothing on this registry.
+pub(crate) fn open_target(
+    hosts: &[String],
+    typed: &str,
+) -> Result<(String, Option<String>), String> {
     let typed = typed.trim().trim_end_matches('/');
     if typed.is_empty() {
         return Err("Type a repository name, such as team/app.".into());
     }
     let reference = porthole_core::Reference::parse(typed).map_err(|e| e.to_string())?;
     if let Some(other) = reference.registry.as_deref() {
-        if !other.eq_ignore_ascii_case(host) {
+        if !hosts.iter().any(|h| other.eq_ignore_ascii_case(h)) {
+            let host = hosts.first().map_or("", String::as_str);
             return Err(format!(
                 "{typed:?} names the registry {other}, and this is {host}: type the name without \
                  the host, or connect to {other} first."
@@ -406,8 +411,13 @@ mod tests {
 
     #[test]
     fn open_by_name_reads_names_references_and_this_host() {
-        let host = "reg.example:5000";
-        let open = |typed: &str| open_target(host, typed);
+        let hosts = ["reg.example:5000".to_owned(), "proxy.example".to_owned()];
+        let open = |typed: &str| open_target(&hosts, typed);
+        // The address the page reaches the registry at is accepted too.
+        assert_eq!(
+            open("proxy.example/team/app:v2"),
+            Ok(("team/app".into(), Some("v2".into())))
+        );
         assert_eq!(open(" team/app/ "), Ok(("team/app".into(), None)));
         assert_eq!(open("app:v1"), Ok(("app".into(), Some("v1".into()))));
         let digest = format!("sha256:{}", "a".repeat(64));

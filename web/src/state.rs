@@ -90,12 +90,44 @@ impl SavedRegistry {
         Url::parse(&url).map_err(|e| format!("The registry address is not a URL: {e}"))
     }
 
-    /// `host[:port]` as `docker pull` wants it.
+    /// `host[:port]` as `docker pull` wants it: for this page's origin, the site's pull address
+    /// when its deployer set one ([`site_pull_host`]), since the origin is then a proxy's; else
+    /// the registry address's.
     pub(crate) fn pull_host(&self) -> String {
+        site_pull_host()
+            .filter(|_| self.url.trim().is_empty())
+            .unwrap_or_else(|| self.reached_at())
+    }
+
+    /// The hosts a pull reference may name for this registry: its pull host, then the address
+    /// the page reaches it at.
+    pub(crate) fn hosts(&self) -> Vec<String> {
+        let mut hosts = vec![self.pull_host()];
+        let reached = self.reached_at();
+        if !hosts.contains(&reached) {
+            hosts.push(reached);
+        }
+        hosts
+    }
+
+    /// `host[:port]` of the address the page reaches the registry at.
+    fn reached_at(&self) -> String {
         self.base_url()
             .map(|u| u.authority().to_owned())
             .unwrap_or_default()
     }
+}
+
+/// The registry's address for pull commands when the site serves it on its own origin through a
+/// proxy: the `porthole-pull-host` meta tag of index.html (`cargo xtask dist --pull-host`), if
+/// its deployer set it.
+pub(crate) fn site_pull_host() -> Option<String> {
+    let meta = document()
+        .query_selector(r#"meta[name="porthole-pull-host"]"#)
+        .ok()
+        .flatten()?;
+    let host = meta.get_attribute("content")?.trim().to_owned();
+    (!host.is_empty()).then_some(host)
 }
 
 /// This page's origin, e.g. `http://127.0.0.1:8080`.

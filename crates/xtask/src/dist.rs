@@ -12,10 +12,34 @@ use crate::setup;
 /// The size budget of the whole dashboard, gzip-compressed (issue 7).
 const BUDGET_GZIP: u64 = 250 * 1024;
 
-/// Runs `cargo xtask dist`.
-pub(crate) fn run(root: &Path) -> Result<(), String> {
+/// Reads `cargo xtask dist`'s arguments: nothing, or `--pull-host HOST`.
+pub(crate) fn parse_args(args: &[&str]) -> Result<Option<String>, String> {
+    match args {
+        [] => Ok(None),
+        ["--pull-host", host] if is_host(host) => Ok(Some((*host).to_owned())),
+        ["--pull-host", host] => Err(format!(
+            "dist: --pull-host takes a host[:port] such as registry.example.com, not {host:?}"
+        )),
+        _ => Err("usage: cargo xtask dist [--pull-host HOST[:PORT]]".into()),
+    }
+}
+
+/// Whether `text` is a `host[:port]` (letters, digits, `.-:[]`): it goes into the page's HTML.
+fn is_host(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+}
+
+/// Runs `cargo xtask dist`: the site, with the registry's pull address when given.
+pub(crate) fn run(root: &Path, pull_host: Option<&str>) -> Result<(), String> {
     setup::run(root)?;
     let dist = build(root, &root.join("dist"))?;
+    if let Some(host) = pull_host {
+        set_pull_host(&dist.join("index.html"), host)?;
+        println!("dist: pull commands name {host}");
+    }
     let total = report_sizes(&dist)?;
     println!(
         "dist: {} ready; serve it with deploy/nginx.conf (see the comments at its top)",
@@ -41,6 +65,25 @@ pub(crate) fn build(root: &Path, dist: &Path) -> Result<PathBuf, String> {
         .env("TRUNK_COLOR", "never");
     cmd::run(&mut trunk)?;
     Ok(dist.to_path_buf())
+}
+
+/// Writes `host` into the `porthole-pull-host` meta tag of the built index.html.
+fn set_pull_host(index: &Path, host: &str) -> Result<(), String> {
+    let html =
+        fs::read_to_string(index).map_err(|e| format!("cannot read {}: {e}", index.display()))?;
+    let with_host = with_pull_host(&html, host)
+        .ok_or_else(|| format!("{} has no porthole-pull-host meta tag", index.display()))?;
+    fs::write(index, with_host).map_err(|e| format!("cannot write {}: {e}", index.display()))
+}
+
+/// `html` with the `content` of its `porthole-pull-host` meta tag set to `host`.
+fn with_pull_host(html: &str, host: &str) -> Option<String> {
+    let tag_start = html.find(r#"name="porthole-pull-host""#)?;
+    let tag_start = html[..tag_start].rfind('<')?;
+    let tag_end = tag_start + html[tag_start..].find('>')?;
+    let content = tag_start + html[tag_start..tag_end].find(r#"content=""#)? + r#"content=""#.len();
+    let value_end = content + html[content..tag_end].find('"')?;
+    Some(format!("{}{host}{}", &html[..content], &html[value_end..]))
 }
 
 /// Prints each file's raw and gzip size; returns the gzip total.
@@ -71,4 +114,27 @@ fn report_sizes(dist: &Path) -> Result<u64, String> {
     }
     println!("{:<48} {:>10} {total:>10}", "total", "");
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pull_host_goes_into_its_meta_tag() {
+        let html = r#"<head><meta charset="utf-8"><meta name="porthole-pull-host" content=""><title>P</title>"#;
+        let set = with_pull_host(html, "registry.example.com:5000").unwrap();
+        assert!(
+            set.contains(r#"<meta name="porthole-pull-host" content="registry.example.com:5000">"#)
+        );
+        assert!(set.ends_with("<title>P</title>"));
+        let again = with_pull_host(&set, "other.example").unwrap();
+        assert!(again.contains(r#"content="other.example">"#), "{again}");
+        assert_eq!(with_pull_host("<head></head>", "h"), None);
+        assert!(parse_args(&["--pull-host", "x\"><script>"]).is_err());
+        assert_eq!(
+            parse_args(&["--pull-host", "reg.example"]),
+            Ok(Some("reg.example".into()))
+        );
+    }
 }

@@ -42,7 +42,8 @@ commands:
   dev            the dashboard on a local registry with sample content (trunk serve,
                  same-origin proxy); prints the URL to open
   dev --registry URL   the same, proxying to any registry instead
-  dist           build the dashboard as a static site into dist/ (see deploy/nginx.conf)
+  dist           build the dashboard as a static site into dist/ (see deploy/nginx.conf);
+                 --pull-host HOST names the registry's own address in its pull commands
   bench          benchmarks against a real registry beside curl, openssl and the browser's
                  own fetch (~8 min); writes target/bench/latest.json and BENCHMARKS.md
   bench --smoke  the same harness with tiny sizes and one run (~20 s), no figures
@@ -68,7 +69,9 @@ fn main() -> ExitCode {
         ["fmt"] => exit_code(cmd::run(cmd::cargo().args(["fmt", "--all"]))),
         ["fuzz", rest @ ..] => exit_code(fuzz::parse_args(rest).and_then(|s| fuzz::run(&root, s))),
         ["dev", rest @ ..] => exit_code(dev::run(&root, rest)),
-        ["dist"] => exit_code(dist::run(&root)),
+        ["dist", rest @ ..] => {
+            exit_code(dist::parse_args(rest).and_then(|host| dist::run(&root, host.as_deref())))
+        }
         ["bench", rest @ ..] => {
             exit_code(bench::parse_args(rest).and_then(|o| bench::run(&root, &o)))
         }

@@ -165,7 +165,7 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
 
     let label = conn.saved.label.clone();
     let reg_for_rows = StoredValue::new(reg.clone());
-    let host = StoredValue::new(conn.saved.pull_host());
+    let hosts = StoredValue::new(conn.saved.hosts());
     let refused = move || error.with(|e| e.as_ref().is_some_and(catalog_refused));
 
     view! {
@@ -212,13 +212,13 @@ fn RepoList(conn: Conn, reg: String) -> impl IntoView {
                         }
                     />
                 </label>
-                <OpenByName reg=reg_for_rows.get_value() host=host.get_value() focus=false />
+                <OpenByName reg=reg_for_rows.get_value() hosts=hosts.get_value() focus=false />
             </div>
             </Show>
             {move || error.get().map(|e| {
                 let refused = catalog_refused(&e);
                 view! {
-                    {refused.then(|| view! { <CatalogRefused reg=reg_for_rows.get_value() host=host.get_value() /> })}
+                    {refused.then(|| view! { <CatalogRefused reg=reg_for_rows.get_value() hosts=hosts.get_value() /> })}
                     <ErrorView error=e />
                 }
             })}
@@ -342,7 +342,7 @@ fn catalog_refused(error: &Error) -> bool {
 /// What a registry that will not list its repositories leaves: opening one by name, and the
 /// ones opened here before.
 #[component]
-fn CatalogRefused(reg: String, host: String) -> impl IntoView {
+fn CatalogRefused(reg: String, hosts: Vec<String>) -> impl IntoView {
     let recent = recent_repositories(&reg);
     let links = (!recent.is_empty()).then(|| {
         let rows = recent
@@ -366,7 +366,7 @@ fn CatalogRefused(reg: String, host: String) -> impl IntoView {
                  registries keep it to administrators, and some have none. Any repository you \
                  may read still opens by its name."
             </p>
-            <OpenByName reg=reg.clone() host=host focus=true />
+            <OpenByName reg=reg.clone() hosts=hosts focus=true />
             {links}
         </section>
     }
@@ -378,8 +378,8 @@ fn CatalogRefused(reg: String, host: String) -> impl IntoView {
 fn OpenByName(
     /// The registry's id in page addresses.
     reg: String,
-    /// This registry's `host[:port]`, accepted in front of a name.
-    host: String,
+    /// This registry's `host[:port]`s, accepted in front of a name (its pull address first).
+    hosts: Vec<String>,
     /// Whether the field takes the focus when shown.
     focus: bool,
 ) -> impl IntoView {
@@ -396,7 +396,7 @@ fn OpenByName(
     }
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        match open_target(&host, &typed.get_untracked()) {
+        match open_target(&hosts, &typed.get_untracked()) {
             Ok((name, None)) => navigate(&repo_href(&reg, &name), Default::default()),
             Ok((name, Some(reference))) => {
                 navigate(&manifest_href(&reg, &name, &reference), Default::default());
