@@ -318,6 +318,31 @@ pub(crate) fn split_newest(tags: Vec<(String, Option<f64>)>, n: usize) -> Newest
     split
 }
 
+/// What a referrer is, from its artifact type: `signature`, `SBOM`, `attestation` or
+/// `artifact`. The type's words are compared whole (`sig`, not any word holding those letters,
+/// which made `application/vnd.example.design+json` a signature).
+pub(crate) fn artifact_kind(artifact_type: &str) -> &'static str {
+    let lower = artifact_type.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(['/', '.', '+', ';', '=']).collect();
+    let has = |names: &[&str]| words.iter().any(|w| names.contains(w));
+    if has(&[
+        "sig",
+        "signature",
+        "notary",
+        "cosign",
+        "sigstore",
+        "simplesigning",
+    ]) {
+        "signature"
+    } else if has(&["spdx", "cyclonedx", "sbom", "syft"]) {
+        "SBOM"
+    } else if has(&["in-toto", "intoto", "attestation", "provenance", "slsa"]) {
+        "attestation"
+    } else {
+        "artifact"
+    }
+}
+
 /// A key for a group of names that changes whenever any name in it does: a keyed list keeps a
 /// row's child while its key stays, so a key of the length and first name alone showed a stale
 /// group after a filter swapped a name in its middle.
@@ -535,5 +560,25 @@ mod tests {
         let after = ["apps/api-v1", "apps/api-v2"].map(String::from);
         assert_ne!(contents_key(&before), contents_key(&after));
         assert_eq!(contents_key(&before), contents_key(&before.clone()));
+    }
+
+    #[test]
+    fn referrers_are_told_apart_by_whole_words_of_their_type() {
+        for (artifact_type, kind) in [
+            ("application/vnd.cncf.notary.signature", "signature"),
+            (
+                "application/vnd.dev.cosign.artifact.sig.v1+json",
+                "signature",
+            ),
+            ("application/vnd.dev.sigstore.bundle.v0.3+json", "signature"),
+            ("application/spdx+json", "SBOM"),
+            ("application/vnd.cyclonedx+json", "SBOM"),
+            ("application/vnd.example.sbom", "SBOM"),
+            ("application/vnd.in-toto+json", "attestation"),
+            ("application/vnd.example.design+json", "artifact"),
+            ("application/vnd.example.assignment", "artifact"),
+        ] {
+            assert_eq!(artifact_kind(artifact_type), kind, "{artifact_type}");
+        }
     }
 }

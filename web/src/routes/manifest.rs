@@ -22,6 +22,7 @@ use crate::components::json_view::JsonView;
 use crate::components::locks::{LockTarget, LockToggles};
 use crate::components::{CopyButton, ErrorView, Loading};
 use crate::meta::{self, is_attestation, is_image_config, platform_of};
+use crate::pure::artifact_kind;
 use crate::routes::{
     manifest_href, param, repo_href, repos_href, split_reference, use_conn, Crumbs, NeedConnection,
 };
@@ -876,23 +877,6 @@ fn config_view(config: &Value) -> impl IntoView {
 }
 
 /// A friendly name for an artifact type.
-fn artifact_kind(t: &str) -> &'static str {
-    let t = t.to_ascii_lowercase();
-    if t.contains("sig") || t.contains("notary") {
-        "signature"
-    } else if t.contains("spdx")
-        || t.contains("cyclonedx")
-        || t.contains("sbom")
-        || t.contains("syft")
-    {
-        "SBOM"
-    } else if t.contains("in-toto") || t.contains("attestation") || t.contains("provenance") {
-        "attestation"
-    } else {
-        "artifact"
-    }
-}
-
 /// Manifests whose subject is this one: signatures, SBOMs, attestations.
 #[component]
 fn Referrers(
