@@ -135,6 +135,16 @@ test('a site built with a pull host names it in pull commands and opens referenc
   await page.context().close();
 });
 
+test('an image config that is not JSON is said to be so', async () => {
+  const repo = `odd/config-${Date.now()}`;
+  await pushImage({ registry: kit.anonymous }, repo, 'v1', 'this is not JSON');
+  const page = await newPage();
+  await page.goto(`${site.url}/r/here/manifest/${repo}:v1`);
+  await page.getByTestId('config-not-json').waitFor();
+  noErrors();
+  await page.context().close();
+});
+
 test('index: one row per platform, attestations folded away', async () => {
   const page = await newPage();
   await page.goto(`${site.url}/r/here/repo/library/alpine`);

@@ -765,6 +765,13 @@ fn ImageView(
                 None if is_image_config(&config_desc) => view! { <Loading what="the config" /> }.into_any(),
                 None => ().into_any(),
                 Some(Err(e)) => view! { <ErrorView error=e /> }.into_any(),
+                // Not JSON (the cache keeps it as null): say so, rather than a row of dashes.
+                Some(Ok(v)) if v.is_null() => view! {
+                    <p class="muted" data-testid="config-not-json">
+                        "This config is not JSON, so there is nothing to show from it; download it to read it."
+                    </p>
+                }
+                .into_any(),
                 Some(Ok(v)) => config_view(&v).into_any(),
             }}
         </section>
