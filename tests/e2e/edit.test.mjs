@@ -145,6 +145,36 @@ test('files dropped on the page (a synthetic drop) are uploaded', async () => {
   await page.context().close();
 });
 
+test('uploads the registry refuses say once how to sign in again, above their rows', async () => {
+  const page = await newPage();
+  // A registry that wants credentials this page does not have: every upload session refused.
+  await page.route((url) => url.pathname.endsWith('/blobs/uploads/'), (route) => route.fulfill({
+    status: 401,
+    contentType: 'application/json',
+    headers: { 'WWW-Authenticate': 'Basic realm="registry"' },
+    body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }),
+  }));
+  await page.goto(`${site.url}/r/here/repo/sandbox/refused`);
+  const zone = page.getByTestId('dropzone');
+  await zone.waitFor();
+  const transfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    for (const name of ['a.txt', 'b.txt']) dt.items.add(new File([`${name}\n`], name, { type: 'text/plain' }));
+    return dt;
+  });
+  await zone.dispatchEvent('dragover', { dataTransfer: transfer });
+  await zone.dispatchEvent('drop', { dataTransfer: transfer });
+  for (const name of ['a.txt', 'b.txt']) {
+    await page.locator(`li.upload-row[data-file="${name}"] [data-state="failed"]`).waitFor({ timeout: 30_000 });
+  }
+  const refused = page.getByTestId('push-refused');
+  await refused.waitFor();
+  assert.equal(await refused.count(), 1, 'said once');
+  assert.match(await refused.getByRole('link').getAttribute('href'), /^\/\?id=here&next=/);
+  noErrors();
+  await page.context().close();
+});
+
 /** Writes `files` ({ relative path: contents }) under a new temporary folder named `name`. */
 function folderOf(name, files) {
   const root = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'porthole-folder-')), name);

@@ -13,6 +13,13 @@ use porthole_core::Error;
 use crate::state::RegistryContext;
 use crate::util::copy_text;
 
+/// Whether the credentials were refused, have expired (an Entra ID token lasts about an hour)
+/// or lack a right: the way out is the connect form, filled in for this registry.
+pub(crate) fn is_refusal(error: &Error) -> bool {
+    matches!(error.status(), Some(401 | 403))
+        || matches!(error.code(), "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED")
+}
+
 /// The connect form's address, filled in for the connected registry and coming back here.
 pub(crate) fn reconnect_to_this_registry() -> Option<String> {
     let ctx = use_context::<RegistryContext>()?;
@@ -35,10 +42,7 @@ pub(crate) fn ErrorView(
     let status = error.status().map(|s| format!(" · HTTP {s}"));
     let code = error.code().to_owned();
     let blocked = code == "BLOCKED_BY_BROWSER";
-    // Credentials refused, expired (an Entra ID token lasts about an hour) or short of a right:
-    // the way out is the connect form, filled in for this registry.
-    let refused = matches!(error.status(), Some(401 | 403))
-        || matches!(code.as_str(), "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED");
+    let refused = is_refusal(&error);
     let reconnect = (refused && !no_reconnect)
         .then(reconnect_to_this_registry)
         .flatten();

@@ -18,6 +18,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortController, File};
 
 use super::folder;
+use crate::components::{is_refusal, reconnect_to_this_registry};
 use crate::meta::CREATED_ANNOTATION;
 use crate::routes::manifest_href;
 use crate::state::Conn;
@@ -90,6 +91,9 @@ struct Queue {
     jobs: RwSignal<Vec<Job>, LocalStorage>,
     conn: StoredValue<Conn, LocalStorage>,
     repo_name: StoredValue<String>,
+    /// Whether the registry refused the credentials for an upload or a push: said once, above
+    /// the rows, with the way to sign in again.
+    refused: RwSignal<bool>,
 }
 
 impl Queue {
@@ -168,11 +172,14 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         page_drop.remove();
     });
 
+    let refused = RwSignal::new(false);
     let queue = Queue {
         jobs,
         conn,
         repo_name,
+        refused,
     };
+    let reconnect = reconnect_to_this_registry();
     let notice = RwSignal::new(None::<Notice>);
     // Counts selections and drops: a drop whose folders are still being read when another
     // comes adds its files, but leaves the notice to the newer one.
@@ -305,6 +312,16 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                     Notice::Info(text) => view! { <p class="muted" role="status">{text}</p> }.into_any(),
                     Notice::Error(text) => view! { <p class="error-message" role="alert">{text}</p> }.into_any(),
                 })}
+                <Show when=move || refused.get()>
+                    <p class="error-message" role="alert" data-testid="push-refused">
+                        "The registry refused your credentials for pushing here (none were given, \
+                         they have expired, or they lack the right to push). "
+                        {reconnect.clone().map(|href| view! {
+                            <a href=href>"Enter them again, or other ones"</a>
+                            ", then retry the failed files."
+                        })}
+                    </p>
+                </Show>
             </div>
             <Show when=move || jobs.with(|j| !j.is_empty())>
                 <BulkActions jobs=jobs queue=queue />
@@ -319,7 +336,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                 </ul>
             </Show>
             <Show when=move || { done_count() > 0 }>
-                <PushForm conn=conn reg=reg.clone() name=name.clone() jobs=jobs marked_pushed=marked_pushed />
+                <PushForm conn=conn reg=reg.clone() name=name.clone() jobs=jobs marked_pushed=marked_pushed refused=refused />
             </Show>
         </section>
     }
@@ -748,7 +765,7 @@ fn start(queue: Queue, job: Job) -> bool {
         };
         let upload = repo.upload_blob(&source, options, &mut on_progress);
         let result = with_abort_signal(Some(controller.signal()), upload).await;
-        settle(&job, &controller, result, began);
+        settle(&job, &controller, result, began, queue.refused);
         // Its place is free now: the next waiting job starts.
         queue.pump();
     });
@@ -762,6 +779,7 @@ fn settle(
     controller: &AbortController,
     result: porthole_core::Result<Digest>,
     began: f64,
+    refused: RwSignal<bool>,
 ) {
     if !is_current(job, controller) {
         return;
@@ -776,7 +794,12 @@ fn settle(
             job.sent.set(job.size);
             job.status.set(Status::Done(digest.to_string()));
         }
-        Err(e) => job.status.set(Status::Failed(e.to_string())),
+        Err(e) => {
+            if is_refusal(&e) {
+                refused.try_set(true);
+            }
+            job.status.set(Status::Failed(e.to_string()));
+        }
     }
 }
 
@@ -808,6 +831,8 @@ fn PushForm(
     jobs: RwSignal<Vec<Job>, LocalStorage>,
     /// The files pushed in an artifact (nothing is lost when the page is left).
     marked_pushed: RwSignal<HashSet<usize>>,
+    /// Set when the registry refuses the credentials.
+    refused: RwSignal<bool>,
 ) -> impl IntoView {
     let artifact_type = RwSignal::new(DEFAULT_ARTIFACT_TYPE.to_owned());
     let tag = RwSignal::new(String::new());
@@ -908,7 +933,12 @@ fn PushForm(
                         navigate(&href, Default::default());
                     }
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => {
+                    if is_refusal(&e) {
+                        refused.try_set(true);
+                    }
+                    error.set(Some(e.to_string()));
+                }
             }
         });
     };
