@@ -232,16 +232,27 @@ pub(crate) fn write_response(
     headers: &[(String, String)],
     body: &[u8],
 ) -> io::Result<()> {
+    write_response_head(out, status, headers, body.len())?;
+    out.write_all(body)?;
+    out.flush()
+}
+
+/// Writes the head of a complete response whose body is `content_length` bytes, with
+/// `Connection: close`: alone, it answers a `HEAD`.
+pub(crate) fn write_response_head(
+    out: &mut impl Write,
+    status: u16,
+    headers: &[(String, String)],
+    content_length: usize,
+) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+        "Content-Length: {content_length}\r\nConnection: close\r\n\r\n"
     ));
     out.write_all(head.as_bytes())?;
-    out.write_all(body)?;
     out.flush()
 }
 

@@ -1040,6 +1040,18 @@ fn cors_preflight_and_exposed_headers() {
     assert!(!answer.header("x-ms-correlation-request-id").is_empty());
 }
 
+/// A `HEAD` the emulator refuses (401 without a token; 405 on a lock) is answered with one
+/// `Content-Length` and no body, as ACR does: the rewritten 401 body used to follow the head,
+/// with a second, different `Content-Length`, which browsers reject as a broken answer.
+#[test]
+fn refused_heads_have_no_body_and_one_length() {
+    let emu = AcrEmulator::start().unwrap();
+    let (status, headers, body) = unfollowed(&emu, "HEAD", "/v2/app/manifests/latest", "");
+    assert_eq!(status, 401);
+    assert_eq!(body, "", "a HEAD answer with a body");
+    assert_eq!(headers.get_all("content-length").count(), 1, "{headers:?}");
+}
+
 /// One request over raw HTTP, redirects not followed: the status line and headers, lower-cased
 /// names, and the body.
 fn unfollowed(emu: &AcrEmulator, method: &str, path: &str, token: &str) -> (u16, Headers, String) {

@@ -144,7 +144,7 @@ pub(crate) fn forward(
         // Read what the client sent first: closing on unread data would reset the connection
         // and lose the answer.
         let _ = BodyReader::new(&mut *client, request_framing).read_all();
-        return write_complete(out, disallowed(), true);
+        return write_complete(out, method, disallowed(), true);
     }
     let manifest_put = matches!((&route, method), (Route::Manifest { .. }, "PUT"));
     let upstream_addr = shared.upstream.trim_start_matches("http://");
@@ -228,7 +228,12 @@ pub(crate) fn forward(
     }
     if let (Route::Blob { digest, .. }, "GET" | "HEAD", 200 | 206) = (&route, method, status) {
         if let Some(location) = shared.storage.blob_url(digest) {
-            return write_complete(out, storage_redirect(method, &location, digest), true);
+            return write_complete(
+                out,
+                method,
+                storage_redirect(method, &location, digest),
+                true,
+            );
         }
     }
     let mut up_body = BodyReader::new(up_reader, framing);
@@ -248,7 +253,7 @@ pub(crate) fn forward(
         };
         let mut response = ServerResponse::new(status).body(body);
         response.headers = headers;
-        return write_complete(out, response, false);
+        return write_complete(out, method, response, false);
     }
     match (&route, method, status) {
         (Route::Manifest { name, reference }, "PUT", 201) => {
@@ -326,20 +331,32 @@ fn pump<R: BufRead>(
 }
 
 /// Writes a whole answer; `own` answers get the common headers first.
+/// Writes `response` whole, or only its head to a `HEAD` (whose answer has no body, as ACR's
+/// has none).
 fn write_complete(
     out: &mut BufWriter<TcpStream>,
+    method: &str,
     response: ServerResponse,
     own: bool,
 ) -> io::Result<()> {
     let mut headers = if own { common_headers() } else { Vec::new() };
-    headers.extend(response.headers);
+    headers.extend(
+        response
+            .headers
+            .into_iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length")),
+    );
     if own {
         headers.push((
             "Docker-Distribution-Api-Version".into(),
             "registry/2.0".into(),
         ));
     }
-    http1::write_response(out, response.status, &headers, &response.body)
+    if method == "HEAD" {
+        http1::write_response_head(out, response.status, &headers, response.body.len())
+    } else {
+        http1::write_response(out, response.status, &headers, &response.body)
+    }
 }
 
 /// ACR's 401 body (reference section 3) for the scope in the registry's challenge.
