@@ -593,19 +593,25 @@ async function withNginx(file, replacements, use) {
     .replace('root /srv/porthole;', `root ${path.resolve(dist)};`)
     .replace('http {', `http {\n    access_log off;\n    client_body_temp_path ${dir}/body;\n    proxy_temp_path ${dir}/proxy;\n    fastcgi_temp_path ${dir}/fcgi;\n    uwsgi_temp_path ${dir}/uwsgi;\n    scgi_temp_path ${dir}/scgi;`);
   for (const [from, to] of replacements) conf = conf.replaceAll(from, to);
-  conf = `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\ndaemon off;\n${conf}`;
+  // One process, as this user: a root nginx would serve the site from workers running as
+  // nobody, which cannot read a checkout under /root.
+  conf = `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\ndaemon off;\nmaster_process off;\n${conf}`;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
   execFileSync('/usr/sbin/nginx', ['-t', '-q', '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
   const nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'inherit' });
+  const exited = new Promise((r) => nginx.once('exit', r));
   try {
     const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 50; i++) {
-      try { await fetch(`${base}/`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    let up = false;
+    for (let i = 0; i < 50 && !up && nginx.exitCode === null; i++) {
+      try { await fetch(`${base}/`); up = true; } catch { await new Promise((r) => setTimeout(r, 100)); }
     }
+    const log = path.join(dir, 'error.log');
+    assert.ok(up, `nginx (${file}) did not come up on ${base}: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : 'no log'}`);
     await use(base);
   } finally {
-    nginx.kill('SIGTERM');
-    await new Promise((r) => nginx.once('exit', r));
+    if (nginx.exitCode === null) nginx.kill('SIGTERM');
+    await exited;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

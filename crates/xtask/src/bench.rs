@@ -5,7 +5,7 @@
 //! not asserted in tests.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -71,7 +71,7 @@ pub(crate) fn parse_args(args: &[&str]) -> Result<Options, String> {
 pub(crate) fn run(root: &Path, options: &Options) -> Result<(), String> {
     let started = Instant::now();
     check_tools(root)?;
-    let target = target_dir(root);
+    let target = cmd::target_dir(root);
     let pkg = target.join("bench/pkg");
     let out = match (options.smoke, &options.only) {
         (true, _) => target.join("bench/smoke"),
@@ -152,10 +152,6 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<(), String> {
 }
 
 /// The cargo target directory (`CARGO_TARGET_DIR` or `target/`).
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
-}
-
 /// Fails with one message naming everything missing, before anything is built or started.
 fn check_tools(root: &Path) -> Result<(), String> {
     let mut missing = Vec::new();

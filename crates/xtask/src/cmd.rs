@@ -74,3 +74,9 @@ pub(crate) fn as_root(program: &str, env: &[(&str, &str)]) -> Command {
     cmd.arg(program);
     cmd
 }
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<root>/target`.
+pub(crate) fn target_dir(root: &std::path::Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), std::path::PathBuf::from)
+}

@@ -29,7 +29,6 @@ pub(crate) fn run(root: &Path, args: &[&str]) -> Result<(), String> {
         _ => return Err("usage: cargo xtask dev [--registry URL]".into()),
     };
     setup::run(root)?;
-    let port = free_port()?;
     let (_registries, proxies, notes) = match registry {
         Some(url) => {
             let proxies = ["/v2/", "/acr/", "/oauth2/"]
@@ -50,6 +49,8 @@ pub(crate) fn run(root: &Path, args: &[&str]) -> Result<(), String> {
         }
     };
     let config = write_config(root, &proxies, &root.join("target/dev/dist"))?;
+    // Chosen last, right before trunk binds it: the kit and the seeding take minutes.
+    let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}/r/here");
     println!("\n==> Porthole dashboard: open {url}");
     for note in notes {

@@ -7,7 +7,6 @@
 //! toolchain, so they are enabled with `RUSTC_BOOTSTRAP=1` for the fuzz build only.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::cmd;
 
@@ -49,6 +48,19 @@ pub(crate) fn parse_args(args: &[&str]) -> Result<u64, String> {
 pub(crate) fn run(root: &Path, seconds: u64) -> Result<(), String> {
     ensure_cargo_fuzz()?;
     let fuzz_dir = root.join("fuzz");
+    // Built first, so a build failure (a missing C++ compiler for libFuzzer, say) is reported
+    // as one, not as a crash of every target.
+    println!(
+        "fuzz: building the {} targets (about a minute)",
+        TARGETS.len()
+    );
+    cmd::run(
+        cmd::cargo()
+            .current_dir(&fuzz_dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "build", "-O"]),
+    )
+    .map_err(|err| format!("the fuzz targets do not build: {err}"))?;
     let mut failed = Vec::new();
     for target in TARGETS {
         println!("fuzz: {target} for {seconds} s");
@@ -89,10 +101,7 @@ pub(crate) fn test_step(root: &Path) -> Result<(), String> {
 /// Prints the figures the reliability tests wrote to `target/reliability/*.txt` (libtest hides
 /// a passing test's output). Missing figures are not an error: the tests may not have run.
 pub(crate) fn print_reliability_figures(root: &Path) {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("reliability");
+    let dir = cmd::target_dir(root).join("reliability");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
@@ -110,17 +119,20 @@ pub(crate) fn print_reliability_figures(root: &Path) {
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 fn ensure_cargo_fuzz() -> Result<(), String> {
-    let installed = Command::new("cargo")
+    let installed = cmd::cargo()
         .args(["fuzz", "--version"])
         .output()
-        .is_ok_and(|out| out.status.success());
+        .is_ok_and(|out| {
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout).contains(CARGO_FUZZ_VERSION)
+        });
     if installed {
         return Ok(());
     }
     println!(
         "fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION} (about 2 minutes on 2 cores; once per machine)"
     );
-    cmd::run(Command::new("cargo").args([
+    cmd::run(cmd::cargo().args([
         "install",
         "--locked",
         "cargo-fuzz",

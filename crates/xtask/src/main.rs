@@ -33,8 +33,9 @@ commands:
   setup          install what this machine lacks (wasm target, wasm-bindgen-cli, trunk,
                  Debian packages, npm tools); quick when everything is there
   test           setup, then format check, clippy (native + wasm32), native tests
-                 (unit, integration, interop, doc) and browser tests; ends with a summary
-  test --quick   the same without setup and clippy
+                 (unit, integration, interop, doc), fuzz, browser tests, the dashboard's
+                 end-to-end tests and the npm package's; ends with a summary
+  test --quick   the same without setup, clippy and fuzz
   fmt            format the workspace (cargo fmt --all)
   fuzz [--seconds N]   run each fuzz target of fuzz/ for N s (default 30); installs
                  cargo-fuzz when missing

@@ -27,6 +27,8 @@ const APT_PACKAGES: &[&str] = &[
     "ca-certificates",
     "apache2-utils",
     "brotli",
+    // libfuzzer-sys builds libFuzzer's C++ for the fuzz step.
+    "g++",
 ];
 
 /// A setup item: a name for messages and a function that checks, then installs if needed.
@@ -199,21 +201,38 @@ fn ensure_apt_packages(_root: &Path) -> Result<(), String> {
         "run `sudo apt-get install -y {}` yourself (this needs Debian 12 or similar)",
         missing.join(" ")
     );
-    keep_services_stopped().map_err(|err| format!("{err}\n    what to do: {hint}"))?;
+    let created =
+        keep_services_stopped().map_err(|err| format!("{err}\n    what to do: {hint}"))?;
+    let result = install_apt_packages(&missing, &hint);
+    if created {
+        // Only for this install: later installs on this machine start their services again.
+        println!("setup: removing {POLICY_RC_D} again");
+        let _ = cmd::run(cmd::as_root("rm", &[]).args(["-f", POLICY_RC_D]));
+    }
+    result
+}
+
+/// `apt-get update`, then `apt-get install -y` of `missing`; waits up to ten minutes for a dpkg
+/// lock held by another install (a fresh cloud machine upgrades itself at boot).
+fn install_apt_packages(missing: &[&str], hint: &str) -> Result<(), String> {
     let noninteractive = [("DEBIAN_FRONTEND", "noninteractive")];
+    let wait_for_lock = ["-o", "DPkg::Lock::Timeout=600"];
     install(
         "the apt package lists",
         "about 10 seconds",
-        &hint,
-        cmd::as_root("apt-get", &noninteractive).arg("update"),
+        hint,
+        cmd::as_root("apt-get", &noninteractive)
+            .args(wait_for_lock)
+            .arg("update"),
     )?;
     install(
         &missing.join(" "),
         "about 10 seconds per small package, a minute or two for chromium",
-        &hint,
+        hint,
         cmd::as_root("apt-get", &noninteractive)
+            .args(wait_for_lock)
             .args(["install", "-y"])
-            .args(&missing),
+            .args(missing),
     )
 }
 
@@ -223,15 +242,20 @@ fn dpkg_installed(pkg: &str) -> bool {
     status.as_deref() == Some("install ok installed")
 }
 
-/// Creates /usr/sbin/policy-rc.d (exit 101: "don't start services") unless one exists.
-fn keep_services_stopped() -> Result<(), String> {
-    const POLICY: &str = "/usr/sbin/policy-rc.d";
-    if Path::new(POLICY).exists() {
-        return Ok(());
+/// Where Debian asks whether an installed package may start its service.
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
+
+/// Creates [`POLICY_RC_D`] (exit 101: "don't start services") for the install, unless one
+/// exists; returns whether it created it (and must remove it after).
+fn keep_services_stopped() -> Result<bool, String> {
+    if Path::new(POLICY_RC_D).exists() {
+        return Ok(false);
     }
-    println!("setup: creating {POLICY} so installed services don't start");
-    let script = format!("printf '#!/bin/sh\\nexit 101\\n' > {POLICY} && chmod 755 {POLICY}");
-    cmd::run(cmd::as_root("sh", &[]).args(["-c", &script]))
+    println!("setup: creating {POLICY_RC_D} so the packages' services don't start");
+    let script =
+        format!("printf '#!/bin/sh\\nexit 101\\n' > {POLICY_RC_D} && chmod 755 {POLICY_RC_D}");
+    cmd::run(cmd::as_root("sh", &[]).args(["-c", &script]))?;
+    Ok(true)
 }
 
 /// `npm ci` when node_modules is missing or older than package-lock.json.

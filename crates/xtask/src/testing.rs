@@ -38,6 +38,8 @@ pub(crate) fn run(root: &Path, quick: bool) -> ExitCode {
                 "porthole-bench",
                 "-p",
                 "porthole-dashboard",
+                "-p",
+                "porthole-js",
                 "--target",
                 WASM,
             ][..],
