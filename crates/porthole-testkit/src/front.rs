@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::cors;
 use crate::process::{free_port, log_tail, require_binary, ChildGuard, TempDir};
-use crate::registry::wait_until_up;
+use crate::registry::{instance_name, wait_until_up};
 use crate::KitError;
 
 /// Where nginx-light installs nginx. `PORTHOLE_NGINX_BIN` overrides it.
@@ -51,7 +51,7 @@ impl CorsFront {
                 .arg(&log_path);
             let mut child = ChildGuard::spawn("nginx", command, &dir.path().join("stderr.log"))?;
             let url = format!("http://127.0.0.1:{port}");
-            match wait_until_up(&mut child, &url, &log_path) {
+            match wait_until_up(&mut child, &url, &log_path, &instance_name(port)) {
                 Ok(()) => {
                     return Ok(Self {
                         child,
@@ -124,6 +124,7 @@ http {{
         return 204;
       }}
       proxy_pass {backend};
+      add_header X-Porthole-Instance "{instance}" always;
       # The registry builds absolute Locations from Host: keep them pointing at this front.
       proxy_set_header Host $http_host;
       proxy_hide_header Access-Control-Allow-Origin;
@@ -141,5 +142,6 @@ http {{
         allow = cors::ALLOW_HEADERS,
         max_age = cors::MAX_AGE,
         expose = cors::EXPOSE_HEADERS,
+        instance = instance_name(port),
     )
 }

@@ -212,7 +212,12 @@ impl RegistryBuilder {
         }
         let log = dir.path().join("registry.log");
         let mut child = ChildGuard::spawn("docker-registry", command, &log)?;
-        wait_until_up(&mut child, &format!("http://127.0.0.1:{port}"), &log)?;
+        wait_until_up(
+            &mut child,
+            &format!("http://127.0.0.1:{port}"),
+            &log,
+            &instance_name(port),
+        )?;
         Ok((child, port))
     }
 }
@@ -239,6 +244,13 @@ fn write_htpasswd(dir: &Path, users: &[User]) -> Result<PathBuf, KitError> {
     Ok(path)
 }
 
+/// A name for the server this process starts on `port`, which it sends as
+/// `X-Porthole-Instance`: an answer without it comes from another server that took the port
+/// between the probe and the bind.
+pub(crate) fn instance_name(port: u16) -> String {
+    format!("{}-{port}", std::process::id())
+}
+
 fn config_yaml(dir: &Path, port: u16, relative_urls: bool, auth: &str) -> String {
     let mut yaml = String::from("version: 0.1\nlog:\n  level: warn\n  formatter: text\n");
     let _ = write!(
@@ -252,21 +264,25 @@ fn config_yaml(dir: &Path, port: u16, relative_urls: bool, auth: &str) -> String
         "http:\n  addr: 127.0.0.1:{port}\n  secret: {HTTP_SECRET}\n  relativeurls: {relative_urls}\n  \
          headers:\n    Access-Control-Allow-Origin: ['*']\n    \
          Access-Control-Allow-Methods: ['{}']\n    Access-Control-Allow-Headers: ['{}']\n    \
-         Access-Control-Expose-Headers: ['{}']\n    Access-Control-Max-Age: ['{}']\n",
+         Access-Control-Expose-Headers: ['{}']\n    Access-Control-Max-Age: ['{}']\n    \
+         X-Porthole-Instance: ['{}']\n",
         cors::ALLOW_METHODS,
         cors::ALLOW_HEADERS,
         cors::EXPOSE_HEADERS,
-        cors::MAX_AGE
+        cors::MAX_AGE,
+        instance_name(port)
     );
     yaml.push_str(auth);
     yaml
 }
 
-/// Polls `base/v2/` until any HTTP answer comes (401 counts: the registry is up).
+/// Polls `base/v2/` until an HTTP answer of `instance` comes (401 counts: the registry is up);
+/// an answer without it is another server on the port, and an error.
 pub(crate) fn wait_until_up(
     child: &mut ChildGuard,
     base: &str,
     log: &Path,
+    instance: &str,
 ) -> Result<(), KitError> {
     let transport = NativeTransport::new().with_io_timeout(Some(Duration::from_secs(5)));
     let url =
@@ -279,11 +295,18 @@ pub(crate) fn wait_until_up(
                 log_tail(log, 30)
             )));
         }
-        if transport
-            .send_blocking(Request::new(Method::Get, url.clone()))
-            .is_ok()
-        {
-            return Ok(());
+        if let Ok(answer) = transport.send_blocking(Request::new(Method::Get, url.clone())) {
+            if answer
+                .headers
+                .get_all("x-porthole-instance")
+                .any(|v| v == instance)
+            {
+                return Ok(());
+            }
+            return Err(KitError::new(format!(
+                "another server answers on {base} (the port was taken before our server \
+                 bound it)"
+            )));
         }
         if Instant::now() > deadline {
             return Err(KitError::new(format!(
@@ -385,5 +408,29 @@ impl Registry {
             &self.url(),
             self.token.as_ref().map(TokenServer::url).as_deref(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{HttpServer, ServerResponse};
+
+    /// A server that answers on the port, but is not the one started: refused, so the start is
+    /// tried again on another port instead of using someone else's server.
+    #[test]
+    fn an_answer_from_another_server_is_not_ours() {
+        let dir = TempDir::new("wait-test").unwrap();
+        let log = dir.path().join("sleep.log");
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let mut child = ChildGuard::spawn("sleep", command, &log).unwrap();
+        let stranger = HttpServer::start(|_| ServerResponse::new(401)).unwrap();
+        let error = wait_until_up(&mut child, &stranger.url(), &log, "ours").unwrap_err();
+        assert!(error.to_string().contains("another server"), "{error}");
+        let ours =
+            HttpServer::start(|_| ServerResponse::new(401).header("X-Porthole-Instance", "ours"))
+                .unwrap();
+        wait_until_up(&mut child, &ours.url(), &log, "ours").unwrap();
     }
 }
