@@ -976,6 +976,24 @@ describe("Azure Container Registry (the kit's emulator)", { skip: R.acr ? false 
 
     const tag = await artifact.getTagProperties("v1");
     assert.equal(tag.digest, first.digest);
+    // The login server is the one ACR's answers name (behind a proxy, ACR's host, not the
+    // proxy's), as the Azure SDKs take it: here the answers are given another name on the way.
+    assert.equal(manifest.registryLoginServer, new URL(R.acr).host);
+    await recordingFetches(async () => {
+      assert.equal((await artifact.getManifestProperties()).registryLoginServer, "myregistry.azurecr.io");
+      assert.equal((await artifact.getTagProperties("v1")).registryLoginServer, "myregistry.azurecr.io");
+      for await (const t of artifact.listTagProperties()) assert.equal(t.registryLoginServer, "myregistry.azurecr.io");
+      for await (const m of repository.listManifestProperties()) assert.equal(m.registryLoginServer, "myregistry.azurecr.io");
+    }, {
+      onResponse: async (entry, response) => {
+        if (!new URL(entry.url).pathname.startsWith("/acr/v1/") || entry.status !== 200) return response;
+        const body = await response.json();
+        body.registry = "myregistry.azurecr.io";
+        const headers = new Headers(response.headers);
+        headers.delete("content-length");
+        return new Response(JSON.stringify(body), { status: 200, headers });
+      },
+    });
     const tagLocked = await artifact.updateTagProperties("v1", { canDelete: false, canWrite: false });
     assert.equal(tagLocked.canDelete, false);
     assert.equal(tagLocked.canWrite, false);

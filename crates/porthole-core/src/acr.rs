@@ -68,6 +68,9 @@ pub struct RepositoryProperties {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TagProperties {
+    /// The registry's login server, from the answer's `registry` (empty when it had none).
+    #[serde(skip)]
+    pub registry_login_server: String,
     /// The tag.
     pub name: String,
     /// The manifest it points at.
@@ -102,6 +105,9 @@ pub struct ManifestPlatform {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestProperties {
+    /// The registry's login server, from the answer's `registry` (empty when it had none).
+    #[serde(skip)]
+    pub registry_login_server: String,
     /// The manifest digest.
     pub digest: String,
     /// Its size, or the sum of its children's for an index (`imageSize`).
@@ -178,22 +184,30 @@ struct RepositoriesBody {
 #[derive(Deserialize)]
 struct TagListBody {
     #[serde(default)]
+    registry: String,
+    #[serde(default)]
     tags: Vec<TagProperties>,
 }
 
 #[derive(Deserialize)]
 struct TagAttributesBody {
+    #[serde(default)]
+    registry: String,
     tag: TagProperties,
 }
 
 #[derive(Deserialize)]
 struct ManifestListBody {
     #[serde(default)]
+    registry: String,
+    #[serde(default)]
     manifests: Vec<ManifestProperties>,
 }
 
 #[derive(Deserialize)]
 struct ManifestAttributesBody {
+    #[serde(default)]
+    registry: String,
     manifest: ManifestProperties,
 }
 
@@ -217,22 +231,44 @@ pub fn parse_repository_properties(body: &[u8]) -> Result<RepositoryProperties> 
 
 /// Parses `GET /acr/v1/{name}/_tags`.
 pub fn parse_tag_list(body: &[u8]) -> Result<Vec<TagProperties>> {
-    parse::<TagListBody>(body, "the tag list").map(|b| b.tags)
+    parse::<TagListBody>(body, "the tag list").map(|b| {
+        b.tags
+            .into_iter()
+            .map(|t| TagProperties {
+                registry_login_server: b.registry.clone(),
+                ..t
+            })
+            .collect()
+    })
 }
 
 /// Parses `GET /acr/v1/{name}/_tags/{tag}` and its PATCH answer.
 pub fn parse_tag_properties(body: &[u8]) -> Result<TagProperties> {
-    parse::<TagAttributesBody>(body, "the tag properties").map(|b| b.tag)
+    parse::<TagAttributesBody>(body, "the tag properties").map(|b| TagProperties {
+        registry_login_server: b.registry,
+        ..b.tag
+    })
 }
 
 /// Parses `GET /acr/v1/{name}/_manifests`.
 pub fn parse_manifest_list(body: &[u8]) -> Result<Vec<ManifestProperties>> {
-    parse::<ManifestListBody>(body, "the manifest list").map(|b| b.manifests)
+    parse::<ManifestListBody>(body, "the manifest list").map(|b| {
+        b.manifests
+            .into_iter()
+            .map(|m| ManifestProperties {
+                registry_login_server: b.registry.clone(),
+                ..m
+            })
+            .collect()
+    })
 }
 
 /// Parses `GET /acr/v1/{name}/_manifests/{digest}` and its PATCH answer.
 pub fn parse_manifest_properties(body: &[u8]) -> Result<ManifestProperties> {
-    parse::<ManifestAttributesBody>(body, "the manifest properties").map(|b| b.manifest)
+    parse::<ManifestAttributesBody>(body, "the manifest properties").map(|b| ManifestProperties {
+        registry_login_server: b.registry,
+        ..b.manifest
+    })
 }
 
 /// Parses the answer to `DELETE /acr/v1/{name}` (an empty body is an empty result).
@@ -562,11 +598,15 @@ mod tests {
 
         let t = parse_tag_properties(UPDATE_TAG_ATTRIBUTES.as_bytes()).unwrap();
         assert_eq!(t.name, "tagName");
+        assert_eq!(t.registry_login_server, "acrapi.azurecr-test.io");
         assert_eq!(t.changeable_attributes.can_write, Some(false));
         assert_eq!(t.signed, None);
 
         let m = parse_manifest_list(MANIFEST_LIST.as_bytes()).unwrap();
         assert_eq!(m.len(), 2);
+        assert!(m
+            .iter()
+            .all(|m| m.registry_login_server == "acrapi.azurecr-test.io"));
         assert_eq!(m[0].size_in_bytes, Some(2_401_606));
         assert_eq!(m[0].operating_system.as_deref(), Some("windows"));
         assert_eq!(m[0].tags, ["4.7.2-20180905-nanoserver-1803"]);
@@ -577,6 +617,7 @@ mod tests {
         );
 
         let i = parse_manifest_properties(INDEX_PROPERTIES.as_bytes()).unwrap();
+        assert_eq!(i.registry_login_server, "t4cf8d9b24e50689e.azurecr.io");
         assert_eq!(i.related_artifacts.len(), 2);
         assert_eq!(
             i.related_artifacts[1].architecture.as_deref(),

@@ -334,6 +334,16 @@ impl From<ManifestPlatform> for ArtifactManifestPlatform {
     }
 }
 
+/// ACR's own login server (its answers' `registry`, as the Azure SDKs take it: behind a proxy
+/// it is ACR's host, not the proxy's), else the endpoint's host.
+fn login_server(from_answer: String, endpoint_host: &str) -> String {
+    if from_answer.is_empty() {
+        endpoint_host.to_string()
+    } else {
+        from_answer
+    }
+}
+
 /// A manifest's properties (ACR).
 #[derive(Debug, Clone, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
@@ -389,11 +399,12 @@ pub struct ArtifactManifestProperties {
 }
 
 impl ArtifactManifestProperties {
-    /// The JS shape of the core's properties.
+    /// The JS shape of the core's properties; `registry` is the login server when ACR's answer
+    /// named none.
     pub fn new(registry: &str, repository: &str, p: ManifestProperties) -> Self {
         let a = p.changeable_attributes;
         Self {
-            registry_login_server: registry.to_string(),
+            registry_login_server: login_server(p.registry_login_server, registry),
             repository_name: repository.to_string(),
             digest: p.digest,
             size_in_bytes: p.size_in_bytes.map(|s| s as f64),
@@ -449,11 +460,12 @@ pub struct ArtifactTagProperties {
 }
 
 impl ArtifactTagProperties {
-    /// The JS shape of the core's properties.
+    /// The JS shape of the core's properties; `registry` is the login server when ACR's answer
+    /// named none.
     pub fn new(registry: &str, repository: &str, p: TagProperties) -> Self {
         let a = p.changeable_attributes;
         Self {
-            registry_login_server: registry.to_string(),
+            registry_login_server: login_server(p.registry_login_server, registry),
             repository_name: repository.to_string(),
             name: p.name,
             digest: p.digest,
