@@ -310,7 +310,9 @@ test('a dropped folder uploads the files inside it by their paths; an empty fold
   }
   assert.equal(await page.locator('li.upload-row').count(), 3);
   await dropPaths(page, zone, [empty]);
-  await zone.getByRole('status').filter({ hasText: 'no files in what was dropped' }).waitFor();
+  await zone.getByTestId('upload-notice').filter({ hasText: 'no files in what was dropped' }).waitFor();
+  // Said through the page's live region too, which is there from the start.
+  await page.locator('#announcer[role="status"]', { hasText: 'no files in what was dropped' }).waitFor({ state: 'attached' });
   assert.equal(await page.locator('li.upload-row').count(), 3, 'nothing added for an empty folder');
   // Dragged text is not a file.
   const text = await page.evaluateHandle(() => {
@@ -319,7 +321,7 @@ test('a dropped folder uploads the files inside it by their paths; an empty fold
     return dt;
   });
   await zone.dispatchEvent('drop', { dataTransfer: text });
-  await zone.getByRole('status').filter({ hasText: 'Only files and folders can be uploaded' }).waitFor();
+  await zone.getByTestId('upload-notice').filter({ hasText: 'Only files and folders can be uploaded' }).waitFor();
   assert.equal(await page.locator('li.upload-row').count(), 3);
   fs.rmSync(path.dirname(root), { recursive: true, force: true });
   noErrors();
@@ -356,9 +358,9 @@ test('a drop made while an earlier one is still being read keeps its own notice'
   });
   const zone = page.getByTestId('dropzone');
   await dropPaths(page, zone, [slow]);
-  await zone.getByRole('status').filter({ hasText: 'Reading what was dropped…' }).waitFor();
+  await zone.getByTestId('upload-notice').filter({ hasText: 'Reading what was dropped…' }).waitFor();
   await dropPaths(page, zone, [empty]);
-  const newer = zone.getByRole('status').filter({ hasText: 'no files in what was dropped' });
+  const newer = zone.getByTestId('upload-notice').filter({ hasText: 'no files in what was dropped' });
   await newer.waitFor();
   // The slow folder's file comes in after all; the newer drop's notice stays.
   await page.locator('li.upload-row[data-file="slow/late.txt"] [data-state="done"]').waitFor({ timeout: 30_000 });
@@ -537,7 +539,8 @@ test('a file added while a push runs: the push stays on the page and links the a
   await picker.setInputFiles([{ name: 'added.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2_000_000, 'added') }]);
   await chunk.caught;
   manifestPut.release();
-  await form.getByRole('status').getByRole('link', { name: 'panel-2' }).waitFor();
+  await form.getByTestId('pushed').getByRole('link', { name: 'panel-2' }).waitFor();
+  await page.locator('#announcer', { hasText: 'Pushed as panel-2.' }).waitFor({ state: 'attached' });
   assert.match(page.url(), /\/repo\/sandbox\/panel$/, 'the push left the page while a file uploaded');
   chunk.release();
   await page.locator('li.upload-row[data-file="added.bin"] [data-state="done"]').waitFor({ timeout: 60_000 });
@@ -1309,6 +1312,7 @@ test('ACR: the manifest locks act on the manifest shown, even once its tag has m
   const moved = await pushImage(auth, repo, 'v1', '{"n":"moved"}');
   await locks.locator('input[data-lock="can write"]').uncheck();
   await locks.getByText('Saved: can write is now off.').waitFor();
+  await page.locator('#announcer', { hasText: 'Saved: can write is now off.' }).waitFor({ state: 'attached' });
   const token = await tokenFor(auth, `repository:${repo}:metadata_read`);
   const writable = async (digest) => {
     const r = await fetch(`${kit.acr}/acr/v1/${repo}/_manifests/${digest}`, { headers: { Authorization: `Bearer ${token}` } });

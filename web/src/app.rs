@@ -182,6 +182,9 @@ fn Shell() -> impl IntoView {
 
     view! {
         <a class="skip" href="#main">"Skip to content"</a>
+        // Present from the start and never replaced: screen readers announce changes to a
+        // live region they already know, and may skip one inserted with its text.
+        <div id="announcer" class="sr-only" role="status" aria-live="polite" aria-atomic="true"></div>
         <header class="top">
             <a class="brand" href="/" aria-label="Porthole: registries">
                 <span class="logo" aria-hidden="true">"◉"</span>

@@ -5,6 +5,22 @@ use porthole_core::{Digest, Repository};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+/// Says `text` to screen readers through the page's one live region (`#announcer`), which is
+/// in the page from the start: a status inserted with its text is not announced by every
+/// screen reader. The same text twice in a row is announced twice.
+pub(crate) fn announce(text: &str) {
+    let Some(region) = leptos::prelude::document().get_element_by_id("announcer") else {
+        return;
+    };
+    region.set_text_content(None);
+    let text = text.to_owned();
+    // A moment later, so that a repeat of the last text is a change too.
+    leptos::prelude::set_timeout(
+        move || region.set_text_content(Some(&text)),
+        std::time::Duration::from_millis(50),
+    );
+}
+
 /// `1.2 MiB`-style sizes.
 pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -8,6 +8,7 @@ use porthole_core::acr::ChangeableAttributes;
 use porthole_core::{Error, Repository, Tag, TagOrDigest};
 
 use crate::components::reconnect_to_this_registry;
+use crate::util::announce;
 
 /// What the locks belong to.
 #[derive(Debug, Clone)]
@@ -145,13 +146,15 @@ pub(crate) fn LockToggles(
                 Ok(a) => {
                     let now = field.get(&a);
                     attrs.set(a);
+                    let text = format!(
+                        "Saved: {} is now {}.",
+                        field.label(),
+                        if now { "on" } else { "off" }
+                    );
+                    announce(&text);
                     message.set(Some(Outcome {
                         saved: true,
-                        text: format!(
-                            "Saved: {} is now {}.",
-                            field.label(),
-                            if now { "on" } else { "off" }
-                        ),
+                        text,
                         reconnect: None,
                     }));
                 }
@@ -159,9 +162,11 @@ pub(crate) fn LockToggles(
                     // The switch the user flipped shows the saved state again.
                     attrs.update(|_| {});
                     let (why, refused) = explain_lock(&e);
+                    let text = format!("Not saved: {why}");
+                    announce(&text);
                     message.set(Some(Outcome {
                         saved: false,
-                        text: format!("Not saved: {why}"),
+                        text,
                         reconnect: reconnect.get_value().filter(|_| refused),
                     }));
                 }
@@ -206,7 +211,7 @@ pub(crate) fn LockToggles(
                     .get()
                     .map(|Outcome { saved, text, reconnect }| {
                         view! {
-                            <span class=if saved { "result-ok" } else { "error-message" } role="status">
+                            <span class=if saved { "result-ok" } else { "error-message" }>
                                 {text}
                                 {reconnect.map(|href| view! {
                                     " " <a href=href>"Enter your credentials again"</a>

@@ -22,7 +22,7 @@ use crate::components::{is_refusal, reconnect_to_this_registry};
 use crate::meta::CREATED_ANNOTATION;
 use crate::routes::manifest_href;
 use crate::state::Conn;
-use crate::util::{human_size, set_leave_guard, short_digest, LeaveGuardHandle};
+use crate::util::{announce, human_size, set_leave_guard, short_digest, LeaveGuardHandle};
 
 /// Bytes per PATCH: small enough that the bar moves on files of a few MiB, large enough to keep
 /// most of the monolithic speed (DESIGN: chunks are large by default).
@@ -180,7 +180,14 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
         refused,
     };
     let reconnect = reconnect_to_this_registry();
+
     let notice = RwSignal::new(None::<Notice>);
+    // Said through the page's live region (the notice is inserted with its text).
+    Effect::new(move |_| {
+        if let Some(Notice::Info(text)) = notice.get() {
+            announce(&text);
+        }
+    });
     // Counts selections and drops: a drop whose folders are still being read when another
     // comes adds its files, but leaves the notice to the newer one.
     let latest = RwSignal::new(0u64);
@@ -309,7 +316,7 @@ pub(crate) fn UploadPanel(conn: Conn, reg: String, name: String) -> impl IntoVie
                     </label>
                 </p>
                 {move || notice.get().map(|n| match n {
-                    Notice::Info(text) => view! { <p class="muted" role="status">{text}</p> }.into_any(),
+                    Notice::Info(text) => view! { <p class="muted" data-testid="upload-notice">{text}</p> }.into_any(),
                     Notice::Error(text) => view! { <p class="error-message" role="alert">{text}</p> }.into_any(),
                 })}
                 <Show when=move || refused.get()>
@@ -928,6 +935,7 @@ fn PushForm(
                     marked_pushed.update(|ids| ids.extend(pushed_ids));
                     // Files still uploading keep this page (leaving would cancel them).
                     if at_stake_now(jobs, marked_pushed).0 > 0 {
+                        announce(&format!("Pushed as {tag_text}."));
                         pushed.set(Some((href, tag_text)));
                     } else {
                         navigate(&href, Default::default());
@@ -1005,7 +1013,7 @@ fn PushForm(
                 Some(view! { <p class="warn" data-testid="failed-left-out">{text}</p> })
             }}
             {move || pushed.get().map(|(href, tag)| view! {
-                <p class="result-ok" role="status">
+                <p class="result-ok" data-testid="pushed">
                     "Pushed as " <a href=href>{tag}</a>
                     ". The files still uploading are not in it."
                 </p>

@@ -28,7 +28,8 @@ use crate::routes::{
 };
 use crate::state::Conn;
 use crate::util::{
-    blob_file_name, download_blob, human_size, save_bytes, short_date, short_digest, DownloadHooks,
+    announce, blob_file_name, download_blob, human_size, save_bytes, short_date, short_digest,
+    DownloadHooks,
 };
 
 /// Raw JSON shown without asking up to this size.
@@ -624,6 +625,9 @@ fn DownloadButton(
                 .map(|n| format!("verified, {}", human_size(n)));
             busy.set(false);
             reader.set_value(None);
+            if let Ok(done) = &result {
+                announce(&format!("Download {done}"));
+            }
             downloads.update(|d| {
                 d.insert(key, result);
             });
@@ -671,7 +675,7 @@ fn DownloadButton(
                 </button>
             </Show>
             {move || downloads.with(|d| d.get(&key2).cloned()).map(|r| match r {
-                Ok(msg) => view! { <span class="ok small" role="status">"✓ " {msg}</span> }.into_any(),
+                Ok(msg) => view! { <span class="ok small">"✓ " {msg}</span> }.into_any(),
                 Err(msg) => view! { <span class="warn small" role="alert">{msg}</span> }.into_any(),
             })}
         </span>

@@ -20,7 +20,7 @@ use crate::meta::{MetaLoader, TagMeta};
 use crate::pure::natural_cmp;
 use crate::routes::{manifest_href, param, repos_href, use_conn, Crumbs, NeedConnection};
 use crate::state::{remember_repository, Conn};
-use crate::util::{human_size, short_date, short_digest};
+use crate::util::{announce, human_size, short_date, short_digest};
 
 /// Why deleting a tag takes its manifest on distribution.
 const DISTRIBUTION_NOTE: &str = "On this registry a tag cannot be deleted alone: the distribution \
@@ -29,6 +29,9 @@ const DISTRIBUTION_NOTE: &str = "On this registry a tag cannot be deleted alone:
 
 /// Rows per page of the table.
 const PAGE_ROWS: usize = 100;
+
+/// What the page says while a delete preview waits for every tag's manifest.
+const PREPARING: &str = "Reading every tag's manifest for the preview…";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sort {
@@ -376,6 +379,17 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
     };
     // A manifest opened by digest: its plan waits for every tag's manifest (to name its tags).
     let digest_pending = RwSignal::new(None::<String>);
+    // A preview waiting for every tag's manifest: said on the page and through its live region.
+    let preparing = Memo::new(move |_| {
+        keep_pending.with(Option::is_some)
+            || selected_pending.with(Option::is_some)
+            || digest_pending.with(Option::is_some)
+    });
+    Effect::new(move |_| {
+        if preparing.get() {
+            announce(PREPARING);
+        }
+    });
     Effect::new(move |_| {
         let Some(digest) = digest_pending.get() else {
             return;
@@ -573,12 +587,8 @@ fn TagTable(conn: Conn, reg: String, name: String) -> impl IntoView {
                         "Enter how many of the newest tags to keep: a whole number, 0 or more."
                     </span>
                 </Show>
-                <Show when=move || {
-                    keep_pending.with(Option::is_some)
-                        || selected_pending.with(Option::is_some)
-                        || digest_pending.with(Option::is_some)
-                }>
-                    <span class="muted" role="status">"Reading every tag's manifest for the preview…"</span>
+                <Show when=move || preparing.get()>
+                    <span class="muted">{PREPARING}</span>
                 </Show>
                 <Show when=move || plan_refused.get()>
                     <p class="error-message" role="alert" data-testid="plan-refused">
