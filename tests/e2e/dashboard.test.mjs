@@ -131,6 +131,13 @@ test('a site built with a pull host names it in pull commands and opens referenc
     await page.waitForURL(/\/manifest\/apps\/web:1\.0\.0$/);
     await page.goBack();
   }
+  // The site's own address typed in the connect form is this origin too.
+  await connect(page, { url: site.url, auth: 'anonymous' });
+  await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+  const reg = new URL(page.url()).pathname.split('/')[2];
+  assert.notEqual(reg, 'here');
+  await page.goto(`${site.url}/r/${reg}/manifest/apps/web:1.0.0`);
+  await page.getByText(`docker pull registry.example.com/apps/web@${digest}`).waitFor();
   noErrors();
   await page.context().close();
 });

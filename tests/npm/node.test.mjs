@@ -426,6 +426,13 @@ describe("manifests, tags and listings", () => {
     for await (const item of pagedIterator(looping)) items.push(item);
     assert.deepEqual(items, ["1", "2", "3"]);
     assert.equal(looping.calls, 3);
+    // The same page again under ever new tokens: listed once.
+    let same = 0;
+    const repeating = { async fetchPage() { same += 1; return { items: ["x", "y"], continuationToken: `t${same}` }; } };
+    const once = [];
+    for await (const item of pagedIterator(repeating)) once.push(item);
+    assert.deepEqual(once, ["x", "y"]);
+    assert.equal(same, 2);
     // Empty pages linking on without end: the item iteration gives up after 1,000 of them.
     let empties = 0;
     const hollow = { async fetchPage() { empties += 1; return { items: [], continuationToken: `p${empties}` }; } };
@@ -508,8 +515,13 @@ describe("credentials", () => {
         },
       };
       const repo = uniqueRepo("provider");
-      // Without tokenKind, the registry's challenge decides: its realm is not ACR's.
+      // Without tokenKind, the registry's challenge decides: its realm is not ACR's. The first
+      // calls run at once: the one whose request left before that decision is answered too.
       const content = new ContainerRegistryContentClient(R.token, repo, credential, options);
+      assert.deepEqual(
+        await Promise.all([1, 2, 3].map((n) => content.blobExists(sha256(new Uint8Array([n]))))),
+        [false, false, false],
+      );
       const { digest } = await content.uploadBlob(pseudoRandom(3000, 12));
       assert.equal(await content.blobExists(digest), true);
       assert.ok(asked.some((s) => s.includes(`repository:${repo}:pull,push`)), JSON.stringify(asked));

@@ -95,8 +95,18 @@ impl SavedRegistry {
     /// the registry address's.
     pub(crate) fn pull_host(&self) -> String {
         site_pull_host()
-            .filter(|_| self.url.trim().is_empty())
+            .filter(|_| self.is_this_origin())
             .unwrap_or_else(|| self.reached_at())
+    }
+
+    /// Whether the registry is reached on this page's origin (saved without an address, or
+    /// with this site's own).
+    fn is_this_origin(&self) -> bool {
+        let page = Url::parse(&page_origin());
+        match (self.base_url(), page) {
+            (Ok(base), Ok(page)) => base.same_origin(&page),
+            _ => self.url.trim().is_empty(),
+        }
     }
 
     /// The hosts a pull reference may name for this registry: its pull host, then the address

@@ -86,7 +86,8 @@ impl FetchTransport {
     }
 
     /// A transport whose requests (and body reads) stop when `signal` is aborted; they then
-    /// fail with [`TransportErrorKind::Aborted`].
+    /// fail with [`TransportErrorKind::Aborted`] ([`TransportErrorKind::Deadline`] for an
+    /// `AbortSignal.timeout()` that ran out).
     pub fn with_abort_signal(signal: AbortSignal) -> Self {
         let transport = Self::new();
         transport.set_abort_signal(Some(signal));
@@ -677,12 +678,15 @@ impl FetchBody {
     /// The body of a `Response` from elsewhere (a cache, a service worker, a hand-made
     /// `Response`), to read or verify it as Porthole reads a `fetch` answer.
     pub fn of_response(response: &web_sys::Response) -> Self {
+        // No idle limit: such a body may come from a slow JS stream, and nothing could ask
+        // for it again.
         Self::new(
             response.body(),
             content_length(&headers_of(response)),
             None,
             None,
         )
+        .idle_limit(0)
     }
 
     /// The length the answer announced (`Content-Length`), if any.

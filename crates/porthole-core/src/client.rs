@@ -2,7 +2,7 @@
 //! retries, paging, the upload loop). Everything it decides comes from the pure modules.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::rc::Rc;
 
@@ -72,6 +72,9 @@ struct AuthState {
     cache: TokenCache,
     /// ACR refresh tokens from `/oauth2/exchange`, by token endpoint.
     acr_refresh: Vec<(TokenEndpoint, RefreshToken)>,
+    /// Scopes a challenge added to the ones asked for (Quay's deletes need `pull,push`), by
+    /// the scopes asked: the next request asking the same goes out with them at once.
+    challenge_scopes: BTreeMap<Vec<Scope>, Vec<Scope>>,
 }
 
 struct Inner<T> {
@@ -347,6 +350,10 @@ impl<T: Transport> RegistryClient<T> {
             ladder,
             last_key,
         } = kind;
+        // The page size to try: kept for the client's later listings only once a page came
+        // with it, so a 400 that had nothing to do with `n` (a proxy's "header too large")
+        // leaves later listings their big pages.
+        let mut step = self.inner.page_size_step.get();
         loop {
             let (request, laddered) = match (&page.continuation_token, page.page_size) {
                 (Some(token), _) => (
@@ -355,23 +362,25 @@ impl<T: Transport> RegistryClient<T> {
                 ),
                 (None, Some(n)) => (build(Some(n), None), false),
                 (None, None) if !ladder => (build(None, None), false),
-                (None, None) => {
-                    let step = self.inner.page_size_step.get();
-                    (
-                        build(step.map(|i| PAGE_SIZE_LADDER[i]), None),
-                        step.is_some(),
-                    )
-                }
+                (None, None) => (
+                    build(step.map(|i| PAGE_SIZE_LADDER[i]), None),
+                    step.is_some(),
+                ),
             };
             let url = request.url.clone();
             let resp = self.send(op, scopes, request).await?;
             if resp.status == 400 && laddered {
                 // The last step sends no `n`, so a 400 to it is reported as it is.
                 drop(self.error_from(resp, op).await);
-                self.step_down_page_size();
+                step = step
+                    .map(|i| i + 1)
+                    .filter(|&next| next < PAGE_SIZE_LADDER.len());
                 continue;
             }
             let mut resp = self.expect(resp, op, &[200]).await?;
+            if ladder && page.continuation_token.is_none() && page.page_size.is_none() {
+                self.inner.page_size_step.set(step);
+            }
             let body = self.read_json_body(&mut resp, op).await?;
             let mut items = parse(&body)?;
             if resp.headers_filtered {
@@ -386,14 +395,6 @@ impl<T: Transport> RegistryClient<T> {
                 continuation_token: next.as_ref().map(api::continuation_token),
             });
         }
-    }
-
-    fn step_down_page_size(&self) {
-        let next = match self.inner.page_size_step.get() {
-            Some(i) if i + 1 < PAGE_SIZE_LADDER.len() => Some(i + 1),
-            _ => None,
-        };
-        self.inner.page_size_step.set(next);
     }
 
     pub(crate) async fn read_json_body(
@@ -441,7 +442,8 @@ impl<T: Transport> RegistryClient<T> {
         // another server (the spec allows it), and following it is no redirect, so the browser
         // would not drop the `Authorization` header for us.
         let foreign = !request.url.same_origin(&self.inner.base);
-        let mut scopes = scopes.to_vec();
+        let asked = scopes.to_vec();
+        let mut scopes = self.with_challenge_scopes(&asked);
         loop {
             attempts += 1;
             if let Some(aborted) = transport.aborted() {
@@ -451,6 +453,7 @@ impl<T: Transport> RegistryClient<T> {
             if !foreign {
                 self.authorize(&mut attempt, &scopes).await?;
             }
+            let sent_authorization = attempt.headers.get("authorization").is_some();
             let outcome = transport.send(attempt).await;
             let failure = match &outcome {
                 Ok(resp) if resp.status == 401 && foreign => {
@@ -468,11 +471,13 @@ impl<T: Transport> RegistryClient<T> {
                 }
                 Ok(resp) if resp.status == 401 && !challenged => {
                     challenged = true;
-                    if self.answer_challenge(resp, &request.url, &scopes, op)? {
+                    if self.answer_challenge(resp, &request.url, &scopes, op, sent_authorization)? {
                         // The registry says what the request needs: a token server may know
                         // no action the client asked for (Quay has no `delete`; deletes need
-                        // `pull,push` there), so the retry asks for both.
+                        // `pull,push` there), so the retry asks for both, and so will the
+                        // next request asking the same.
                         scopes = merge_scopes(scopes.into_iter().chain(challenge_scopes(resp)));
+                        self.remember_challenge_scopes(asked.clone(), &scopes);
                         attempts -= 1; // Answering a challenge is not a failed attempt.
                         continue;
                     }
@@ -571,6 +576,7 @@ impl<T: Transport> RegistryClient<T> {
         url: &Url,
         scopes: &[Scope],
         op: &str,
+        sent_authorization: bool,
     ) -> Result<bool> {
         let challenges = parse_www_authenticate(resp.headers.get_all("www-authenticate"));
         if challenges.is_empty() {
@@ -590,7 +596,7 @@ impl<T: Transport> RegistryClient<T> {
             });
         }
         if let Some(bearer) = challenges.iter().find(|c| c.is_bearer()) {
-            return self.prepare_bearer(bearer, url, scopes);
+            return self.prepare_bearer(bearer, url, scopes, sent_authorization);
         }
         let can_basic = matches!(self.credential(), Credential::Basic { .. });
         let mut auth = self.inner.auth.borrow_mut();
@@ -601,12 +607,20 @@ impl<T: Transport> RegistryClient<T> {
         Ok(false)
     }
 
-    fn prepare_bearer(&self, challenge: &Challenge, url: &Url, scopes: &[Scope]) -> Result<bool> {
-        if matches!(
-            self.credential(),
-            Credential::Bearer(_) | Credential::TokenProvider(_)
-        ) {
-            return Ok(false); // The token we were given is all we have.
+    fn prepare_bearer(
+        &self,
+        challenge: &Challenge,
+        url: &Url,
+        scopes: &[Scope],
+        sent_authorization: bool,
+    ) -> Result<bool> {
+        match self.credential() {
+            // The token we were given is all we have, unless this request went without one:
+            // it left before another request's challenge made an `AadOrRegistryToken` a
+            // token provider.
+            Credential::TokenProvider(_) => return Ok(!sent_authorization),
+            Credential::Bearer(_) => return Ok(false),
+            _ => {}
         }
         let realm = challenge.param("realm").ok_or_else(|| Error::Auth {
             step: "reading the registry's Bearer challenge".into(),
@@ -632,6 +646,28 @@ impl<T: Transport> RegistryClient<T> {
         auth.cache.remove(&endpoint, scopes);
         auth.endpoint = Some(endpoint);
         Ok(true)
+    }
+
+    /// `asked`, with the scopes a challenge added to the same before.
+    fn with_challenge_scopes(&self, asked: &[Scope]) -> Vec<Scope> {
+        self.inner
+            .auth
+            .borrow()
+            .challenge_scopes
+            .get(asked)
+            .cloned()
+            .unwrap_or_else(|| asked.to_vec())
+    }
+
+    /// Remembers that a challenge answered to `asked` wanted `merged`.
+    fn remember_challenge_scopes(&self, asked: Vec<Scope>, merged: &[Scope]) {
+        if merged != asked.as_slice() {
+            self.inner
+                .auth
+                .borrow_mut()
+                .challenge_scopes
+                .insert(asked, merged.to_vec());
+        }
     }
 
     /// What the client signs in with now.
@@ -1271,6 +1307,7 @@ impl<T: Transport> Repository<T> {
         let mut found = Vec::new();
         let mut seen = BTreeSet::new();
         let mut listed = BTreeSet::new();
+        let mut empty_in_a_row = 0;
         loop {
             let url = url_req.url.clone();
             // A `Link` back to a page already read ends the listing instead of looping.
@@ -1294,18 +1331,27 @@ impl<T: Transport> Repository<T> {
                 what: "the referrers list".into(),
                 reason: e.to_string(),
             })?;
-            // A page that lists nothing new (a registry that links page after page of the same
-            // referrers under ever new URLs) ends the listing too; a referrer listed twice is
-            // kept once.
+            // A page that lists only referrers listed before (a registry that links page after
+            // page of the same under ever new URLs) ends the listing too, and so do
+            // MAX_EMPTY_PAGES_IN_A_ROW empty ones (one may be legitimate); a referrer listed
+            // twice is kept once.
+            empty_in_a_row = if index.manifests.is_empty() {
+                empty_in_a_row + 1
+            } else {
+                0
+            };
+            let total = index.manifests.len();
             let new: Vec<Descriptor> = index
                 .manifests
                 .into_iter()
                 .filter(|d| listed.insert(d.digest.clone()))
                 .collect();
-            let nothing_new = new.is_empty();
+            let repeated = total > 0 && new.is_empty();
             found.extend(filter_artifacts(new, artifact_type, filtered));
             match headers::parse_next_link(resp.headers.get_all("link"), &url)? {
-                Some(next) if !nothing_new => url_req = Request::new(Method::Get, next),
+                Some(next) if !repeated && empty_in_a_row < MAX_EMPTY_PAGES_IN_A_ROW => {
+                    url_req = Request::new(Method::Get, next);
+                }
                 _ => return Ok(found),
             }
         }

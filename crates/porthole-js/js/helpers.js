@@ -22,10 +22,18 @@ export function pagedIterator(pager) {
     // Tokens already followed: a registry whose pages link back (A → B → A) would be listed for
     // ever.
     const followed = new Set(token === undefined ? [] : [token]);
+    // The page before, as text: the same items again under a new token end the listing.
+    let previous;
     return {
       next: oneAtATime(async () => {
         if (done) return { done: true, value: undefined };
         const page = await pager.fetchPage(token, size);
+        const text = page.items.length > 0 ? JSON.stringify(page.items) : undefined;
+        if (text !== undefined && text === previous) {
+          done = true;
+          return { done: true, value: undefined };
+        }
+        previous = text;
         // A token already followed: the same again is a registry that ignored it and sent the
         // page it was asked past (one that does not page, when Link is hidden cross-origin);
         // an older one, a loop. Either way nothing new is left.
