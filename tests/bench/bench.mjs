@@ -292,7 +292,11 @@ function startStaticServer(payloads) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     let file = routes[url.pathname];
-    if (!file && url.pathname.startsWith("/pkg/")) file = path.join(PKG, path.basename(url.pathname));
+    // The package by its path inside it: wasm-bindgen puts inline JS in snippets/<crate>/.
+    if (!file && url.pathname.startsWith("/pkg/")) {
+      const inside = path.normalize(decodeURIComponent(url.pathname.slice("/pkg/".length)));
+      if (!inside.startsWith("..") && !path.isAbsolute(inside)) file = path.join(PKG, inside);
+    }
     if (!file || !fs.existsSync(file)) {
       res.writeHead(404, { "Access-Control-Allow-Origin": "*" }).end();
       return;
