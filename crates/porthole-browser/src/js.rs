@@ -225,6 +225,13 @@ impl Drop for TimedWait {
         if let (Some(signal), Some(wake)) = (&self.signal, &self.wake) {
             let _ = signal.remove_event_listener_with_callback("abort", wake);
         }
+        // The promise is settled even when the wait was cut short (a race that something else
+        // won): a `JsFuture` over a promise that never settles keeps its callbacks, and the
+        // state they hold, for ever; a download racing every read against a timer leaked
+        // that much per read.
+        if let Some(wake) = &self.wake {
+            let _ = wake.call0(&JsValue::UNDEFINED);
+        }
     }
 }
 
