@@ -35,6 +35,7 @@ const APT_PACKAGES: &[&str] = &[
 type Item = (&'static str, fn(&Path) -> Result<(), String>);
 
 const ITEMS: &[Item] = &[
+    ("rustfmt and clippy", ensure_rust_components),
     ("wasm target", ensure_wasm_target),
     ("wasm-bindgen-cli", ensure_wasm_bindgen),
     ("trunk", ensure_trunk),
@@ -69,6 +70,28 @@ fn install(what: &str, estimate: &str, hint: &str, install: &mut Command) -> Res
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `rustup component add rustfmt clippy` unless both answer: a toolchain installed with
+/// rustup's minimal profile (as the official Docker image has it) lacks them, and the fmt and
+/// clippy steps need them.
+fn ensure_rust_components(_root: &Path) -> Result<(), String> {
+    let answers = |tool: &str| {
+        cmd::cargo()
+            .args([tool, "--version"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if answers("fmt") && answers("clippy") {
+        println!("setup: rustfmt and clippy: installed");
+        return Ok(());
+    }
+    install(
+        "rustfmt and clippy",
+        "under a minute",
+        "run `rustup component add rustfmt clippy` yourself (it needs rustup's download server)",
+        Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]),
+    )
 }
 
 /// `rustup target add wasm32-unknown-unknown` unless it is installed.
