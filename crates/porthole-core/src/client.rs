@@ -2,7 +2,7 @@
 //! retries, paging, the upload loop). Everything it decides comes from the pure modules.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::rc::Rc;
 
@@ -73,8 +73,9 @@ struct AuthState {
     /// ACR refresh tokens from `/oauth2/exchange`, by token endpoint.
     acr_refresh: Vec<(TokenEndpoint, RefreshToken)>,
     /// Scopes a challenge added to the ones asked for (Quay's deletes need `pull,push`), by
-    /// the scopes asked: the next request asking the same goes out with them at once.
-    challenge_scopes: BTreeMap<Vec<Scope>, Vec<Scope>>,
+    /// the scopes asked: the next request asking the same goes out with them at once. A few
+    /// entries at most (one per kind of request), so a list.
+    challenge_scopes: Vec<(Vec<Scope>, Vec<Scope>)>,
 }
 
 struct Inner<T> {
@@ -654,19 +655,17 @@ impl<T: Transport> RegistryClient<T> {
             .auth
             .borrow()
             .challenge_scopes
-            .get(asked)
-            .cloned()
-            .unwrap_or_else(|| asked.to_vec())
+            .iter()
+            .find(|(key, _)| key.as_slice() == asked)
+            .map_or_else(|| asked.to_vec(), |(_, merged)| merged.clone())
     }
 
     /// Remembers that a challenge answered to `asked` wanted `merged`.
     fn remember_challenge_scopes(&self, asked: Vec<Scope>, merged: &[Scope]) {
         if merged != asked.as_slice() {
-            self.inner
-                .auth
-                .borrow_mut()
-                .challenge_scopes
-                .insert(asked, merged.to_vec());
+            let mut auth = self.inner.auth.borrow_mut();
+            auth.challenge_scopes.retain(|(key, _)| *key != asked);
+            auth.challenge_scopes.push((asked, merged.to_vec()));
         }
     }
 
@@ -1344,7 +1343,7 @@ impl<T: Transport> Repository<T> {
             let new: Vec<Descriptor> = index
                 .manifests
                 .into_iter()
-                .filter(|d| listed.insert(d.digest.clone()))
+                .filter(|d| listed.insert(d.digest.to_string()))
                 .collect();
             let repeated = total > 0 && new.is_empty();
             found.extend(filter_artifacts(new, artifact_type, filtered));
