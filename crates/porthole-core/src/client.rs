@@ -136,13 +136,15 @@ pub struct Page<I> {
 
 /// Reads a listing's pages as they come and says when to stop, so that a registry linking on
 /// for ever cannot loop it: at a page without a continuation token, at a token followed before
-/// (pages linking back, A → B → A), at a page that repeats the one before it (ever new links to
-/// the same items), and after [`MAX_EMPTY_PAGES_IN_A_ROW`] empty pages (one empty page may be
-/// legitimate: an artifact's tags are filtered page by page).
+/// (pages linking back, A → B → A), at a page that begins and ends as one read before (ever
+/// new links to the same items, or to pages that come round again: in a listing, no two pages
+/// begin with the same item), and after [`MAX_EMPTY_PAGES_IN_A_ROW`] empty pages (one empty
+/// page may be legitimate: an artifact's tags are filtered page by page).
 #[derive(Debug, Clone)]
 pub struct PageGuard<I> {
     followed: BTreeSet<String>,
-    previous: Vec<I>,
+    /// The first and last item of every page read.
+    read: Vec<(I, I)>,
     empty_in_a_row: usize,
 }
 
@@ -157,24 +159,23 @@ impl<I: PartialEq + Clone> PageGuard<I> {
     pub fn new() -> Self {
         Self {
             followed: BTreeSet::new(),
-            previous: Vec::new(),
+            read: Vec::new(),
             empty_in_a_row: 0,
         }
     }
 
-    /// Takes the next page: its items to keep (none when it repeats the page before), and the
+    /// Takes the next page: its items to keep (none when it was read before), and the
     /// continuation token to follow, or `None` when the listing ends here.
     pub fn take(&mut self, page: Page<I>) -> (Vec<I>, Option<String>) {
-        let repeated = !page.items.is_empty() && page.items == self.previous;
-        if repeated {
-            return (Vec::new(), None);
-        }
-        self.empty_in_a_row = if page.items.is_empty() {
-            self.empty_in_a_row + 1
+        if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+            if self.read.iter().any(|(f, l)| f == first && l == last) {
+                return (Vec::new(), None);
+            }
+            self.read.push((first.clone(), last.clone()));
+            self.empty_in_a_row = 0;
         } else {
-            0
-        };
-        self.previous.clone_from(&page.items);
+            self.empty_in_a_row += 1;
+        }
         let next = page.continuation_token.filter(|token| {
             self.empty_in_a_row < MAX_EMPTY_PAGES_IN_A_ROW && self.followed.insert(token.clone())
         });
@@ -2273,6 +2274,25 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(all, ["first", "b", "c"]);
+
+        // Pages that come round again (a, b, a, b, ...) under ever new links: each once.
+        let fetched = Cell::new(0);
+        let all = futures::executor::block_on(client.collect_pages(|_| {
+            fetched.set(fetched.get() + 1);
+            let n = fetched.get();
+            let item = if n % 2 == 1 { "a" } else { "b" };
+            async move {
+                if n > 10 {
+                    return Err(Error::protocol("the listing went round for ever"));
+                }
+                Ok(Page {
+                    items: vec![item.to_string()],
+                    continuation_token: Some(format!("page-{n}")),
+                })
+            }
+        }))
+        .unwrap();
+        assert_eq!(all, ["a", "b"]);
 
         // Ever new links, to the same page again or to empty pages: the listing ends.
         for again in [vec!["x".to_string(), "y".to_string()], Vec::new()] {
