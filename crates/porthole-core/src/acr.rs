@@ -391,11 +391,12 @@ pub fn list_manifests<B>(
     )
 }
 
+/// The digest percent-encoded (`sha256%3A…`), as the Azure SDKs send it (recordings).
 fn manifest_url(base: &Url, repository: &RepositoryName, digest: &Digest) -> Url {
     base.with_path(&format!(
         "{}/_manifests/{}",
         repo_path(repository),
-        digest.as_str()
+        percent_encode(digest.as_str())
     ))
 }
 
@@ -532,6 +533,19 @@ mod tests {
 
     fn repo() -> RepositoryName {
         RepositoryName::parse("library/hello-world").unwrap()
+    }
+
+    #[test]
+    fn manifest_paths_encode_the_digest_as_the_sdks_do() {
+        let digest = Digest::sha256_of(b"x");
+        let req: R = get_manifest(&base(), &repo(), &digest);
+        assert_eq!(
+            req.url.path(),
+            format!(
+                "/acr/v1/library%2Fhello-world/_manifests/sha256%3A{}",
+                digest.encoded()
+            )
+        );
     }
 
     // The recorded examples of reference/acr-rest-api.md, parsed exactly.
