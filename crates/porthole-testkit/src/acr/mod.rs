@@ -13,7 +13,11 @@
 //!   authority ([`AcrEmulator::aad_token`]).
 //! * `/acr/v1/...`: catalog, repository, tag and manifest properties, paged with ACR's relative
 //!   `Link` header (sections 4 and 6).
-//! * CORS on everything, so browser tests can call it cross-origin.
+//! * CORS on everything, so browser tests can call it cross-origin. **Real ACR allows no CORS**
+//!   (reference section 0; its answers expose a few headers but name no allowed origin), nor
+//!   does its storage account: a page reaches ACR only through a same-origin proxy that also
+//!   follows the storage redirects (deploy/nginx-acr.conf, whose e2e test puts it in front of
+//!   this emulator). Tests that call the emulator cross-origin test the client, not that path.
 
 mod api;
 mod jwt;
