@@ -37,11 +37,7 @@ fn proxy_fix() -> String {
 
 /// Whether the registry is an Azure Container Registry, by its host or the way of signing in.
 fn is_acr(saved: &SavedRegistry, base: &porthole_core::Url) -> bool {
-    let host = base.authority().split(':').next().unwrap_or_default();
-    saved.auth == AuthKind::AcrAad
-        || [".azurecr.io", ".azurecr.cn", ".azurecr.us"]
-            .iter()
-            .any(|suffix| host.to_ascii_lowercase().ends_with(suffix))
+    saved.auth == AuthKind::AcrAad || porthole_core::acr::is_acr_host(base)
 }
 
 /// ACR allows no CORS at all, and its token realm and blob storage are other origins again.

@@ -15,6 +15,16 @@ use crate::url::{form_encode, percent_encode, Url};
 /// The AAD scope ACR tokens are asked for in the public cloud.
 pub const DEFAULT_AAD_SCOPE: &str = "https://containerregistry.azure.net/.default";
 
+/// Whether `url` is an Azure Container Registry's own address (`*.azurecr.io`, and the national
+/// clouds' `.cn`, `.us`, `.de`): a registry reached through a proxy does not say so by its host.
+pub fn is_acr_host(url: &Url) -> bool {
+    let host = url.authority().split(':').next().unwrap_or_default();
+    let host = host.to_ascii_lowercase();
+    [".azurecr.io", ".azurecr.cn", ".azurecr.us", ".azurecr.de"]
+        .iter()
+        .any(|suffix| host.ends_with(suffix))
+}
+
 /// The AAD scope for an audience (national clouds): `<audience>/.default`.
 pub fn aad_scope(audience: Option<&str>) -> String {
     match audience {
@@ -533,6 +543,16 @@ mod tests {
 
     fn repo() -> RepositoryName {
         RepositoryName::parse("library/hello-world").unwrap()
+    }
+
+    #[test]
+    fn acr_hosts_are_known_by_their_suffix() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert!(is_acr_host(&url("https://MyReg.AzureCR.io")));
+        assert!(is_acr_host(&url("https://myreg.azurecr.cn:443/v2/")));
+        assert!(is_acr_host(&url("https://myreg.azurecr.us")));
+        assert!(!is_acr_host(&url("https://registry.example.com")));
+        assert!(!is_acr_host(&url("http://127.0.0.1:5000")));
     }
 
     #[test]

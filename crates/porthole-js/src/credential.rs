@@ -51,14 +51,9 @@ fn is_aad(base: &Url, options: &ContainerRegistryClientOptions) -> Result<Option
         Some(other) => Err(type_error(&format!(
             "tokenKind must be \"aad\" or \"registry\", not {other:?}"
         ))),
-        None => {
-            let host = base.authority().split(':').next().unwrap_or_default();
-            let host = host.to_ascii_lowercase();
-            let acr = [".azurecr.io", ".azurecr.cn", ".azurecr.us", ".azurecr.de"]
-                .iter()
-                .any(|suffix| host.ends_with(suffix));
-            Ok((acr || options.audience.is_some()).then_some(true))
-        }
+        None => Ok(
+            (porthole_core::acr::is_acr_host(base) || options.audience.is_some()).then_some(true),
+        ),
     }
 }
 
