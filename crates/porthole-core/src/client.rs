@@ -906,15 +906,14 @@ impl<T: Transport> RegistryClient<T> {
     fn token_answer(&self, status: u16, body: &[u8], step: String) -> Result<Token> {
         match status {
             200 => auth::parse_token_response(body, self.inner.transport.now_millis()),
-            401 | 403 => Err(Error::Auth {
-                step,
-                reason: format!(
-                    "the token server refused {} ({status}); {}",
-                    self.credential_kind(),
-                    refused_advice(&self.credential())
-                ),
-                status: Some(status),
-            }),
+            401 | 403 => {
+                let (refused, advice) = refusal(&self.credential());
+                Err(Error::Auth {
+                    step,
+                    reason: format!("the token server refused {refused} ({status}); {advice}"),
+                    status: Some(status),
+                })
+            }
             status => {
                 let (_, excerpt) = parse_error_body(body);
                 Err(Error::Auth {
@@ -926,19 +925,6 @@ impl<T: Transport> RegistryClient<T> {
                     status: Some(status),
                 })
             }
-        }
-    }
-
-    /// What the client logs in with, as a token server's refusal names it.
-    fn credential_kind(&self) -> &'static str {
-        match &self.credential() {
-            Credential::Anonymous => "anonymous access",
-            Credential::Basic { .. } => "the credentials",
-            Credential::RefreshToken(_) => "the refresh token",
-            Credential::AadToken { .. } => "the Azure AD identity's token",
-            Credential::Bearer(_)
-            | Credential::TokenProvider(_)
-            | Credential::AadOrRegistryToken(_) => "the token",
         }
     }
 
@@ -2128,26 +2114,30 @@ impl Manifest {
     }
 }
 
-/// What to do when a token server refuses `credential`.
-fn refused_advice(credential: &Credential) -> &'static str {
+/// What a token server refused when it refused `credential`, and what to do about it.
+fn refusal(credential: &Credential) -> (&'static str, &'static str) {
     match credential {
-        Credential::Anonymous => {
+        Credential::Anonymous => (
+            "anonymous access",
             "this registry (or this repository) needs you to sign in: give a username and \
-             password or a token"
-        }
-        Credential::Basic { .. } => "check the username and password",
-        Credential::RefreshToken(_) => {
-            "the refresh token may have expired or been revoked: sign in again for a new one"
-        }
-        Credential::AadToken { .. } => {
+             password or a token",
+        ),
+        Credential::Basic { .. } => ("the credentials", "check the username and password"),
+        Credential::RefreshToken(_) => (
+            "the refresh token",
+            "the refresh token may have expired or been revoked: sign in again for a new one",
+        ),
+        Credential::AadToken { .. } => (
+            "the Azure AD identity's token",
             "the identity may lack a role on this registry (AcrPull to read, AcrPush to push, \
-             AcrDelete to delete), or its token is for another tenant or cloud"
-        }
+             AcrDelete to delete), or its token is for another tenant or cloud",
+        ),
         Credential::Bearer(_)
         | Credential::TokenProvider(_)
-        | Credential::AadOrRegistryToken(_) => {
-            "the token may have expired or be for another registry: get a new one"
-        }
+        | Credential::AadOrRegistryToken(_) => (
+            "the token",
+            "the token may have expired or be for another registry: get a new one",
+        ),
     }
 }
 
