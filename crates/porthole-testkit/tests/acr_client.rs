@@ -10,11 +10,11 @@ use std::time::Duration;
 use futures::executor::block_on;
 use porthole_core::acr::{ArtifactOrder, ChangeableAttributes};
 use porthole_core::auth::{Secret, TokenFuture, TokenProvider};
-use porthole_core::{Credential, Digest, PageRequest, RegistryClient, Tag, TagOrDigest, Url};
+use porthole_core::{Credential, Digest, PageRequest, RegistryClient, Tag, TagOrDigest};
 use porthole_testkit::acr::{ADMIN_PASSWORD, ADMIN_USER, OWNER, READER};
 use porthole_testkit::{AcrEmulator, HttpServer, NativeTransport, ServerResponse};
 
-use common::{push_image, repo_name, tag};
+use common::{client_at, push_image, repo_name, tag};
 
 /// An AAD credential whose provider mints tokens from the emulator's test authority, counting
 /// how often it is asked.
@@ -52,11 +52,7 @@ fn an_aad_token_never_goes_to_a_token_server_on_another_origin() {
     })
     .unwrap();
     let (credential, calls) = aad_credential(&emu, OWNER);
-    let client = RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&decoy.url()).unwrap(),
-        credential,
-    );
+    let client = client_at(&decoy.url(), credential);
     let error = block_on(client.ping()).unwrap_err();
     let text = error.to_string();
     assert_eq!(error.code(), "AUTH_FAILED", "{text}");
@@ -65,11 +61,7 @@ fn an_aad_token_never_goes_to_a_token_server_on_another_origin() {
 }
 
 fn client(emu: &AcrEmulator, credential: Credential) -> RegistryClient<NativeTransport> {
-    RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&emu.url()).unwrap(),
-        credential,
-    )
+    client_at(&emu.url(), credential)
 }
 
 fn owner(emu: &AcrEmulator) -> RegistryClient<NativeTransport> {
@@ -465,11 +457,7 @@ fn a_properties_read_shows_the_registry_is_acr() {
 
     let registry =
         porthole_testkit::Registry::start(porthole_testkit::AuthMode::Anonymous).unwrap();
-    let plain = RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&registry.url()).unwrap(),
-        Credential::Anonymous,
-    );
+    let plain = client_at(&registry.url(), Credential::Anonymous);
     let repo = plain.repository(repo_name("learn/plain"));
     push_image(&repo, "v1", 4);
     let error = block_on(repo.artifact(tag("v1")).get_manifest_properties()).unwrap_err();

@@ -80,11 +80,7 @@ fn a_page_size_refused_with_another_code_is_stepped_down() {
             .path_contains("n=10000")],
     )
     .unwrap();
-    let client = RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&proxy.url()).unwrap(),
-        Credential::Anonymous,
-    );
+    let client = client_at(&proxy.url(), Credential::Anonymous);
     let repo = client.repository(repo_name("capped/app"));
     let image = push_image(&repo, "v1", 3);
     block_on(repo.put_manifest(&tag("v2"), &image.manifest)).unwrap();
@@ -112,11 +108,7 @@ fn a_400_unrelated_to_the_page_size_leaves_later_listings_their_big_pages() {
             .path_contains("/v2/refused/")],
     )
     .unwrap();
-    let client = RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&proxy.url()).unwrap(),
-        Credential::Anonymous,
-    );
+    let client = client_at(&proxy.url(), Credential::Anonymous);
     let open = client.repository(repo_name("open/app"));
     push_image(&open, "v1", 4);
     let error = block_on(client.repository(repo_name("refused/app")).list_tags()).unwrap_err();
@@ -146,11 +138,7 @@ fn the_scope_a_challenge_names_is_asked_for_on_the_retry() {
         )
     })
     .unwrap();
-    let client = RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&server.url()).unwrap(),
-        Credential::Anonymous,
-    );
+    let client = client_at(&server.url(), Credential::Anonymous);
     let repo = client.repository(repo_name("team/app"));
     let digest = Digest::sha256_of(b"some manifest");
     block_on(repo.delete_manifest(&by_digest(&digest))).unwrap();
@@ -648,11 +636,7 @@ fn referrer_pages_that_link_on_forever_end() {
             )
         })
         .unwrap();
-        let client = RegistryClient::new(
-            NativeTransport::new(),
-            Url::parse(&server.url()).unwrap(),
-            Credential::Anonymous,
-        );
+        let client = client_at(&server.url(), Credential::Anonymous);
         let subject = Digest::sha256_of(b"subject");
         let found = block_on(
             client
@@ -1949,11 +1933,7 @@ fn a_dev_server_page_on_acr_paths_means_a_plain_registry() {
         }
     })
     .unwrap();
-    let client = RegistryClient::new(
-        NativeTransport::new(),
-        Url::parse(&server.url()).unwrap(),
-        Credential::Anonymous,
-    );
+    let client = client_at(&server.url(), Credential::Anonymous);
     let names = block_on(client.list_repository_names()).unwrap();
     assert_eq!(names, ["a", "b/c"]);
     assert_eq!(client.is_acr(), Some(false));

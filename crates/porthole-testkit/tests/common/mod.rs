@@ -104,7 +104,13 @@ pub(crate) fn client_for(
     registry: &Registry,
     credential: Credential,
 ) -> RegistryClient<NativeTransport> {
-    RegistryClient::new(NativeTransport::new(), base_url(registry), credential)
+    client_at(&registry.url(), credential)
+}
+
+/// A client of the server at `url` (a fault proxy, a stub, an emulator) over the native
+/// transport.
+pub(crate) fn client_at(url: &str, credential: Credential) -> RegistryClient<NativeTransport> {
+    RegistryClient::new(NativeTransport::new(), Url::parse(url).unwrap(), credential)
 }
 
 pub(crate) fn base_url(registry: &Registry) -> Url {
