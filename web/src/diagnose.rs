@@ -129,9 +129,9 @@ pub(crate) async fn diagnose(saved: &SavedRegistry, error: &Error) -> Diagnosis 
             // Anonymous clients send an Authorization header too, once a Bearer challenge gave
             // them the registry's anonymous token.
             let sends_authorization = with_secret
-                || challenge
-                    .as_deref()
-                    .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("bearer"));
+                || porthole_core::headers::parse_www_authenticate(challenge.as_deref())
+                    .iter()
+                    .any(porthole_core::headers::Challenge::is_bearer);
             if sends_authorization
                 && target != origin
                 && probe(&ping, RequestMode::Cors, true).await.is_err()
