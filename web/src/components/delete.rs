@@ -10,6 +10,7 @@ use porthole_browser::FetchTransport;
 use porthole_core::{Digest, Error, Repository, Tag, TagOrDigest};
 use wasm_bindgen::JsCast;
 
+use crate::components::explained;
 use crate::meta::TagMeta;
 use crate::pure::{split_newest, NewestSplit};
 use crate::state::Conn;
@@ -44,14 +45,7 @@ pub(crate) fn explain(error: &Error) -> String {
         (Some(404), _) => "It is already gone.",
         _ => "",
     };
-    if why.is_empty() {
-        error.to_string()
-    } else {
-        format!(
-            "{why} ({code}{})",
-            status.map(|s| format!(", HTTP {s}")).unwrap_or_default()
-        )
-    }
+    explained(error, why)
 }
 
 /// What a confirmation deletes: manifests with all their tags, or (ACR) tags alone.

@@ -7,7 +7,7 @@ use porthole_browser::FetchTransport;
 use porthole_core::acr::ChangeableAttributes;
 use porthole_core::{Error, Repository, Tag, TagOrDigest};
 
-use crate::components::reconnect_to_this_registry;
+use crate::components::{explained, reconnect_to_this_registry};
 use crate::util::announce;
 
 /// What the locks belong to.
@@ -75,19 +75,7 @@ fn explain_lock(error: &Error) -> (String, bool) {
             _ => "",
         }
     };
-    let text = if why.is_empty() {
-        error.to_string()
-    } else {
-        format!(
-            "{why} ({}{})",
-            error.code(),
-            error
-                .status()
-                .map(|s| format!(", HTTP {s}"))
-                .unwrap_or_default()
-        )
-    };
-    (text, refused)
+    (explained(error, why), refused)
 }
 
 /// What the last change of a lock came to.

@@ -20,6 +20,19 @@ pub(crate) fn is_refusal(error: &Error) -> bool {
         || matches!(error.code(), "AUTH_FAILED" | "UNAUTHORIZED" | "DENIED")
 }
 
+/// `why` (an explanation in words) with the error's code and HTTP status after it; the error's
+/// own text when there is no explanation (`why` empty).
+pub(crate) fn explained(error: &Error, why: &str) -> String {
+    if why.is_empty() {
+        return error.to_string();
+    }
+    let status = error
+        .status()
+        .map(|s| format!(", HTTP {s}"))
+        .unwrap_or_default();
+    format!("{why} ({}{status})", error.code())
+}
+
 /// The connect form's address, filled in for the connected registry and coming back here.
 pub(crate) fn reconnect_to_this_registry() -> Option<String> {
     let ctx = use_context::<RegistryContext>()?;
